@@ -1,0 +1,58 @@
+# Two commands on a fresh machine: `make run` (the chat) and `make test`.
+# Every target is idempotent: setup reinstalls only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Nothing may reach a model hub or analytics at run time.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup run build outline test test-unit test-eval bench browser-deps clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel on disk (an unpinned resolve takes CUDA).
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The chat: builds the index when missing or stale, then serves it.
+run: setup
+	$(BIN)/traite-qa chat
+
+build: setup
+	$(BIN)/traite-qa build
+
+outline: setup
+	$(BIN)/traite-qa outline
+
+# Debian's chromium for the browser tests (Playwright cannot download browsers here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install -y chromium' (needed by the browser tests)" >&2; exit 1; fi; }
+
+test: setup browser-deps
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest eval
+
+test-unit: setup
+	$(BIN)/python -m pytest tests -m "not slow and not browser and not server"
+
+test-eval: setup
+	$(BIN)/python -m pytest eval
+
+bench: setup
+	$(BIN)/python -m eval.bench
+
+clean:
+	rm -rf index/build index/.build-* eval/report.md eval/report.json eval/out

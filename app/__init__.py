@@ -1,0 +1,1 @@
+"""Web chat (Gradio) and HTTP API (FastAPI) over traite_qa."""

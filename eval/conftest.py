@@ -1,0 +1,57 @@
+"""`pytest eval`: the question set against the real model and index.
+
+The model and index load once per session; every question is asked once (the
+`results` fixture) and each test reads its own result, so no test depends on
+another's leftovers and the order does not matter.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from eval.common import load_questions  # noqa: E402
+
+_STATE: dict = {}
+
+
+@pytest.fixture(scope="session")
+def questions():
+    return load_questions()
+
+
+@pytest.fixture(scope="session")
+def assistant():
+    from traite_qa.answer import Assistant
+    from traite_qa.index import ensure_index
+    from traite_qa.settings import Settings
+
+    settings = Settings.from_env()
+    ensure_index(settings, progress=False)  # builds only when missing or stale
+    assistant = Assistant.load(settings=settings)
+    assistant.warm_up()
+    return assistant
+
+
+@pytest.fixture(scope="session")
+def results(questions, assistant):
+    from eval.run import run_all, write_report
+
+    results = run_all(questions, assistant.searcher, assistant)
+    xfailed = {q.id: q.xfail for q in questions if q.xfail}
+    summary, report = write_report(results, xfailed)
+    _STATE["summary"], _STATE["report"] = summary, report
+    return results
+
+
+def pytest_terminal_summary(terminalreporter):
+    if "summary" in _STATE:
+        terminalreporter.section("traite-qa evaluation (also in eval/report.md)")
+        terminalreporter.write_line(_STATE["summary"])
+        xfail = _STATE["report"]["xfail"]
+        terminalreporter.write_line(f"xfail-marked questions: {len(xfail)}" + "".join(f"\n  {k}: {v}" for k, v in xfail.items()))

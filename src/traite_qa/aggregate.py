@@ -1,0 +1,126 @@
+"""Counts and lists of measures (by status, axis, action), computed from the
+document model and cited to annex 2's summary table, never guessed."""
+
+from __future__ import annotations
+
+import re
+
+from . import intents as I
+from .compose import Composer
+from .document import Status
+
+_FR_STATUS_PLURAL = {
+    Status.REALISEE: "réalisées",
+    Status.PARTIELLEMENT: "partiellement réalisées",
+    Status.NON_REALISEE: "non réalisées",
+}
+
+
+def answer_aggregate(assistant, intent: I.Intent):
+    evaluation = assistant.evaluation
+    folded_q = intent.question.lower()
+    c = Composer(assistant.searcher, intent)
+    refs = intent.refs
+    if re.search(r"\b(axes|axis)\b", folded_q) and not refs.axes and not refs.actions and re.search(r"combien|how many|quels|which|liste|list", folded_q):
+        return _list_axes(assistant, intent, c)
+    if re.search(r"\bactions\b", folded_q) and not refs.actions and re.search(r"combien|how many|nombre|number", folded_q) and "mesure" not in folded_q:
+        return _list_actions(assistant, intent, c, refs.axes[0] if refs.axes else None)
+
+    axis = refs.axes[0] if refs.axes else None
+    action = refs.actions[0] if refs.actions else None
+    if axis is not None and not 1 <= axis <= len(evaluation.axes) or action is not None and not 1 <= action <= len(evaluation.actions):
+        return assistant._unknown_reference_scope(intent, axis, action)
+    measures = evaluation.measures_with(status=intent.status, axis=axis, action=action)
+    rows = {r.number: r for r in evaluation.summary}
+
+    scope_fr, scope_en = _scope(evaluation, axis, action)
+    n = len(measures)
+    total = len(evaluation.measures_with(axis=axis, action=action))
+    plural = "s" if n > 1 else ""
+    if intent.status is not None:
+        head_fr = f"{n} mesure{plural} sur {total}{scope_fr} {'sont' if n > 1 else 'est'} « {intent.status.value} »"
+        head_en = f"{n} of the {total} measures{scope_en} {'are' if n != 1 else 'is'} « {intent.status.value} » [{intent.status.english}]"
+    elif scope_fr:
+        head_fr = f"{_capitalize(scope_fr.strip().removeprefix('de ').removeprefix('d'))} compte {n} mesure{plural}"
+        head_en = f"{_capitalize(scope_en.strip().removeprefix('of '))} has {n} measure{plural}"
+    else:
+        head_fr, head_en = f"Le plan compte {n} mesures", f"The plan has {n} measures"
+    # Cite each listed measure's row in annex 2 (its title as printed there).
+    markers: list[str] = []
+    by_axis: dict[int, list[str]] = {}
+    for m in measures:
+        by_axis.setdefault(m.axis, []).append(rows[m.number].title)
+    for ax, titles in by_axis.items():
+        hit = assistant.searcher.hits_for([f"tableau-axe-{ax}"])[0]
+        markers.append(c.cite(hit, titles if n <= 20 else []))
+    listing = _listing(measures, intent, with_status=intent.status is None)
+    if intent.status is None and not (axis or action):
+        counts = evaluation.status_counts()
+        detail = ", ".join(f"{counts[s]} {s.value}" for s in Status)
+        text = (f"{head_en}: {detail}." if intent.english else f"{head_fr} : {detail}.") + " " + " ".join(markers)
+    elif n == 0:
+        text = (f"{head_en}." if intent.english else f"{head_fr}.") + " " + " ".join(markers)
+    else:
+        text = (f"{head_en}: {listing}." if intent.english else f"{head_fr} : {listing}.") + " " + " ".join(markers)
+    c.say(text.strip())
+    for m in measures:
+        c.measure_status(m)
+    return c.answer(I.AGGREGATE)
+
+
+def _capitalize(text: str) -> str:
+    text = text.lstrip("'")
+    return text[:1].upper() + text[1:]
+
+
+def _scope(evaluation, axis, action) -> tuple[str, str]:
+    if action is not None:
+        a = evaluation.action(action)
+        return f" de l'action {action} « {a.label} » (axe {a.axis})", f" of action {action} « {a.label} » (axis {a.axis})"
+    if axis is not None:
+        ax = evaluation.axis(axis)
+        return f" de l'axe {axis} « {ax.label} »", f" of axis {axis} « {ax.label} »"
+    return "", ""
+
+
+def _listing(measures, intent: I.Intent, with_status: bool) -> str:
+    word = "measure" if intent.english else "mesure"
+    items = []
+    for m in measures:
+        status = f", {m.status.value}" + (f" [{m.status.english}]" if intent.english else "") if with_status else ""
+        items.append(f"{word} {m.number} « {m.title} »{status}" if len(measures) <= 15 else str(m.number))
+    if len(measures) > 15:
+        prefix = "measures " if intent.english else "mesures "
+        return prefix + _join(items, intent)
+    return _join(items, intent)
+
+
+def _join(items: list[str], intent: I.Intent) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    last = " and " if intent.english else " et "
+    return ", ".join(items[:-1]) + last + items[-1]
+
+
+def _list_axes(assistant, intent: I.Intent, c: Composer):
+    evaluation = assistant.evaluation
+    markers = []
+    for axis in evaluation.axes:
+        hit = assistant.searcher.hits_for([f"tableau-axe-{axis.number}"])[0]
+        markers.append(c.cite(hit, []))
+    items = [f"{'axis' if intent.english else 'axe'} {a.number} « {a.label} »" for a in evaluation.axes]
+    head = f"The plan has {len(items)} axes" if intent.english else f"Le plan compte {len(items)} axes"
+    c.say(f"{head} : {_join(items, intent)}. " + " ".join(markers) if not intent.english else f"{head}: {_join(items, intent)}. " + " ".join(markers))
+    return c.answer(I.AGGREGATE)
+
+
+def _list_actions(assistant, intent: I.Intent, c: Composer, axis: int | None):
+    evaluation = assistant.evaluation
+    actions = [a for a in evaluation.actions if axis is None or a.axis == axis]
+    axes = sorted({a.axis for a in actions})
+    markers = [c.cite(assistant.searcher.hits_for([f"tableau-axe-{ax}"])[0], []) for ax in axes]
+    items = [f"action {a.number} « {a.label} »" for a in actions]
+    scope = f" de l'axe {axis}" if axis else ""
+    head = f"The plan{f' (axis {axis})' if axis else ''} has {len(items)} actions" if intent.english else f"Le plan{scope} compte {len(items)} actions"
+    c.say(f"{head}{':' if intent.english else ' :'} {_join(items, intent)}. " + " ".join(markers))
+    return c.answer(I.AGGREGATE)

@@ -1,0 +1,186 @@
+"""`traite-qa`: a thin command line over the library.
+
+With `--json` every command prints JSON lines; `search` and `ask` without a
+query read one per line from stdin and print one JSON line each, in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import TraiteQAError
+from .settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env(
+            source=args.source, index_dir=args.index, model=args.model, model_cache=args.model_cache
+        )
+        return args.run(args, settings)
+    except TraiteQAError as err:
+        print(f"traite-qa: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `traite-qa search ... | head`
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="traite-qa", description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, help="index directory (default: index/build; TRAITE_QA_INDEX_DIR)")
+    parser.add_argument("--source", type=Path, help="source document (default: index/source/…; TRAITE_QA_SOURCE)")
+    parser.add_argument("--model", help="embedding model: sentence-transformers name or path (TRAITE_QA_MODEL)")
+    parser.add_argument("--model-cache", type=Path, help="where converted models live (TRAITE_QA_MODEL_CACHE)")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("outline", help="print the parsed structure and its warnings")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_outline)
+
+    p = sub.add_parser("build", help="build the search index (incremental, atomic)")
+    p.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_build)
+
+    p = sub.add_parser("search", help="hybrid search; reads queries from stdin when none is given")
+    p.add_argument("query", nargs="?")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--status", help="realisee | partiellement-realisee | non-realisee")
+    p.add_argument("--axis", type=int)
+    p.add_argument("--action", type=int)
+    p.add_argument("--kind", help="measure | footnote | acronym | table | preamble | conclusion")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_search)
+
+    p = sub.add_parser("ask", help="answer with cited passages; reads questions from stdin when none is given")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_ask)
+
+    p = sub.add_parser("chat", help="serve the web chat and the HTTP API (builds the index if needed)")
+    p.add_argument("--host", help="bind address (default 127.0.0.1; TRAITE_QA_HOST)")
+    p.add_argument("--port", type=int, help="port (default 7860; TRAITE_QA_PORT)")
+    p.set_defaults(run=_chat)
+    return parser
+
+
+def _outline(args, settings: Settings) -> int:
+    from .parser import parse_file
+
+    outline = parse_file(settings.source).outline()
+    if args.json:
+        print(json.dumps(outline, ensure_ascii=False))
+        return 0
+    print(f"{outline['title']}\nAdoptée le {outline['adopted']}\n")
+    for axis in outline["axes"]:
+        print(f"Axe {axis['number']} : {axis['title']}")
+        for action in axis["actions"]:
+            print(f"  Action {action['number']} : {action['title']}")
+            for m in action["measures"]:
+                print(f"    Mesure {m['number']:>2} [{m['status']}] {m['title']}")
+    counts = outline["counts"]
+    statuses = ", ".join(f"{n} {s}" for s, n in outline["status_counts"].items())
+    print(
+        f"\n{counts['axes']} axes, {counts['actions']} actions, {counts['measures']} mesures ({statuses}), "
+        f"{counts['footnotes']} notes, {counts['acronyms']} sigles"
+    )
+    for warning in outline["warnings"]:
+        print(f"avertissement : {warning}")
+    return 0
+
+
+def _build(args, settings: Settings) -> int:
+    from .index import build_index
+
+    report = build_index(settings, force=args.force, progress=not args.json)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        state = "up to date" if report["skipped"] else f"built in {report['seconds']:.1f} s"
+        print(
+            f"index {report['index_dir']}: {state} — {report['chunks']} chunks, "
+            f"{report['embedded']} embedded, {report['cached']} from cache, model {report['model']}"
+        )
+    return 0
+
+
+def _lines(single: str | None):
+    if single is not None:
+        yield single
+        return
+    for line in sys.stdin:
+        line = line.rstrip("\n")
+        if line.strip():
+            yield line
+
+
+def _search(args, settings: Settings) -> int:
+    from .search import Searcher
+
+    searcher = Searcher.load(settings=settings)
+    batch = args.query is None
+    for query in _lines(args.query):
+        try:
+            hits = searcher.search(query, k=args.k, status=args.status, axis=args.axis, action=args.action, kind=args.kind)
+        except TraiteQAError as err:
+            if not batch:
+                raise
+            print(json.dumps({"query": query, "error": str(err), "hits": []}, ensure_ascii=False), flush=True)
+            continue
+        if batch:
+            print(json.dumps({"query": query, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False), flush=True)
+        elif args.json:
+            for hit in hits:
+                print(json.dumps(hit.to_dict(), ensure_ascii=False))
+        else:
+            _print_hits(hits)
+    return 0
+
+
+def _print_hits(hits) -> None:
+    if not hits:
+        print("(aucun résultat)")
+    for hit in hits:
+        status = f" [{hit.status}]" if hit.status else ""
+        print(f"{hit.rank:>2}. {hit.score:.4f}  {hit.id:<18} {hit.title[:70]}{status}")
+
+
+def _ask(args, settings: Settings) -> int:
+    from .answer import Assistant
+
+    assistant = Assistant.load(settings=settings)
+    batch = args.question is None
+    for question in _lines(args.question):
+        answer = assistant.ask(question)
+        if batch or args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(answer.answer)
+            for citation in answer.citations:
+                print(f"  — {citation.id}: {citation.title[:80]}")
+    return 0
+
+
+def _chat(args, settings: Settings) -> int:
+    from .index import ensure_index
+
+    settings = settings.with_(**{k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None})
+    ensure_index(settings, progress=True)
+    from traite_qa_app.server import serve
+
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Domain errors. Every message names the thing that went wrong and the fix.
+
+Callers (CLI, HTTP API, chat) catch `TraiteQAError` and show `str(err)`;
+anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+
+class TraiteQAError(Exception):
+    """Base class: a problem the user can act on."""
+
+
+class ConfigError(TraiteQAError, ValueError):
+    """A setting has an invalid value."""
+
+
+class DocumentFormatError(TraiteQAError, ValueError):
+    """The source document does not have the structure the parser expects."""
+
+    def __init__(self, message: str, line: int | None = None):
+        self.line = line
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(f"{where}{message}")
+
+
+class IndexMissingError(TraiteQAError):
+    """No index on disk where the settings point."""
+
+
+class StaleIndexError(TraiteQAError):
+    """The index on disk was built from other settings, source or model."""
+
+
+class CorruptIndexError(TraiteQAError):
+    """A file of the index is unreadable, truncated or inconsistent."""
+
+
+class ModelError(TraiteQAError):
+    """The embedding model cannot be found, converted or loaded."""
+
+
+class InvalidQuestionError(TraiteQAError, ValueError):
+    """A question or query the assistant cannot take (empty, too long, ...)."""
+
+    def __init__(self, message: str, code: str = "invalid"):
+        self.code = code  # "empty" | "too_long" | "not_text": lets callers word it their way
+        super().__init__(message)
+
+
+class UnknownReferenceError(TraiteQAError, LookupError):
+    """A measure, footnote, axis, action or acronym the document does not have."""
+
+
+class InvalidFilterError(TraiteQAError, ValueError):
+    """A search filter with a value the document does not have."""

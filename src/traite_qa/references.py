@@ -1,0 +1,145 @@
+"""Exact references inside a question: measures, footnotes, axes, actions,
+glossary acronyms and measure titles. Shared by the searcher (which pins the
+named chunks first) and the answerer's intent routing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .document import Evaluation
+from .errors import InvalidQuestionError
+from .lexical import analyze
+from .text import fold
+
+_ORD = r"(?:e|eme|ieme|er|ere|re|th|st|nd|rd)"
+_NUM = r"(-?\d{1,15})"
+_MEASURE_RES = [
+    # "mesure 16", "mesures 14 et 15", "mesure n° 16", "measure 16", "measures 3, 4 and 5"
+    re.compile(rf"\b(?:mesures?|measures?)\s*(?:n\s*°|no\.?|n°|numero|number|#)?\s*{_NUM}((?:\s*(?:,|et|and|ou|or|&)\s*\d{{1,3}}\b)*)"),
+    # "la 16e mesure", "16ème mesure", "the 16th measure"
+    re.compile(rf"\b(\d{{1,3}})\s*{_ORD}\s+(?:mesure|measure)\b()"),
+]
+_FOOTNOTE_RES = [
+    re.compile(rf"\b(?:notes?(?:\s+de\s+bas\s+de\s+page)?|footnotes?|renvois?|nbp)\s*(?:n\s*°|no\.?|numero|number|#)?\s*{_NUM}((?:\s*(?:,|et|and|&)\s*\d{{1,3}}\b)*)"),
+    re.compile(rf"\b(\d{{1,3}})\s*{_ORD}\s+(?:note|footnote)\b()"),
+]
+_AXIS_RE = re.compile(r"\b(?:axes?|axis)\s*(?:n\s*°|no\.?|numero)?\s*(-?\d{1,15})\b")
+_ACTION_RE = re.compile(r"\b(?:actions?)\s*(?:n\s*°|no\.?|numero)\s*(-?\d{1,15})\b|\baction\s+(-?\d{1,15})\b")
+_ORDINAL_WORDS = {"premiere": 1, "first": 1, "derniere": -1, "last": -1}
+_ORDINAL_WORD_RE = re.compile(r"\b(premiere|derniere|first|last)\s+(mesure|measure|note|footnote)\b")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+@dataclass(frozen=True)
+class References:
+    measures: tuple[int, ...] = ()  # as asked, including numbers the document lacks
+    footnotes: tuple[int, ...] = ()
+    axes: tuple[int, ...] = ()
+    actions: tuple[int, ...] = ()
+    acronyms: tuple[str, ...] = ()  # glossary spelling
+    titled: tuple[int, ...] = ()  # measures whose title the question quotes or nearly quotes
+
+    def __bool__(self) -> bool:
+        return bool(self.measures or self.footnotes or self.acronyms or self.titled)
+
+
+def clean_question(text: object, max_chars: int) -> str:
+    """Validate and normalise user input; raise InvalidQuestionError with the reason."""
+    if not isinstance(text, str):
+        raise InvalidQuestionError(f"the question must be text, not {type(text).__name__}", "not_text")
+    # Lone surrogates (from broken UTF-16 or JSON "\ud800") cannot be encoded.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = unicodedata.normalize("NFC", _CONTROL_RE.sub(" ", text))
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise InvalidQuestionError("the question is empty: type a question about the evaluation", "empty")
+    if len(text) > max_chars:
+        raise InvalidQuestionError(
+            f"the question is {len(text)} characters long, the limit is {max_chars}: ask about one point at a time",
+            "too_long",
+        )
+    return text
+
+
+def _numbers(match: re.Match) -> list[int]:
+    first = [int(match.group(1))]
+    rest = [int(n) for n in re.findall(r"\d+", match.group(2) or "")]
+    return first + rest
+
+
+class ReferenceFinder:
+    """Finds references in questions; built once per evaluation."""
+
+    def __init__(self, evaluation: Evaluation):
+        self.evaluation = evaluation
+        self._acronyms = {fold(a.acronym): a.acronym for a in evaluation.acronyms}
+        self._titles = [(m.number, _title_key(m.title)) for m in evaluation.measures]
+
+    def find(self, question: str) -> References:
+        folded = fold(question)
+        measures: list[int] = []
+        for regex in _MEASURE_RES:
+            for match in regex.finditer(folded):
+                measures += _numbers(match)
+        footnotes: list[int] = []
+        for regex in _FOOTNOTE_RES:
+            for match in regex.finditer(folded):
+                footnotes += _numbers(match)
+        for match in _ORDINAL_WORD_RE.finditer(folded):
+            is_measure = match.group(2) in ("mesure", "measure")
+            count = len(self.evaluation.measures if is_measure else self.evaluation.footnotes)
+            value = _ORDINAL_WORDS[match.group(1)]
+            (measures if is_measure else footnotes).append(count if value == -1 else value)
+        axes = [int(m) for m in _AXIS_RE.findall(folded)]
+        actions = [int(a or b) for a, b in _ACTION_RE.findall(folded)]
+        return References(
+            measures=tuple(dict.fromkeys(measures)),
+            footnotes=tuple(dict.fromkeys(footnotes)),
+            axes=tuple(dict.fromkeys(axes)),
+            actions=tuple(dict.fromkeys(actions)),
+            acronyms=self.acronyms(folded),
+            titled=self.titles(question),
+        )
+
+    def acronyms(self, folded: str) -> tuple[str, ...]:
+        found = [self._acronyms[w] for w in re.findall(r"\w+", folded) if w in self._acronyms]
+        return tuple(dict.fromkeys(found))
+
+    def titles(self, question: str) -> tuple[int, ...]:
+        """Measures whose title's topic words all appear in the question.
+
+        Titles open with a verb ("Mettre en place un mécanisme national de
+        référence"); users name the topic ("le mécanisme national de
+        référence"), so the verb is dropped unless the rest is generic
+        ("Financer les mesures du plan"). Topics of five words or more may
+        miss one, so a title quoted from annex 2 ("Connaître") still matches.
+        """
+        words = set(analyze(question))
+        found = []
+        for number, title_words in self._titles:
+            missing = len(title_words - words)
+            if missing == 0 or (len(title_words) >= 5 and missing == 1):
+                found.append((len(title_words) - missing, number))
+        if not found:
+            return ()
+        # Keep the most specific titles: a long quoted title should not also
+        # pin every short title whose words it happens to contain.
+        best = max(score for score, _ in found)
+        return tuple(n for score, n in sorted(found, reverse=True) if score >= max(best - 1, 2))
+
+
+# Words too common in this document to identify a measure on their own.
+_GENERIC = frozenset(analyze("mesure mesures plan plans traite êtres humains victimes action actions national nationale"))
+
+
+def _title_key(title: str) -> frozenset[str]:
+    words = analyze(title)
+    topic = words[1:]
+    if topic[:1] == analyze("en place"):  # "Mettre en place …"
+        topic = topic[1:]
+    if len(set(topic) - _GENERIC) >= 2:
+        return frozenset(topic)
+    return frozenset(words)
