@@ -31,3 +31,30 @@ def source(settings) -> str:
 @pytest.fixture(scope="session")
 def evaluation(source):
     return parse(source)
+
+
+@pytest.fixture(scope="session")
+def index_settings(tmp_path_factory, settings) -> Settings:
+    """A real index built once per session in a temporary folder (slow tier).
+
+    Embeddings are cached next to the model (by passage hash), so after the
+    first run this build takes a few seconds."""
+    from traite_qa.index import build_index
+
+    built = settings.with_(index_dir=tmp_path_factory.mktemp("index") / "build")
+    build_index(built, force=True)
+    return built
+
+
+@pytest.fixture(scope="session")
+def assistant(index_settings):
+    from traite_qa.answer import Assistant
+
+    assistant = Assistant.load(settings=index_settings)
+    assistant.warm_up()
+    return assistant
+
+
+@pytest.fixture(scope="session")
+def searcher(assistant):
+    return assistant.searcher

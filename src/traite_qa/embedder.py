@@ -44,6 +44,9 @@ class BaseEmbedder:
     def __init__(self, batch_size: int = 16):
         self.batch_size = batch_size
         self._lock = threading.Lock()  # lazy loading from several request threads
+        # One encode at a time: torch already uses every core for one batch,
+        # and concurrent calls from server threads would only oversubscribe them.
+        self._encode_lock = threading.Lock()
 
     # -- to implement ---------------------------------------------------
     def _encode(self, texts: list[str], is_query: bool, progress: bool) -> np.ndarray:
@@ -84,7 +87,8 @@ class BaseEmbedder:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = np.asarray(self._encode(texts, is_query, progress), dtype=np.float32)
+        with self._encode_lock:
+            vectors = np.asarray(self._encode(texts, is_query, progress), dtype=np.float32)
         if vectors.shape != (len(texts), self.dimension):
             raise ModelError(f"{self.name} returned shape {vectors.shape}, expected ({len(texts)}, {self.dimension})")
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
