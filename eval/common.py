@@ -38,9 +38,12 @@ class Question:
 
     @property
     def retrieval_query(self) -> str:
-        """Follow-ups are searched with the previous question, the usual query rewrite."""
+        """Follow-ups are searched with the previous question prepended (the usual
+        query rewrite), unless they name their own measure or note by number."""
         previous = [t["content"] for t in self.history if t.get("role") == "user"]
-        return f"{previous[-1]} {self.question}" if previous else self.question
+        if not previous or re.search(r"\d", self.question):
+            return self.question
+        return f"{previous[-1]} {self.question}"
 
 
 def load_questions(path: Path = QUESTIONS) -> list[Question]:

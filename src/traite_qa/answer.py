@@ -22,7 +22,8 @@ from .compose import Composer, marker_for
 from .document import Status
 from .embedder import BaseEmbedder
 from .errors import InvalidQuestionError, UnknownReferenceError
-from .evidence import Evidence, EvidenceScorer, has_quantity
+from .evidence import Evidence, EvidenceScorer
+from .gate import Gate, satisfies
 from .references import clean_question
 from .search import Hit, Searcher
 from .settings import Settings
@@ -31,14 +32,6 @@ from .text import markers, sentence_spans
 ANSWERED, NO_EVIDENCE, INVALID_QUESTION = "answered", "no_evidence", "invalid_question"
 NO_ANSWER_FR = "Le document ne répond pas à cette question."
 NO_ANSWER_EN = "The document does not answer this question."
-
-# Evidence gate for the retrieval route, calibrated on the eval set
-# (`python -m eval.calibrate`): e5 cosines bunch between 0.75 and 0.9, so the
-# gate looks at how far the best sentence stands above the typical sentence
-# (a margin) and at whether it shares any topic word with the question.
-MIN_MARGIN = 0.045
-MIN_LEXICAL = 0.12
-MIN_DENSE_ALONE = 0.86
 
 _RECOMMEND_RE = re.compile(
     r"\b(recommand\w*|préconis\w*|invite|appelle|suggère|propose|il importe|il convient|conviendrait|"
@@ -112,6 +105,7 @@ class Assistant:
         self.evaluation = searcher.evaluation
         self.router = I.Router(self.evaluation)
         self.scorer = EvidenceScorer(searcher.data)
+        self.gate = Gate(searcher.data.source, self.scorer.vocabulary)
         self.generator = generator
 
     @classmethod
@@ -309,27 +303,22 @@ class Assistant:
             notes = {n for h in own for n in h.footnotes}
             hits = own + [h for h in hits if h.kind == "footnote" and h.footnote in notes]
             hits = hits or self.searcher.hits_for([cid for n in intent.measures for cid in self.searcher.measure_chunk_ids(n)])
-        top = hits[:6]
+        # Sentences worth quoting live in measures, footnotes, the preamble and
+        # the conclusion; a glossary line or a table row is not an answer here.
+        wanted = ("measure",) if intent.name == I.STATUS_SEARCH else _EVIDENCE_KINDS
+        top = [h for h in hits if h.kind in wanted][:6] or hits[:6]
         vector = self.searcher.embed_query(intent.question)
-        ranked = self.scorer.score(intent.question, vector, top, intent.wants_quantity)
-        chosen = _choose(ranked)
-        if not chosen or not self._confident(intent, ranked, chosen):
-            return self._no_evidence(intent, hits)
+        ranked = self.scorer.score(intent.question, vector, top, intent.answer_type)
+        chosen = _choose(ranked, answer_type=intent.answer_type)
+        named = intent.name == I.MEASURE_QUESTION and bool(intent.measures)
+        reason = "no passage" if not chosen else None
+        if chosen and not named:  # a named measure's best sentences are the answer
+            reason = self.gate.reason(intent.question, intent.english, top[0].dense, [e.text for e in chosen])
+        if reason:
+            return self._no_evidence(intent, top, reason)
         if intent.name == I.STATUS_SEARCH and chosen[0].hit.kind == "measure":
             return self._status(intent, numbers=_focus_measures(chosen[0].hit, intent)[:1], name=I.STATUS_SEARCH)
         return self._compose_evidence(intent, chosen)
-
-    def _confident(self, intent: I.Intent, ranked: list[Evidence], chosen: list[Evidence]) -> bool:
-        best = chosen[0]
-        if intent.name == I.MEASURE_QUESTION and intent.measures:
-            return True  # the user named the measure: its best sentences are the answer
-        if intent.wants_quantity and not any(has_quantity(e.text) for e in chosen):
-            return False  # "how much / how many" and no number in the evidence
-        typical = sorted(e.dense for e in ranked)[len(ranked) // 2]
-        margin = best.dense - typical
-        if best.lexical >= MIN_LEXICAL and margin >= MIN_MARGIN / 2:
-            return True
-        return margin >= MIN_MARGIN or best.dense >= MIN_DENSE_ALONE
 
     def _compose_evidence(self, intent: I.Intent, chosen: list[Evidence]) -> Answer:
         c = Composer(self.searcher, intent)
@@ -352,18 +341,20 @@ class Assistant:
                 c.measure_status(self.evaluation.measure(n))
         return c.answer(intent.name)
 
-    def _no_evidence(self, intent: I.Intent, hits: list[Hit]) -> Answer:
+    def _no_evidence(self, intent: I.Intent, hits: list[Hit], reason: str = "") -> Answer:
         suggestions = _suggestions(hits, self.evaluation)
         if intent.english:
             text = f"{NO_ANSWER_EN} Closest topics you could ask about: " + " ; ".join(suggestions) + "." if suggestions else NO_ANSWER_EN
         else:
             text = f"{NO_ANSWER_FR} Sujets proches que vous pouvez interroger : " + " ; ".join(suggestions) + "." if suggestions else NO_ANSWER_FR
-        return Answer(intent.question, NO_EVIDENCE, text, intent=intent.name, language=_lang(intent), suggestions=tuple(suggestions))
+        return Answer(intent.question, NO_EVIDENCE, text, intent=intent.name, language=_lang(intent),
+                      suggestions=tuple(suggestions), notes=(reason,) if reason else ())
 
     def _passages(self, answer: Answer) -> list[Hit]:
         return [c.hit for c in answer.citations]
 
 
+_EVIDENCE_KINDS = ("measure", "footnote", "preamble", "conclusion")
 _STRUCTURED = {I.ACRONYM, I.FOOTNOTE, I.AGGREGATE, I.STATUS, I.UNKNOWN_REFERENCE, I.RECOMMENDATION, I.WHY, I.STATUS_SEARCH}
 # Routes that name their passages exactly; UI filters do not apply to them.
 _STRUCTURED_NO_FILTER = {I.ACRONYM, I.FOOTNOTE, I.UNKNOWN_REFERENCE, I.STATUS, I.RECOMMENDATION, I.WHY}
@@ -404,18 +395,32 @@ def _first_sentences(hits: list[Hit], limit: int) -> list[tuple[Hit, str]]:
     return [(hits[0], s) for s in _sentences(hits[0])[:limit]] if hits else []
 
 
-def _choose(ranked: list[Evidence], limit: int = 3, margin: float = 0.03) -> list[Evidence]:
-    """The best sentence, plus up to two close seconds (not repeats of it)."""
+def _choose(ranked: list[Evidence], limit: int = 3, margin: float = 0.03, answer_type: str | None = None,
+            type_margin: float = 0.2) -> list[Evidence]:
+    """The best sentence, plus up to two close seconds (not repeats of it).
+
+    When the question wants an amount, a count or a date and none of those
+    sentences holds one, the best sentence that does (if close enough)
+    replaces the last pick: the topic sentence alone does not answer.
+    """
     if not ranked:
         return []
     chosen = [ranked[0]]
     for evidence in ranked[1:]:
         if len(chosen) == limit or evidence.score < ranked[0].score - margin:
             break
-        if any(evidence.text == e.text or evidence.text in e.text or e.text in evidence.text for e in chosen):
-            continue
-        chosen.append(evidence)
+        if not _repeats(evidence, chosen):
+            chosen.append(evidence)
+    if answer_type and not satisfies(answer_type, [e.text for e in chosen]):
+        typed = next((e for e in ranked if e.score >= ranked[0].score - type_margin
+                      and satisfies(answer_type, [e.text]) and not _repeats(e, chosen)), None)
+        if typed is not None:
+            chosen = (chosen if len(chosen) < limit else chosen[:-1]) + [typed]
     return chosen
+
+
+def _repeats(evidence: Evidence, chosen: list[Evidence]) -> bool:
+    return any(evidence.text in e.text or e.text in evidence.text for e in chosen)
 
 
 def _focus_measures(hit: Hit, intent: I.Intent) -> tuple[int, ...]:

@@ -17,14 +17,10 @@ import numpy as np
 from .index import IndexData
 from .lexical import analyze
 from .search import Hit
+from .gate import satisfies
 from .text import FOOTNOTE_MARKER_RE
 
 _NUMBER_RE = re.compile(r"\d+(?:[ .,]\d{3})*(?:,\d+)?")
-_NUMBER_WORDS = re.compile(
-    r"\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|quarante|cinquante|"
-    r"soixante|cent|centaine|centaines|mille|millions?|milliards?|dizaines?|douzaine)\b",
-    re.IGNORECASE,
-)
 
 # Weights tuned on the eval's fact and paraphrase questions (README, "Tuning").
 W_LEXICAL = 0.25
@@ -57,6 +53,7 @@ class EvidenceScorer:
                 df[word] = df.get(word, 0) + 1
         n = len(data.chunks)
         self._idf = {w: math.log(1 + n / d) for w, d in df.items()}
+        self.vocabulary = set(self._idf)
         self._default_idf = math.log(1 + n)
         table = data.sentences
         # Analysed once at load: the hot path only intersects sets.
@@ -67,7 +64,7 @@ class EvidenceScorer:
     def idf(self, word: str) -> float:
         return self._idf.get(word, self._default_idf)
 
-    def score(self, question: str, query_vector: np.ndarray, hits: list[Hit], wants_quantity: bool = False) -> list[Evidence]:
+    def score(self, question: str, query_vector: np.ndarray, hits: list[Hit], answer_type: str | None = None) -> list[Evidence]:
         """All sentences of `hits`, best first."""
         q_words = set(analyze(question))
         q_weight = sum(self.idf(w) for w in q_words) or 1.0
@@ -92,17 +89,11 @@ class EvidenceScorer:
                 score = float(cosine) + W_LEXICAL * lexical + W_PRIOR * prior
                 if q_numbers and q_numbers & numbers:
                     score += W_NUMBER
-                if wants_quantity and has_quantity(text):
+                if answer_type and satisfies(answer_type, [text]):
                     score += W_QUANTITY
                 out.append(Evidence(hit, start, end, score, float(cosine), lexical))
         out.sort(key=lambda e: -e.score)
         return out
-
-
-def has_quantity(text: str) -> bool:
-    """A number or a number word, not counting footnote markers like "(48)"."""
-    text = FOOTNOTE_MARKER_RE.sub("", text)
-    return bool(_NUMBER_RE.search(text) or _NUMBER_WORDS.search(text))
 
 
 def _norm_number(text: str) -> str:

@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .document import Evaluation, Status
+from .gate import answer_type
 from .references import ReferenceFinder, References
-from .text import STOPWORDS, fold, words
+from .text import STOPWORDS, fold, is_english, words
 
 # Intent names (the `intent` field of an Answer).
 STATUS = "status"
@@ -30,35 +31,13 @@ _STATUS_CUES = re.compile(
 )
 # "X a-t-il été créé ?", "a-t-elle vu le jour", "est-ce que … a été": was it done?
 _YES_NO_DONE = re.compile(
-    r"\b(a-t-(?:il|elle)|ont-(?:ils|elles)|a t (?:il|elle)|est-ce que|est-il|est-elle|sont-ils|sont-elles|"
+    r"\b(a-t-(?:il|elle|on)|ont-(?:ils|elles)|a t (?:il|elle|on)|est-ce que|est-(?:il|elle)|sont-(?:ils|elles)|"
     r"vu le jour|has|have|was|were|did)\b"
 )
 _RECO_CUES = re.compile(r"\b(recommand\w*|preconis\w*|conseill\w*|propos\w*|suggere\w*|recommend\w*|suggest\w*|advise\w*)\b")
 _WHY_CUES = re.compile(r"\b(pourquoi|why|raisons?|reasons?|explique\w*|explain\w*|justifi\w*|motif\w*)\b")
-_DEFINE_CUES = re.compile(
-    r"\b(signifi\w*|veut dire|veulent dire|definition|definir|c'est quoi|qu'est-ce que|qu'est ce que|acronyme|sigle|"
-    r"developpe\w*|stand for|stands for|mean|means|meaning|abbreviation|acronym)\b"
-)
-_AGGREGATE_CUES = re.compile(
-    r"\b(combien|nombre|quelles? (?:sont les )?mesures|quelles? mesures|lesquelles|liste\w*|lister|enumere\w*|"
-    r"how many|which measures|what measures|list)\b"
-)
 _COUNT_CUES = re.compile(r"\b(combien|nombre|how many|number of)\b")
-_MEASURES_WORD = re.compile(r"\bmesures\b|\bmeasures\b|\baxes\b|\bactions\b")
 _FOLLOW_UP_START = re.compile(r"^(et|mais|and|what about|pourquoi|why|quelles? recommandations?|lesquelles|la suivante)\b")
-_QUANTITY_CUES = re.compile(
-    r"\b(combien|quel montant|quelle somme|quel budget|montant|how much|how many|nombre de|budget)\b"
-)
-_ENGLISH_WORDS = frozenset(
-    "what which how does do did is are was were the of measure measures footnote stand for status implemented "
-    "who when where why about and many much has have been mean means".split()
-)
-_FRENCH_WORDS = frozenset(
-    fold(w) for w in "que quel quelle quels quelles est sont le la les des du de une un mesure note ou en combien "
-    "pourquoi signifie qui quand ce cette été a-t-elle comment".split()
-)
-
-
 @dataclass(frozen=True)
 class Intent:
     name: str
@@ -68,29 +47,11 @@ class Intent:
     count: bool = False  # the question asks "how many"
     english: bool = False
     follow_up: bool = False  # measures borrowed from the history
-    wants_quantity: bool = False  # the answer must hold a number
+    answer_type: str | None = None  # "money" | "count" | "date": what the answer must hold
 
     @property
     def measures(self) -> tuple[int, ...]:
         return tuple(dict.fromkeys(self.refs.measures + self.refs.titled))
-
-
-def is_english(question: str) -> bool:
-    tokens = words(question)
-    english = sum(t in _ENGLISH_WORDS for t in tokens)
-    french = sum(t in _FRENCH_WORDS for t in tokens)
-    return english >= 2 and english > french
-
-
-def status_in(folded: str) -> Status | None:
-    """The status a question asks about, if any ('non réalisées', 'fully implemented'...)."""
-    if re.search(r"\b(non realisee?s?|pas (?:ete )?(?:realisee?s?|mises? en oeuvre)|not implemented|unimplemented|not carried out)\b", folded):
-        return Status.NON_REALISEE
-    if re.search(r"\b(partiellement|en partie|partially|partly)\b", folded):
-        return Status.PARTIELLEMENT
-    if re.search(r"\b(realisee?s?|entierement|totalement|fully|implemented|achieved|completed)\b", folded):
-        return Status.REALISEE
-    return None
 
 
 class Router:
@@ -108,16 +69,16 @@ class Router:
         folded = fold(question)
         refs = self.finder.find(question)
         english = is_english(question)
-        base = Intent(SEARCH, question, refs, english=english, wants_quantity=bool(_QUANTITY_CUES.search(folded)))
+        base = Intent(SEARCH, question, refs, english=english, answer_type=answer_type(question))
         n_measures, n_notes = len(self.evaluation.measures), len(self.evaluation.footnotes)
         if any(not 1 <= m <= n_measures for m in refs.measures) or any(not 1 <= n <= n_notes for n in refs.footnotes):
             return replace(base, name=UNKNOWN_REFERENCE)
-        if refs.acronyms and not refs.measures and not refs.footnotes and self._asks_definition(folded, refs):
+        if refs.acronyms and refs.definition and not refs.measures and not refs.footnotes:
             return replace(base, name=ACRONYM)
         if refs.footnotes and not refs.measures:
             return replace(base, name=FOOTNOTE)
-        if self._asks_aggregate(folded, refs):
-            return replace(base, name=AGGREGATE, status=status_in(folded), count=bool(_COUNT_CUES.search(folded)))
+        if refs.listing:
+            return replace(base, name=AGGREGATE, status=refs.status, count=bool(_COUNT_CUES.search(folded)))
         explicit = refs.measures or refs.titled
         if explicit:
             if _RECO_CUES.search(folded):
@@ -127,28 +88,23 @@ class Router:
             if _STATUS_CUES.search(folded) or self._bare_reference(folded, refs):
                 return replace(base, name=STATUS)
             return replace(base, name=MEASURE_QUESTION)
-        if _asks_status(folded, base.wants_quantity):
+        if _asks_status(folded, base.answer_type is not None):
             return replace(base, name=STATUS_SEARCH)
         if _RECO_CUES.search(folded) and re.search(r"\b(cncdh|commission)\b", folded):
             return replace(base, name=RECOMMENDATION)
         return base
 
-    def _asks_definition(self, folded: str, refs: References) -> bool:
-        if _DEFINE_CUES.search(folded):
-            return True
-        # "OCRTEH ?", "le SIAO", "DACG : ?": nothing asked besides the acronym.
-        others = [w for w in words(folded) if w not in STOPWORDS and fold(w) not in {fold(a) for a in refs.acronyms}]
-        return len(others) == 0
-
-    def _asks_aggregate(self, folded: str, refs: References) -> bool:
-        if refs.measures or refs.titled:
-            return False
-        if re.search(r"\b(quelles? (?:sont les |etaient les )?mesures|which measures|what measures|"
-                     r"combien (?:de|d')\s*(?:mesures|axes|actions)|how many (?:measures|axes|actions)|"
-                     r"nombre (?:de|d')\s*(?:mesures|axes|actions)|number of (?:measures|axes|actions)|"
-                     r"liste des mesures|list (?:of )?(?:the )?measures|mesures (?:de|dans) l'(?:axe|action))\b", folded):
-            return True
-        return bool((refs.axes or refs.actions) and _MEASURES_WORD.search(folded))
+    def _relative_measure(self, folded: str, previous: int) -> int | None:
+        count = len(self.evaluation.measures)
+        if re.search(r"\b(suivante|next|following)\b", folded):
+            target = previous + 1
+        elif re.search(r"\b(precedente|previous)\b", folded):
+            target = previous - 1
+        elif match := re.search(r"\b(\d{1,3})\b", folded):
+            target = int(match.group(1))
+        else:
+            return None
+        return target if 1 <= target <= count else None
 
     @staticmethod
     def _bare_reference(folded: str, refs: References) -> bool:
@@ -174,6 +130,12 @@ class Router:
         measures = previous.measures if previous and previous.measures else ()
         if not measures and previous_a:
             measures = tuple(int(n) for n in re.findall(r"\[Mesures? (\d+)", previous_a))[:1]
+        if measures:
+            other = self._relative_measure(folded, measures[0])
+            if other is not None:
+                # "Et la suivante ?", "et la 44 ?": the previous question, about another measure.
+                name = previous.name if previous and previous.name in (STATUS, RECOMMENDATION, WHY) else STATUS
+                return replace(intent, name=name, refs=replace(intent.refs, measures=(other,)), follow_up=True)
         if not measures:
             notes = previous.refs.footnotes if previous else ()
             if notes and re.search(r"^(et|and)\b", folded):
@@ -197,19 +159,22 @@ _WH_START = re.compile(
 _STRONG_STATUS = re.compile(r"\b(ou en (?:est|sont)|etat d'avancement|statut|status|avancement|progress)\b")
 
 
-def _asks_status(folded: str, wants_quantity: bool) -> bool:
+def _asks_status(folded: str, asks_fact: bool) -> bool:
     """Without a measure named: does the question ask whether something was done?"""
     if _STRONG_STATUS.search(folded):
         return True
-    if wants_quantity or _WH_START.search(folded):
+    if asks_fact or _WH_START.search(folded):
         return False
     return bool(_STATUS_CUES.search(folded) or _YES_NO_DONE.search(folded) and _asks_done(folded))
 
 
 def _asks_done(folded: str) -> bool:
     """A yes/no question about an action happening ('… a-t-il été créé ?')."""
-    return bool(re.search(r"\b(cree|creee|ouvert|lance|mis|mise|instaure|institue|vu le jour|realise|designe|"
-                          r"publie|generalise|organise|finance|adopte|created|launched|set up|opened|published)\w*\b", folded))
+    return bool(re.search(
+        r"\b(cree|creee|ouvert|lance|mis|mise|instaure|institue|vu le jour|realise|designe|publie|generalise|organise|"
+        r"finance|adopte|tenu|arrete|recrute|nomme|forme|renforce|mobilise|ameliore|developpe|soutenu|coordonne|pilote|"
+        r"evalue|promu|elabore|diffuse|sensibilise|pereniise|perennise|actualise|specialise|repertorie|consolide|"
+        r"created|launched|set up|opened|published|implemented|appointed|trained|funded)\w*\b", folded))
 
 
 def _text_of(content) -> str:

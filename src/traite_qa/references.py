@@ -9,10 +9,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .document import Evaluation
+from .document import Evaluation, Status
 from .errors import InvalidQuestionError
 from .lexical import analyze
-from .text import fold
+from .text import STOPWORDS, fold
 
 _ORD = r"(?:e|eme|ieme|er|ere|re|th|st|nd|rd)"
 _NUM = r"(-?\d{1,15})"
@@ -30,6 +30,19 @@ _AXIS_RE = re.compile(r"\b(?:axes?|axis)\s*(?:n\s*°|no\.?|numero)?\s*(-?\d{1,15
 _ACTION_RE = re.compile(r"\b(?:actions?)\s*(?:n\s*°|no\.?|numero)\s*(-?\d{1,15})\b|\baction\s+(-?\d{1,15})\b")
 _ORDINAL_WORDS = {"premiere": 1, "first": 1, "derniere": -1, "last": -1}
 _ORDINAL_WORD_RE = re.compile(r"\b(premiere|derniere|first|last)\s+(mesure|measure|note|footnote)\b")
+_DEFINE_CUES = re.compile(
+    r"\b(signifi\w*|veut dire|veulent dire|definition|definir|c'est quoi|qu'est-ce que|qu'est ce que|acronyme|sigle|"
+    r"developpe\w*|correspond\w*|designe\w*|signification|sens de|what is|who is|stand for|stands for|mean|means|"
+    r"meaning|abbreviation|acronym)\b"
+)
+_LISTING_RE = re.compile(
+    r"\b(quelles? (?:sont|etaient) les mesures|quelles? mesures|which measures|what measures|lesquelles|"
+    r"combien (?:de|d')\s*(?:mesures|axes|actions)|how many (?:measures|axes|actions)|"
+    r"nombre (?:de|d')\s*(?:mesures|axes|actions)|number of (?:measures|axes|actions)|"
+    r"(?:liste|lister|enumerer) (?:des |les )?mesures|list (?:of )?(?:the )?measures|"
+    r"mesures (?:de|dans|relevant de) l'(?:axe|action)|measures (?:of|in) (?:axis|action))\b"
+)
+_PLURAL_SCOPE_RE = re.compile(r"\b(mesures|measures|axes|actions)\b")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -41,6 +54,9 @@ class References:
     actions: tuple[int, ...] = ()
     acronyms: tuple[str, ...] = ()  # glossary spelling
     titled: tuple[int, ...] = ()  # measures whose title the question quotes or nearly quotes
+    definition: bool = False  # asks what an acronym means ("Que signifie OCRTEH ?", "SIAO ?")
+    listing: bool = False  # asks for a list or count of measures, axes or actions
+    status: Status | None = None  # a status the question names ("non réalisées", "fully implemented")
 
     def __bool__(self) -> bool:
         return bool(self.measures or self.footnotes or self.acronyms or self.titled)
@@ -70,6 +86,17 @@ def _numbers(match: re.Match) -> list[int]:
     return first + rest
 
 
+def status_in(folded: str) -> Status | None:
+    """The status a question asks about, if any ('non réalisées', 'fully implemented'...)."""
+    if re.search(r"\b(non realisee?s?|pas (?:ete )?(?:realisee?s?|mises? en oeuvre)|not implemented|unimplemented|not carried out)\b", folded):
+        return Status.NON_REALISEE
+    if re.search(r"\b(partiellement|en partie|partially|partly)\b", folded):
+        return Status.PARTIELLEMENT
+    if re.search(r"\b(realisee?s?|entierement|totalement|fully|implemented|achieved|completed)\b", folded):
+        return Status.REALISEE
+    return None
+
+
 class ReferenceFinder:
     """Finds references in questions; built once per evaluation."""
 
@@ -95,14 +122,29 @@ class ReferenceFinder:
             (measures if is_measure else footnotes).append(count if value == -1 else value)
         axes = [int(m) for m in _AXIS_RE.findall(folded)]
         actions = [int(a or b) for a, b in _ACTION_RE.findall(folded)]
+        acronyms = self.acronyms(folded)
+        titled = self.titles(question)
+        listing = not (measures or titled) and bool(
+            _LISTING_RE.search(folded) or ((axes or actions) and _PLURAL_SCOPE_RE.search(folded))
+        )
         return References(
             measures=tuple(dict.fromkeys(measures)),
             footnotes=tuple(dict.fromkeys(footnotes)),
             axes=tuple(dict.fromkeys(axes)),
             actions=tuple(dict.fromkeys(actions)),
-            acronyms=self.acronyms(folded),
-            titled=self.titles(question),
+            acronyms=acronyms,
+            titled=titled,
+            definition=bool(acronyms) and self._defines(folded, acronyms),
+            listing=listing,
+            status=status_in(folded),
         )
+
+    def _defines(self, folded: str, acronyms: tuple[str, ...]) -> bool:
+        if _DEFINE_CUES.search(folded):
+            return True
+        # "OCRTEH ?", "le SIAO", "DACG : ?": nothing asked besides the acronym.
+        named = {fold(a) for a in acronyms}
+        return not [w for w in re.findall(r"\w+", folded) if w not in STOPWORDS and w not in named]
 
     def acronyms(self, folded: str) -> tuple[str, ...]:
         found = [self._acronyms[w] for w in re.findall(r"\w+", folded) if w in self._acronyms]

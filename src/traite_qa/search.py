@@ -23,6 +23,8 @@ from .errors import InvalidFilterError, UnknownReferenceError
 from .index import IndexData, load_index
 from .references import ReferenceFinder, References, clean_question
 from .settings import Settings
+from .text import is_english
+from .thesaurus import expand
 
 PINNED_SCORE = 1.0  # exact references outrank any fused score (those are < 0.1)
 
@@ -167,7 +169,7 @@ class Searcher:
     # ------------------------------------------------------------ internals
     def _rank(self, query: str, refs: References, mask: np.ndarray, k: int) -> list[Hit]:
         dense = self._dense_scores(query)
-        lexical = self.data.lexical.scores(query)
+        lexical = self.data.lexical.scores(expand(query, is_english(query)))
         fused = self._fuse(dense, lexical)
         fused[~mask] = -np.inf
         order = [int(i) for i in np.argsort(-fused, kind="stable") if mask[i]]
@@ -216,8 +218,19 @@ class Searcher:
         if chunk.kind == "footnote":
             return chunk.footnote in refs.footnotes
         if chunk.kind == "acronym":
-            return chunk.acronym in refs.acronyms and not (refs.measures or refs.footnotes)
+            # Only when the question asks what it means: most questions naming
+            # an acronym ("la somme versée par l'AGRASC") want a measure.
+            return chunk.acronym in refs.acronyms and refs.definition and not (refs.measures or refs.footnotes)
+        if chunk.kind == "table" and refs.listing:
+            return self._table_wanted(chunk, refs)
         return False
+
+    def _table_wanted(self, chunk: Chunk, refs: References) -> bool:
+        """Lists and counts of measures rest on annex 2: pin the rows asked about."""
+        axes = set(refs.axes) | {self.evaluation.action(a).axis for a in refs.actions if 1 <= a <= len(self.evaluation.actions)}
+        if axes:
+            return chunk.axis in axes
+        return refs.status is None or refs.status.value in chunk.statuses
 
     def _check_references(self, refs: References) -> None:
         n_measures, n_notes = len(self.evaluation.measures), len(self.evaluation.footnotes)
