@@ -53,7 +53,7 @@ def test_ids_are_derived_from_the_document_and_unique(chunks):
 def test_chunk_counts_by_kind(chunks):
     kinds = Counter(c.kind for c in chunks)
     assert kinds["footnote"] == 61 and kinds["acronym"] == 40 and kinds["table"] == 6
-    assert kinds["preamble"] == 14 and kinds["conclusion"] == 6
+    assert kinds["preamble"] == 16 and kinds["conclusion"] == 6
     groups = {c.measures for c in chunks if c.kind == "measure"}
     assert len(groups) == 41  # 45 measures, four pairs sharing a body
     assert {(14, 15), (20, 21), (22, 23), (43, 45)} <= groups

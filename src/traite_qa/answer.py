@@ -306,7 +306,7 @@ class Assistant:
         # Sentences worth quoting live in measures, footnotes, the preamble and
         # the conclusion; a glossary line or a table row is not an answer here.
         wanted = ("measure",) if intent.name == I.STATUS_SEARCH else _EVIDENCE_KINDS
-        top = [h for h in hits if h.kind in wanted][:6] or hits[:6]
+        top = [h for h in hits if h.kind in wanted][:EVIDENCE_PASSAGES] or hits[:EVIDENCE_PASSAGES]
         vector = self.searcher.embed_query(intent.question)
         ranked = self.scorer.score(intent.question, vector, top, intent.answer_type)
         chosen = _choose(ranked, answer_type=intent.answer_type)
@@ -354,6 +354,10 @@ class Assistant:
         return [c.hit for c in answer.citations]
 
 
+# Passages whose sentences compete to be quoted, and how close to the best a
+# sentence must score to be quoted too (tuned with `python -m eval.tune`).
+EVIDENCE_PASSAGES = 6
+CHOOSE_MARGIN = 0.05
 _EVIDENCE_KINDS = ("measure", "footnote", "preamble", "conclusion")
 _STRUCTURED = {I.ACRONYM, I.FOOTNOTE, I.AGGREGATE, I.STATUS, I.UNKNOWN_REFERENCE, I.RECOMMENDATION, I.WHY, I.STATUS_SEARCH}
 # Routes that name their passages exactly; UI filters do not apply to them.
@@ -395,16 +399,20 @@ def _first_sentences(hits: list[Hit], limit: int) -> list[tuple[Hit, str]]:
     return [(hits[0], s) for s in _sentences(hits[0])[:limit]] if hits else []
 
 
-def _choose(ranked: list[Evidence], limit: int = 3, margin: float = 0.03, answer_type: str | None = None,
+def _choose(ranked: list[Evidence], limit: int = 3, margin: float | None = None, answer_type: str | None = None,
             type_margin: float = 0.2) -> list[Evidence]:
     """The best sentence, plus up to two close seconds (not repeats of it).
 
     When the question wants an amount, a count or a date and none of those
-    sentences holds one, the best sentence that does (if close enough)
-    replaces the last pick: the topic sentence alone does not answer.
+    sentences holds one, the best sentence of the same passage that does (if
+    close enough) replaces the last pick: the topic sentence alone does not
+    answer, and the figure that does usually follows it. A figure from another
+    passage is about something else ("the third plan's budget" must not be
+    answered with another budget line).
     """
     if not ranked:
         return []
+    margin = CHOOSE_MARGIN if margin is None else margin
     chosen = [ranked[0]]
     for evidence in ranked[1:]:
         if len(chosen) == limit or evidence.score < ranked[0].score - margin:
@@ -412,7 +420,7 @@ def _choose(ranked: list[Evidence], limit: int = 3, margin: float = 0.03, answer
         if not _repeats(evidence, chosen):
             chosen.append(evidence)
     if answer_type and not satisfies(answer_type, [e.text for e in chosen]):
-        typed = next((e for e in ranked if e.score >= ranked[0].score - type_margin
+        typed = next((e for e in ranked if e.hit.id == ranked[0].hit.id and e.score >= ranked[0].score - type_margin
                       and satisfies(answer_type, [e.text]) and not _repeats(e, chosen)), None)
         if typed is not None:
             chosen = (chosen if len(chosen) < limit else chosen[:-1]) + [typed]

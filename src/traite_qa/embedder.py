@@ -118,6 +118,9 @@ class SentenceTransformerEmbedder(BaseEmbedder):
 
     def _load(self) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
 
         target = self._resolve()
         self._path = Path(target) if Path(target).exists() else None

@@ -57,7 +57,7 @@ _COUNT_Q = re.compile(r"\b(combien|nombre de|how many|how much|quelle proportion
 # "quand" opens a "when" question; inside one ("… quand on dénonce …") it means "if".
 _DATE_Q = re.compile(r"(?:^|[.?!] )(?:\w+ )?quand\b|\b(quelle date|en quelle annee|depuis quand|a quelle date|"
                      r"when|what date|which year|what year)\b")
-_MONEY = re.compile(r"\d[\d  .,]*\s*(?:€|euros?\b|millions?|milliards?)|\b(?:euros?|€)", re.IGNORECASE)
+_MONEY = re.compile(r"\d[\d  .,]*\s*(?:€|euros?\b|millions?|milliards?)|\beuros?\b|€", re.IGNORECASE)
 # A count: digits that are not a year, or a number word ("neuf femmes", "une quinzaine").
 _NUMBER = re.compile(r"\b(?!(?:19|20)\d\d\b)\d[\d  .,]*%?|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|"
                      r"treize|quatorze|quinze|seize|vingt|trente|quarante|cinquante|soixante|cent|mille|millier|million|"

@@ -73,7 +73,7 @@ class Router:
         n_measures, n_notes = len(self.evaluation.measures), len(self.evaluation.footnotes)
         if any(not 1 <= m <= n_measures for m in refs.measures) or any(not 1 <= n <= n_notes for n in refs.footnotes):
             return replace(base, name=UNKNOWN_REFERENCE)
-        if refs.acronyms and refs.definition and not refs.measures and not refs.footnotes:
+        if refs.acronyms and refs.definition and not (refs.measures or refs.footnotes or refs.titled):
             return replace(base, name=ACRONYM)
         if refs.footnotes and not refs.measures:
             return replace(base, name=FOOTNOTE)

@@ -112,8 +112,8 @@ def parse(source: str) -> Evaluation:
     if cur.peek() is None:
         raise DocumentFormatError("the document is empty: expected the evaluation's title", 1)
     title = cur.next("the title").text
-    adopted = _parse_meta(cur)
-    preamble = _paragraphs_until(cur, lambda t: _AXIS_RE.match(t) is not None, "'AXE 1 : …' after the preamble")
+    adopted, meta = _parse_meta(cur)
+    preamble = meta + _paragraphs_until(cur, lambda t: _AXIS_RE.match(t) is not None, "'AXE 1 : …' after the preamble")
     axes, actions, measures = _parse_body(cur)
     conclusion = _paragraphs_until(cur, lambda t: _FOOTNOTE_DEF_RE.match(t) is not None, "footnote '(1) …' after the BILAN")
     footnote_lines = _parse_footnote_lines(cur)
@@ -139,9 +139,12 @@ def parse(source: str) -> Evaluation:
     )
 
 
-def _parse_meta(cur: _Cursor) -> dt.date:
-    """Skip 'Version initiale', read the plenary date, skip the vote line."""
-    adopted = None
+def _parse_meta(cur: _Cursor) -> tuple[dt.date, list[Paragraph]]:
+    """Skip 'Version initiale'; read the plenary date and the vote.
+
+    The plenary and vote lines are kept as the first preamble paragraphs: they
+    are the document's own answer to "when and how was it adopted?".
+    """
     while (line := cur.peek()) is not None and not _AXIS_RE.match(line.text):
         match = _ADOPTED_RE.search(line.text)
         if match:
@@ -149,14 +152,22 @@ def _parse_meta(cur: _Cursor) -> dt.date:
             if month.lower() not in _MONTHS:
                 raise cur.fail(f"unknown month {month!r} in the plenary date", line)
             adopted = dt.date(int(year), _MONTHS[month.lower()], int(day))
+            meta = [_bulletless(line)]
             cur.next("the plenary date")
             if (vote := cur.peek()) is not None and vote.text.startswith("Adopté"):
+                meta.append(_bulletless(vote))
                 cur.next("the vote")
-            return adopted
+            return adopted, meta
         if len(line.text) > 80:  # prose: the preamble started without a date line
             break
         cur.next("meta lines")
     raise cur.fail("expected 'Assemblée plénière du <jour> <mois> <année>' before the preamble")
+
+
+def _bulletless(line: _Line) -> Paragraph:
+    text = line.text.lstrip("•- ").strip()
+    start = line.start + line.text.index(text)
+    return Paragraph(text, Span(start, start + len(text)))
 
 
 def _paragraphs_until(cur: _Cursor, stop, expected: str) -> list[Paragraph]:

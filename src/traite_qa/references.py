@@ -32,7 +32,7 @@ _ORDINAL_WORDS = {"premiere": 1, "first": 1, "derniere": -1, "last": -1}
 _ORDINAL_WORD_RE = re.compile(r"\b(premiere|derniere|first|last)\s+(mesure|measure|note|footnote)\b")
 _DEFINE_CUES = re.compile(
     r"\b(signifi\w*|veut dire|veulent dire|definition|definir|c'est quoi|qu'est-ce que|qu'est ce que|acronyme|sigle|"
-    r"developpe\w*|correspond\w*|designe\w*|signification|sens de|what is|who is|stand for|stands for|mean|means|"
+    r"developpe\w*|correspond\w*|designe|designent|signification|sens de|what is|who is|stand for|stands for|mean|means|"
     r"meaning|abbreviation|acronym)\b"
 )
 _LISTING_RE = re.compile(
@@ -134,7 +134,7 @@ class ReferenceFinder:
             actions=tuple(dict.fromkeys(actions)),
             acronyms=acronyms,
             titled=titled,
-            definition=bool(acronyms) and self._defines(folded, acronyms),
+            definition=bool(acronyms) and not titled and self._defines(folded, acronyms),
             listing=listing,
             status=status_in(folded),
         )
