@@ -1,0 +1,324 @@
+"""The HTTP API: routes and their response models (the OpenAPI schema).
+
+Constraints that depend on the settings or the document (question length,
+k, number of axes and actions) are read when the router is built, so
+`/openapi.json` states exactly what is accepted.
+"""
+
+import enum
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+import traite_qa
+from traite_qa.chunker import KINDS
+from traite_qa.document import Status
+from traite_qa.errors import TraiteQAError
+from traite_qa.references import clean_question
+
+from .errors import APIError, MAX_BODY_BYTES, from_library
+from .state import AppState
+
+# A question must contain a character that is neither white space nor an
+# invisible control/format character (those are blanked by the library).
+VISIBLE_PATTERN = r"[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+MAX_HISTORY = 50
+MAX_TURN_CHARS = 10_000
+
+StatusFilter = enum.Enum("StatusFilter", {s.name: s.slug for s in Status}, type=str)
+KindFilter = enum.Enum("KindFilter", {k.upper(): k for k in KINDS}, type=str)
+
+
+# ---------------------------------------------------------------- models
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. 'question_too_long', 'invalid_filter'")
+    message: str = Field(description="what is wrong and how to fix it")
+    field: str | None = Field(description="the parameter or body field at fault, when there is one")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class SpanModel(BaseModel):
+    start: int
+    end: int
+
+
+class HitModel(BaseModel):
+    """A ranked passage (`traite_qa.search.Hit.to_dict()`); `text` is verbatim from the document."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    kind: str
+    measures: list[int]
+    statuses: list[str]
+    footnote: int | None
+    acronym: str | None
+    title: str
+    status: str | None
+    axis: int | None
+    action: int | None
+    header: str
+    text: str
+    footnotes: list[int]
+    span: SpanModel
+    score: float
+    rank: int
+    pinned: bool
+    dense: float
+    lexical: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[HitModel]
+
+
+class CitationModel(HitModel):
+    marker: str = Field(description="as written in the answer between brackets, e.g. 'Mesure 16'")
+    quotes: list[str] = Field(description="sentences quoted from `text`, verbatim")
+
+
+class AnswerModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    question: str
+    status: Literal["answered", "no_evidence", "invalid_question"]
+    answer: str = Field(description="the answer, with [Mesure 16]-style markers naming its citations")
+    citations: list[CitationModel]
+    intent: str
+    language: str
+    suggestions: list[str] = Field(description="closest topics when there is no answer")
+    notes: list[str]
+    verified: bool
+    measures: dict[str, str] = Field(description="status of every measure cited, by number")
+
+
+class ContentPart(BaseModel):
+    type: str = Field(default="text", max_length=32)
+    text: str = Field(default="", max_length=MAX_TURN_CHARS)
+
+
+class Message(BaseModel):
+    """A turn of the conversation, in Gradio's messages format."""
+
+    role: Literal["user", "assistant"]
+    content: Annotated[str, Field(max_length=MAX_TURN_CHARS)] | Annotated[list[ContentPart], Field(max_length=20)]
+
+
+class MeasureSummary(BaseModel):
+    number: int
+    title: str
+    status: str = Field(description="French label: 'Réalisée', 'Partiellement réalisée' or 'Non réalisée'")
+    status_slug: str
+    axis: int
+    action: int
+    group: list[int] = Field(description="measures sharing this body, in text order (incl. this one)")
+    footnotes: list[int]
+
+
+class MeasureList(BaseModel):
+    count: int
+    status_counts: dict[str, int]
+    measures: list[MeasureSummary]
+
+
+class FootnoteModel(BaseModel):
+    number: int
+    text: str
+    urls: list[str]
+
+
+class MeasureDetail(BaseModel):
+    number: int
+    title: str
+    status: str
+    status_slug: str
+    axis: int
+    axis_title: str
+    action: int
+    action_title: str
+    group: list[int]
+    body: str
+    paragraphs: list[str]
+    footnotes: list[FootnoteModel]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str = Field(description="version of the running traite-qa")
+    model: str
+    model_fingerprint: str | None
+    dimension: int
+    chunks: int
+    kinds: dict[str, int]
+    source: str
+    source_sha256: str
+    created_at: str
+    package_version: str = Field(description="traite-qa version that built the index")
+    measures: int
+    load_seconds: float | None
+
+
+def _errors(*statuses: int) -> dict:
+    text = {
+        400: "Malformed JSON body (or not UTF-8)",
+        404: "Unknown measure or reference",
+        413: f"Request body over {MAX_BODY_BYTES // 1024} KiB",
+        415: "Body not sent as application/json",
+        422: "Invalid parameter: empty or over-long question, k out of range, unknown filter",
+        503: "The index is loading or could not be loaded",
+    }
+    return {s: {"model": ErrorResponse, "description": text[s]} for s in statuses}
+
+
+# ---------------------------------------------------------------- routes
+def build_router(state: AppState) -> APIRouter:
+    settings = state.settings
+    ev = state.evaluation
+    n_axes, n_actions, n_measures = len(ev.axes), len(ev.actions), len(ev.measures)
+    max_chars, max_k = settings.max_question_chars, settings.max_k
+    router = APIRouter()
+
+    class AskRequest(BaseModel):
+        question: str = Field(
+            min_length=1,
+            max_length=max_chars,
+            description=f"the question, French or English (at most {max_chars} characters)",
+            json_schema_extra={"pattern": VISIBLE_PATTERN},
+            examples=["Où en est la mesure 16 ?"],
+        )
+        history: list[Message] | None = Field(
+            default=None,
+            max_length=MAX_HISTORY,
+            description="earlier turns, oldest first, for follow-up questions ('Et la mesure 17 ?')",
+        )
+        status: StatusFilter | None = Field(default=None, description="only search measures with this status")
+        axis: int | None = Field(default=None, ge=1, le=n_axes, description=f"only search this axis (1-{n_axes})")
+
+    def question_or_422(text: str, field: str) -> str:
+        try:
+            return clean_question(text, max_chars)
+        except TraiteQAError as err:
+            raise from_library(err, field) from None
+
+    @router.get(
+        "/api/search",
+        response_model=SearchResponse,
+        responses=_errors(404, 422, 503),
+        summary="Hybrid search (dense + BM25) over the evaluation's passages",
+        tags=["search"],
+    )
+    def search(
+        q: str = Query(
+            min_length=1,
+            max_length=max_chars,
+            description=f"the query (at most {max_chars} characters)",
+            json_schema_extra={"pattern": VISIBLE_PATTERN},
+        ),
+        k: int = Query(5, ge=1, le=max_k, description=f"number of hits (1-{max_k})"),
+        status: StatusFilter | None = Query(None, description="measure status"),
+        axis: int | None = Query(None, ge=1, le=n_axes, description=f"axis number (1-{n_axes})"),
+        action: int | None = Query(None, ge=1, le=n_actions, description=f"action number (1-{n_actions})"),
+        kind: KindFilter | None = Query(None, description="passage kind"),
+    ):
+        question_or_422(q, "q")
+        searcher = state.assistant().searcher
+        try:
+            hits = searcher.search(
+                q, k=k, status=status.value if status else None, axis=axis, action=action, kind=kind.value if kind else None
+            )
+        except TraiteQAError as err:
+            raise from_library(err, "q") from None
+        return {"query": q, "hits": [h.to_dict() for h in hits]}
+
+    @router.post(
+        "/api/ask",
+        response_model=AnswerModel,
+        responses=_errors(400, 413, 415, 422, 503),
+        summary="Answer a question with cited passages",
+        tags=["ask"],
+    )
+    def ask(request: AskRequest = Body()):
+        question_or_422(request.question, "question")
+        history = [m.model_dump() for m in request.history or []]
+        answer = state.assistant().ask(
+            request.question,
+            history or None,
+            status=request.status.value if request.status else None,
+            axis=request.axis,
+        )
+        if answer.status == "invalid_question":  # defensive: clean_question already passed
+            raise APIError(422, "invalid_question", answer.notes[0] if answer.notes else answer.answer, "question")
+        return answer.to_dict()
+
+    @router.get("/api/measures", response_model=MeasureList, summary="The plan's measures with their status", tags=["measures"])
+    def measures():
+        ev = state.evaluation
+        return {
+            "count": len(ev.measures),
+            "status_counts": {s.value: n for s, n in ev.status_counts().items()},
+            "measures": [_summary(m) for m in ev.measures],
+        }
+
+    @router.get(
+        "/api/measures/{n}",
+        response_model=MeasureDetail,
+        responses=_errors(404, 422),
+        summary="One measure: body, status and footnotes",
+        tags=["measures"],
+    )
+    def measure(n: int = Path(description=f"measure number (1-{n_measures})")):
+        ev = state.evaluation
+        try:
+            m = ev.measure(n)
+        except TraiteQAError as err:
+            raise APIError(404, "unknown_measure", str(err), "n") from None
+        notes = [ev.footnote(i) for i in m.footnotes]
+        return {
+            **_summary(m),
+            "axis_title": ev.axis(m.axis).label,
+            "action_title": ev.action(m.action).label,
+            "body": m.body,
+            "paragraphs": [p.text for p in m.paragraphs],
+            "footnotes": [{"number": f.number, "text": f.text, "urls": list(f.urls)} for f in notes],
+        }
+
+    @router.get("/healthz", response_model=Health, responses=_errors(503), summary="Index manifest summary", tags=["health"])
+    def healthz():
+        assistant = state.assistant(timeout=0.5 if not state.ready else 0)
+        manifest = assistant.searcher.data.manifest
+        model = manifest.get("model", {})
+        source = manifest.get("source", {})
+        return {
+            "status": "ok",
+            "version": traite_qa.__version__,
+            "model": model.get("id", ""),
+            "model_fingerprint": model.get("fingerprint"),
+            "dimension": int(model.get("dimension", 0)),
+            "chunks": int(manifest.get("chunks", len(assistant.searcher.chunks))),
+            "kinds": manifest.get("kinds", {}),
+            "source": source.get("name", ""),
+            "source_sha256": source.get("sha256", ""),
+            "created_at": manifest.get("created_at", ""),
+            "package_version": manifest.get("package_version", ""),
+            "measures": len(assistant.evaluation.measures),
+            "load_seconds": round(state.load_seconds, 2) if state.load_seconds is not None else None,
+        }
+
+    return router
+
+
+def _summary(m) -> dict:
+    d = m.summary_dict()
+    return {
+        "number": d["number"],
+        "title": d["title"],
+        "status": d["status"],
+        "status_slug": m.status.slug,
+        "axis": d["axis"],
+        "action": d["action"],
+        "group": d["group"],
+        "footnotes": d["footnotes"],
+    }

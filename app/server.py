@@ -1,0 +1,226 @@
+"""FastAPI application: the HTTP API, error contract, static assets, and the
+Gradio UI mounted at `/`.
+
+    from traite_qa_app.server import create_app, serve
+    app = create_app(settings)      # or create_app(assistant) in tests
+    serve(settings)                 # uvicorn on settings.host:settings.port
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from fastapi import FastAPI  # noqa: E402
+from fastapi.routing import APIRoute  # noqa: E402
+from starlette.responses import FileResponse  # noqa: E402
+from starlette.routing import Match  # noqa: E402
+
+import traite_qa  # noqa: E402
+from traite_qa.chunker import KINDS  # noqa: E402
+from traite_qa.document import Status  # noqa: E402
+from traite_qa.errors import ConfigError  # noqa: E402
+from traite_qa.settings import Settings  # noqa: E402
+
+from .api import build_router  # noqa: E402
+from .errors import (  # noqa: E402
+    MAX_BODY_BYTES,
+    BodyLimitMiddleware,
+    SafeJSONResponse,
+    ValidationMessages,
+    error_response,
+    install_error_handlers,
+)
+from .state import AppState  # noqa: E402
+
+log = logging.getLogger("traite_qa_app")
+HERE = Path(__file__).resolve().parent
+STATIC_PREFIX = "/static/traite-qa"
+STATIC_FILES = {"style.css": "text/css", "chat.js": "text/javascript"}
+
+DESCRIPTION = f"""
+Questions and cited answers over the CNCDH's evaluation (2023) of France's 2nd
+national action plan against trafficking in human beings (2019-2021).
+
+Every error (4xx) has one shape:
+`{{"error": {{"code": "...", "message": "...", "field": "..." | null}}}}`.
+Request bodies over {MAX_BODY_BYTES // 1024} KiB are refused with 413.
+The web chat is at `/`; Gradio's own API (`/ask`, `/search`) is usable with `gradio_client`.
+"""
+
+
+def create_app(
+    settings_or_assistant: Settings | object | None = None, *, ui: bool = True, rebuild_stale: bool = False, preload: bool = False
+) -> FastAPI:
+    """The whole application. Pass Settings (the Assistant loads in the
+    background at startup) or an already loaded Assistant (tests).
+    `rebuild_stale`: rebuild an index the model no longer matches instead of
+    reporting it (what `traite-qa chat` does). `preload`: start loading the
+    Assistant now, while the UI is built, rather than at server startup."""
+    if settings_or_assistant is None or isinstance(settings_or_assistant, Settings):
+        state = AppState(settings=settings_or_assistant, rebuild_stale=rebuild_stale)
+    else:
+        state = AppState(assistant=settings_or_assistant)
+    if preload:
+        state.start_loading()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state.start_loading()
+        yield
+
+    app = _fastapi(
+        title="traite-qa",
+        version=traite_qa.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.traite_qa = state
+    ev = state.evaluation
+    messages = ValidationMessages(
+        state.settings.max_question_chars,
+        state.settings.max_k,
+        len(ev.axes),
+        len(ev.actions),
+        len(ev.measures),
+        KINDS,
+        [s.slug for s in Status],
+    )
+    install_error_handlers(app, messages)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, prefix="/api/")
+    router = build_router(state)
+    app.include_router(router)
+    _static_routes(app)
+    app.add_middleware(APIRoutingGuard, routes=[r for r in router.routes if isinstance(r, APIRoute)])
+    if ui:
+        import gradio as gr
+
+        from .ui import build_ui, theme
+
+        blocks = build_ui(state)
+        gr.mount_gradio_app(
+            app,
+            blocks,
+            path="/",
+            theme=theme(),
+            css=(HERE / "style.css").read_text(encoding="utf-8"),
+            head=f'<script src="{STATIC_PREFIX}/chat.js" defer></script>',
+            footer_links=["api"],
+            ssr_mode=False,
+            show_error=True,
+            mcp_server=False,
+            pwa=False,
+            enable_monitoring=False,
+        )
+    return app
+
+
+def _fastapi(**kwargs) -> FastAPI:
+    """FastAPI whose /docs page uses locally served Swagger UI files when
+    `fastapi_offline` is installed (no CDN); plain FastAPI otherwise."""
+    try:
+        from fastapi_offline import FastAPIOffline
+    except ImportError:  # pragma: no cover - depends on the environment
+        return FastAPI(**kwargs)
+    return FastAPIOffline(redoc_url=None, static_url="/static/docs", **kwargs)
+
+
+def _static_routes(app: FastAPI) -> None:
+    for name, media in STATIC_FILES.items():
+        path = HERE / name
+
+        def serve_file(path: Path = path, media: str = media):
+            return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})
+
+        app.add_api_route(f"{STATIC_PREFIX}/{name}", serve_file, methods=["GET"], include_in_schema=False)
+
+
+class APIRoutingGuard:
+    """Unknown /api/ paths get a JSON 404 and known ones called with another
+    method (any method, even non-standard ones like QUERY) a JSON 405 with
+    `Allow`, instead of falling through to the Gradio app mounted at `/`."""
+
+    def __init__(self, app, routes: list[APIRoute], prefixes=("/api/", "/api"), exact=("/healthz",)):
+        self.app = app
+        self.routes = routes
+        self.prefixes = prefixes
+        self.exact = exact
+
+    def allowed_methods(self, path: str) -> set[str]:
+        scope = {"type": "http", "path": path, "method": "GET", "root_path": "", "path_params": {}}
+        methods: set[str] = set()
+        for route in self.routes:
+            if route.path_regex.match(path) and route.matches(scope)[0] != Match.NONE:
+                methods |= set(route.methods or ())
+        return methods
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path in self.exact or path == "/api" or path.startswith("/api/")):
+            return await self.app(scope, receive, send)
+        methods = self.allowed_methods(path)
+        if not methods:
+            response = error_response(404, "not_found", f"no such endpoint: {path} (see /docs)")
+        elif scope["method"] not in methods:
+            allow = ", ".join(sorted(methods))
+            response = error_response(
+                405, "method_not_allowed", f"{scope['method']} is not allowed on {path}: use {allow}", None, {"Allow": allow}
+            )
+        else:
+            return await self.app(scope, receive, send)
+        await response(scope, receive, send)
+
+
+# ------------------------------------------------------------------ serve
+def check_port(host: str, port: int) -> None:
+    """Fail early with a clear message when the address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is already in use: pass --port N or set TRAITE_QA_PORT") from None
+            raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror} (set --host/--port or TRAITE_QA_HOST/PORT)") from None
+
+
+def url_for(settings: Settings) -> str:
+    host = settings.host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("localhost" if host == "::" else host)
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{settings.port}"
+
+
+def serve(settings: Settings | None = None) -> None:
+    """Serve the chat and the API with uvicorn; prints the URL once listening."""
+    import uvicorn
+
+    settings = settings or Settings.from_env()
+    check_port(settings.host, settings.port)
+    app = create_app(settings, rebuild_stale=True)
+    url = url_for(settings)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            if self.started:
+                print(f"traite-qa: chat ready at {url}  (API docs: {url}/docs; Ctrl+C to stop)", flush=True)
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=os.environ.get("TRAITE_QA_LOG_LEVEL", "warning").lower(),
+        timeout_graceful_shutdown=3,
+    )
+    Server(config).run()

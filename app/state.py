@@ -1,0 +1,115 @@
+"""One Assistant per process, shared by the HTTP API and the chat.
+
+The document model is parsed at once (a few ms, no torch) so the page can be
+built and served immediately; the Assistant (model + index) loads in a
+background thread started with the server and every caller waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+
+from traite_qa.errors import TraiteQAError
+from traite_qa.settings import Settings
+
+log = logging.getLogger("traite_qa_app")
+
+
+class AssistantUnavailable(Exception):
+    """The index could not be loaded, or is still loading after the wait."""
+
+    def __init__(self, message: str, loading: bool):
+        self.loading = loading
+        super().__init__(message)
+
+
+class AppState:
+    def __init__(self, settings: Settings | None = None, assistant=None, rebuild_stale: bool = False):
+        if assistant is not None:
+            self.settings = assistant.settings
+            self.evaluation = assistant.evaluation
+        else:
+            from traite_qa.parser import parse_file
+
+            self.settings = settings or Settings.from_env()
+            self.evaluation = parse_file(self.settings.source)
+        self._assistant = assistant
+        self.rebuild_stale = rebuild_stale
+        self._error: str | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.load_seconds: float | None = None
+        if assistant is not None:
+            self._ready.set()
+
+    # ------------------------------------------------------------ loading
+    def start_loading(self) -> None:
+        """Load and warm the Assistant in a background thread (idempotent)."""
+        with self._lock:
+            if self._ready.is_set() or self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._load, name="traite-qa-load", daemon=True)
+            self._thread.start()
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        # The load is mostly imports (Python bytecode holding the GIL): hand
+        # the GIL over more often so the event loop keeps serving the page.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, 0.0005))
+        try:
+            from traite_qa.answer import Assistant
+            from traite_qa.errors import CorruptIndexError, IndexMissingError, StaleIndexError
+
+            try:
+                assistant = Assistant.load(settings=self.settings)
+            except (StaleIndexError, IndexMissingError, CorruptIndexError) as err:
+                if not self.rebuild_stale:
+                    raise
+                # `ensure_index` does not compare the model's fingerprint (that
+                # needs the model): the load does. Rebuild, then load again.
+                from traite_qa.index import build_index
+
+                log.warning("traite-qa: %s: rebuilding the index", err)
+                print(f"traite-qa: the index must be rebuilt ({err}); the chat answers once it is done", flush=True)
+                build_index(self.settings, force=True, progress=False)
+                assistant = Assistant.load(settings=self.settings)
+            assistant.warm_up()
+            self._assistant = assistant
+            self.evaluation = assistant.evaluation
+        except TraiteQAError as err:
+            self._error = str(err)
+            log.error("traite-qa: cannot load the index: %s", err)
+        except Exception as err:  # noqa: BLE001 - reported to every caller, never raised in the thread
+            self._error = f"{type(err).__name__}: {err}"
+            log.exception("traite-qa: cannot load the index")
+        finally:
+            sys.setswitchinterval(interval)
+            self.load_seconds = time.perf_counter() - started
+            self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and self._assistant is not None
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    def assistant(self, timeout: float = 120.0):
+        """The loaded Assistant; waits for the background load up to `timeout` seconds."""
+        if self._assistant is not None:
+            return self._assistant
+        self.start_loading()
+        if not self._ready.wait(timeout):
+            raise AssistantUnavailable("the index is still loading: retry in a few seconds", loading=True)
+        if self._assistant is None:
+            raise AssistantUnavailable(f"the index could not be loaded: {self._error}", loading=False)
+        return self._assistant
+
+    def notes(self) -> dict[int, object]:
+        return {f.number: f for f in self.evaluation.footnotes}

@@ -1,0 +1,136 @@
+"""A real `traite-qa chat` server in a subprocess, for the test suites.
+
+Several test modules (HTTP API, browser, concurrency) share one server per
+pytest process: `acquire()` starts it the first time and counts users,
+`release()` stops it when the last one is done.
+
+    server = acquire(index_dir)
+    httpx.get(server.url + "/healthz")
+    release(server)
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+READY_TIMEOUT = 180.0  # the model loads in ~8 s on an idle machine, more when CI is busy
+
+
+@dataclass
+class LiveServer:
+    url: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+    page_seconds: float = float("nan")  # spawn -> "/" served
+    ready_seconds: float = float("nan")  # spawn -> /healthz 200 (model and index loaded)
+    users: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+
+_lock = threading.Lock()
+_servers: dict[str, LiveServer] = {}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(index_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "TRAITE_QA_INDEX_DIR": str(index_dir),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "TOKENIZERS_PARALLELISM": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def start(index_dir: Path, log_dir: Path, timeout: float = READY_TIMEOUT) -> LiveServer:
+    """Run `python -m traite_qa chat --port N` and wait until it answers."""
+    port = free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"server-{port}.log"
+    log_file = open(log_path, "w", encoding="utf-8")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "traite_qa", "chat", "--port", str(port)],
+        env=server_env(Path(index_dir)),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log_file.close()
+    server = LiveServer(f"http://127.0.0.1:{port}", port, process, log_path)
+    deadline = started + timeout
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}:\n{server.log()}")
+            try:
+                if server.page_seconds != server.page_seconds:  # nan: page not yet served
+                    if client.get(server.url + "/").status_code == 200:
+                        server.page_seconds = time.monotonic() - started
+                if client.get(server.url + "/healthz").status_code == 200:
+                    server.ready_seconds = time.monotonic() - started
+                    return server
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+    stop(server)
+    raise RuntimeError(f"the server was not ready within {timeout:.0f} s:\n{server.log()}")
+
+
+def stop(server: LiveServer) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(timeout=5)
+
+
+def acquire(index_dir: Path, log_dir: Path | None = None) -> LiveServer:
+    key = str(Path(index_dir).resolve())
+    with _lock:
+        server = _servers.get(key)
+        if server is None or server.process.poll() is not None:
+            server = start(Path(index_dir), log_dir or Path("tests/out"))
+            _servers[key] = server
+        server.users += 1
+        return server
+
+
+def release(server: LiveServer) -> None:
+    with _lock:
+        server.users -= 1
+        if server.users <= 0:
+            stop(server)
+            for key, value in list(_servers.items()):
+                if value is server:
+                    del _servers[key]
