@@ -326,12 +326,15 @@ class Assistant:
         for evidence in chosen:
             focus = _focus_measures(evidence.hit, intent)
             m = c.cite(evidence.hit, [evidence.text], focus=focus[0] if focus else None)
-            note_markers = ""
+            c.say(f"« {evidence.text} » {m}")
+            # The footnotes a quoted sentence calls come along, shown inline:
+            # they often hold the reference the question is about (a decree, a law).
             for number in markers(evidence.text):
                 if 1 <= number <= len(self.evaluation.footnotes):
                     note = self.searcher.hits_for([f"note-{number}"])[0]
-                    note_markers += " " + c.cite(note, [note.text])
-            c.say(f"« {evidence.text} » {m}{note_markers}")
+                    excerpt = _excerpt(note.text)
+                    label = "footnote" if intent.english else "note"
+                    c.say(f"  {label} {number} : « {excerpt} » {c.cite(note, [excerpt])}")
         cited = sorted({n for cit in c.citations.values() if cit["hit"].kind == "measure" for n in cit["hit"].measures})
         if cited:
             parts = [f"{number_word(intent, 'mesure')} {n} « {self.evaluation.measure(n).title} » : "
@@ -380,6 +383,19 @@ def _valid_history(history) -> list[dict] | None:
 
 def _quoted(quotes: list[tuple[Hit, str]]) -> str:
     return " ".join(f"« {text} »" for _, text in quotes)
+
+
+def _excerpt(text: str, limit: int = 400) -> str:
+    """The whole text when short, else its first sentences up to `limit` chars (verbatim)."""
+    if len(text) <= limit:
+        return text
+    spans = sentence_spans(text)
+    end = spans[0][1]
+    for _, e in spans[1:]:
+        if e > limit:
+            break
+        end = e
+    return text[:end]
 
 
 def _sentences(hit: Hit) -> list[str]:

@@ -153,7 +153,7 @@ class Router:
 
 # A question opening with one of these asks for a fact, not whether a measure was carried out.
 _WH_START = re.compile(
-    r"^(?:(?:a|en|dans|par|pour|de|depuis|sur|avec|selon) )?(quel\w*|quand|combien|qui|comment|pourquoi|que|qu'|quoi|lequel|laquelle|lesquel\w*|"
+    r"^(?:(?:a|en|dans|par|pour|de|depuis|sur|sous|avec|selon|parmi|chez|contre|vers|entre|et|mais) )?(quel\w*|quand|combien|qui|comment|pourquoi|que|qu'|quoi|lequel|laquelle|lesquel\w*|"
     r"what|when|who|how|which|where|why)\b"
 )
 _STRONG_STATUS = re.compile(r"\b(ou en (?:est|sont)|etat d'avancement|statut|status|avancement|progress)\b")

@@ -57,7 +57,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         for end_match in _SENTENCE_END_RE.finditer(chunk):
             end = end_match.end()
             word = re.search(r"(\w+)\W*$", chunk[start : end_match.start() + 1])
-            if word and word.group(1).lower() in _ABBREVIATIONS and end < len(chunk):
+            # "M.", "L. 425-1", "etc." do not end a sentence (single letters are initials).
+            if word and (word.group(1).lower() in _ABBREVIATIONS or len(word.group(1)) == 1) and end < len(chunk):
                 continue
             _append_trimmed(spans, chunk, base, start, end)
             start = end
