@@ -313,3 +313,13 @@ def test_gradio_chat_streams(gradio):
     conversation, sources = final[1], final[2]
     assert "Non réalisée" in conversation and 'class="tqa-marker"' in conversation
     assert 'data-marker="Mesure 16"' in sources
+
+
+def test_gradio_chat_applies_the_filters(gradio):
+    import re
+
+    job = gradio.submit("hébergement des victimes", "3", "non-realisee", api_name="/chat")
+    sources = job.result(timeout=60)[2]
+    cards = re.findall(r'<article class="tqa-source tqa-kind-measure".*?</article>', sources, flags=re.S)
+    for card in cards:
+        assert "Axe 3</span>" in card and "tqa-status-non-realisee" in card

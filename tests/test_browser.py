@@ -238,6 +238,27 @@ def test_dashboard_table_search_filters_rows(tab):
     assert 1 <= rows < 45
 
 
+def test_dashboard_table_sorts_and_a_sorted_row_opens_its_measure(tab, evaluation):
+    page = tab.page
+    page.get_by_role("tab", name="Tableau de bord").click()
+    header = page.locator('#tqa-table th[data-heading="4"]')  # Statut
+    header.hover()
+    header.locator(".cell-menu-button").click()
+    page.get_by_role("menuitem").nth(1).click()  # "Trier par ordre décroissant" (sort descending)
+    page.wait_for_timeout(400)
+    firsts = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#tqa-table [role=row]'))"
+        ".filter(r => !r.querySelector('[role=columnheader], th')).slice(0, 3)"
+        ".map(r => parseInt(r.innerText.trim(), 10))"
+    )
+    done = sorted(m.number for m in evaluation.measures if m.status.value == "Réalisée")
+    assert sorted(firsts) == done  # 'Réalisée' sorts last, so first when descending
+    title = evaluation.measure(firsts[0]).title
+    page.locator("#tqa-table").get_by_text(title, exact=True).click()
+    page.wait_for_selector("#tqa-measure .tqa-measure", timeout=30_000)
+    assert f"Mesure {firsts[0]} : {title}" in page.locator("#tqa-measure").inner_text()
+
+
 # ---------------------------------------------------------------- search
 def test_raw_search_lists_ranked_hits_with_scores(tab):
     page = tab.page
