@@ -306,6 +306,7 @@ def test_gradio_bad_filter_is_an_error(gradio):
 
 
 def test_gradio_chat_streams(gradio):
+    gradio.reset_session()
     job = gradio.submit("Où en est la mesure 16 ?", "", "", api_name="/chat")
     final = job.result(timeout=60)
     outputs = job.outputs()
@@ -318,8 +319,10 @@ def test_gradio_chat_streams(gradio):
 def test_gradio_chat_applies_the_filters(gradio):
     import re
 
+    gradio.reset_session()  # a new conversation: the chat keeps its turns per session
     job = gradio.submit("hébergement des victimes", "3", "non-realisee", api_name="/chat")
     sources = job.result(timeout=60)[2]
+    assert sources.count('class="tqa-sources-turn"') <= 1
     cards = re.findall(r'<article class="tqa-source tqa-kind-measure".*?</article>', sources, flags=re.S)
     for card in cards:
         assert "Axe 3</span>" in card and "tqa-status-non-realisee" in card
