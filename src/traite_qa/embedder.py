@@ -122,7 +122,7 @@ class SentenceTransformerEmbedder(BaseEmbedder):
 
         hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
 
-        target = self._resolve()
+        target = self._path or self._resolve()
         self._path = Path(target) if Path(target).exists() else None
         try:
             self._model = SentenceTransformer(str(target), device="cpu", local_files_only=True)
@@ -146,9 +146,17 @@ class SentenceTransformerEmbedder(BaseEmbedder):
 
     @property
     def fingerprint(self) -> str:
-        self.warm_up()
+        """Checked against the manifest on every load, so it must not load the
+        model: a local folder is fingerprinted from its files."""
         if self._fingerprint is None:
-            self._fingerprint = _folder_fingerprint(self._path) if self._path else _weights_fingerprint(self._model)
+            if self._path is None:
+                target = self._resolve()
+                self._path = Path(target) if Path(target).exists() else None
+            if self._path is not None:
+                self._fingerprint = _folder_fingerprint(self._path)
+            else:  # a name from the Hugging Face cache: hash what was loaded
+                self.warm_up()
+                self._fingerprint = _weights_fingerprint(self._model)
         return self._fingerprint
 
     def tokens(self, text: str) -> int:

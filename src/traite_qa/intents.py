@@ -113,6 +113,8 @@ class Router:
         return not [w for w in rest.split() if w not in STOPWORDS]
 
     def _resolve_follow_up(self, intent: Intent, history: list[dict]) -> Intent:
+        if intent.name in (AGGREGATE, ACRONYM, FOOTNOTE, UNKNOWN_REFERENCE) and not intent.refs.footnotes:
+            return intent  # complete on its own ("Combien de mesures sont réalisées ?")
         previous_q, previous_a = _last_turns(history)
         if not previous_q and not previous_a:
             return intent
