@@ -35,11 +35,14 @@ build: setup
 outline: setup
 	$(BIN)/traite-qa outline
 
-# Debian's chromium for the browser tests (Playwright cannot download browsers here).
+# Debian packages the tests drive: chromium (browser tests; Playwright cannot
+# download browsers here) and wrk (load tests).
+SYSTEM_TOOLS := chromium wrk
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing: run 'sudo apt-get install -y chromium' (needed by the browser tests)" >&2; exit 1; fi; }
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing — run 'sudo apt-get install -y$$missing' (needed by the browser and load tests)" >&2; exit 1; fi; fi
 
 test: setup browser-deps
 	$(BIN)/python -m pytest tests
