@@ -228,59 +228,32 @@ class Assistant:
         return c.answer(I.FOOTNOTE)
 
     def _status(self, intent: I.Intent, numbers: tuple[int, ...] | None = None, name: str = I.STATUS) -> Answer:
-        c = Composer(self.searcher, intent)
-        for number in (numbers or intent.measures)[:4]:
-            measure = self.evaluation.measure(number)
-            hits = self.searcher.hits_for(self.searcher.measure_chunk_ids(number))
-            quotes = _pick(hits, _STATUS_EVIDENCE_RE, 2) or _first_sentences(hits, 1)
-            m = c.cite_quotes(quotes, focus=number)
-            shared = [n for n in measure.group if n != number]
-            status = c.status_words(measure.status)
-            if intent.english:
-                also = f" (assessed together with measure {', '.join(map(str, shared))})" if shared else ""
-                c.say(f"Measure {number} « {measure.title} » (axis {measure.axis}, action {measure.action}) is {status}{also}. "
-                      f"The CNCDH writes: {_quoted(quotes)} {m}")
-            else:
-                also = f" (évaluée avec la mesure {', '.join(map(str, shared))})" if shared else ""
-                c.say(f"La mesure {number} « {measure.title} » (axe {measure.axis}, action {measure.action}) est {status}{also}. "
-                      f"La CNCDH écrit : {_quoted(quotes)} {m}")
-            c.measure_status(measure)
-        return c.answer(name)
+        return self._per_measure(intent, numbers or intent.measures, name)
 
     def _recommendation(self, intent: I.Intent) -> Answer | None:
-        numbers = intent.measures or self._measure_by_search(intent)
-        if not numbers:
-            return None
-        c = Composer(self.searcher, intent)
-        for number in numbers[:2]:
-            measure = self.evaluation.measure(number)
-            hits = self.searcher.hits_for(self.searcher.measure_chunk_ids(number))
-            quotes = _pick(hits, _RECOMMEND_RE, 3, prefer=re.compile(r"recommand", re.I))
-            if not quotes:
-                continue
-            m = c.cite_quotes(quotes, focus=number)
-            status = c.status_words(measure.status)
-            if intent.english:
-                c.say(f"On measure {number} « {measure.title} » ({status}), the CNCDH recommends: {_quoted(quotes)} {m}")
-            else:
-                c.say(f"Sur la mesure {number} « {measure.title} » ({status}), la CNCDH recommande : {_quoted(quotes)} {m}")
-            c.measure_status(measure)
-        return c.answer(I.RECOMMENDATION) if c.citations else None
+        return self._per_measure(intent, intent.measures or self._measure_by_search(intent), I.RECOMMENDATION)
 
     def _why(self, intent: I.Intent) -> Answer:
+        return self._per_measure(intent, intent.measures, I.WHY)
+
+    def _per_measure(self, intent: I.Intent, numbers: tuple[int, ...], name: str) -> Answer | None:
+        """Status, recommendations or reasons for named measures, quoted from their body."""
+        pick, limit, fr, en = _PER_MEASURE[name]
         c = Composer(self.searcher, intent)
-        for number in intent.measures[:2]:
+        for number in numbers[:limit]:
             measure = self.evaluation.measure(number)
-            hits = self.searcher.hits_for(self.searcher.measure_chunk_ids(number))
-            quotes = _pick(hits, _REASON_RE, 3) or _pick(hits, _STATUS_EVIDENCE_RE, 2) or _first_sentences(hits, 2)
-            m = c.cite_quotes(quotes, focus=number)
-            status = c.status_words(measure.status)
-            if intent.english:
-                c.say(f"Measure {number} « {measure.title} » is {status}. The CNCDH explains: {_quoted(quotes)} {m}")
-            else:
-                c.say(f"La mesure {number} « {measure.title} » est {status}. La CNCDH explique : {_quoted(quotes)} {m}")
+            quotes = pick(self.searcher.hits_for(self.searcher.measure_chunk_ids(number)), number)
+            if not quotes:
+                continue
+            shared = ", ".join(str(n) for n in measure.group if n != number)
+            template = en if intent.english else fr
+            c.say(template.format(
+                n=number, title=measure.title, axis=measure.axis, action=measure.action,
+                status=c.status_words(measure.status), quotes=_quoted(quotes), markers=c.cite_quotes(quotes, focus=number),
+                shared=(f" (assessed together with measure {shared})" if intent.english else f" (évaluée avec la mesure {shared})") if shared else "",
+            ))
             c.measure_status(measure)
-        return c.answer(I.WHY)
+        return c.answer(name) if c.citations else None
 
     def _aggregate(self, intent: I.Intent) -> Answer:
         from .aggregate import answer_aggregate
@@ -361,6 +334,25 @@ class Assistant:
 # sentence must score to be quoted too (tuned with `python -m eval.tune`).
 EVIDENCE_PASSAGES = 6
 CHOOSE_MARGIN = 0.05
+_PER_MEASURE = {  # route: (sentence picker, max measures, French template, English template)
+    I.STATUS: (
+        lambda hits, n: _pick(hits, _STATUS_EVIDENCE_RE, 2, prefer=_names(n)) or _first_sentences(hits, 1), 4,
+        "La mesure {n} « {title} » (axe {axis}, action {action}) est {status}{shared}. La CNCDH écrit : {quotes} {markers}",
+        "Measure {n} « {title} » (axis {axis}, action {action}) is {status}{shared}. The CNCDH writes: {quotes} {markers}",
+    ),
+    I.STATUS_SEARCH: None,  # filled below: same as STATUS
+    I.RECOMMENDATION: (
+        lambda hits, n: _pick(hits, _RECOMMEND_RE, 3, prefer=re.compile(r"recommand", re.I)), 2,
+        "Sur la mesure {n} « {title} » ({status}), la CNCDH recommande : {quotes} {markers}",
+        "On measure {n} « {title} » ({status}), the CNCDH recommends: {quotes} {markers}",
+    ),
+    I.WHY: (
+        lambda hits, n: _pick(hits, _REASON_RE, 3, prefer=_names(n)) or _pick(hits, _STATUS_EVIDENCE_RE, 2) or _first_sentences(hits, 2), 2,
+        "La mesure {n} « {title} » est {status}. La CNCDH explique : {quotes} {markers}",
+        "Measure {n} « {title} » is {status}. The CNCDH explains: {quotes} {markers}",
+    ),
+}
+_PER_MEASURE[I.STATUS_SEARCH] = _PER_MEASURE[I.STATUS]
 _EVIDENCE_KINDS = ("measure", "footnote", "preamble", "conclusion")
 _STRUCTURED = {I.ACRONYM, I.FOOTNOTE, I.AGGREGATE, I.STATUS, I.UNKNOWN_REFERENCE, I.RECOMMENDATION, I.WHY, I.STATUS_SEARCH}
 # Routes that name their passages exactly; UI filters do not apply to them.
@@ -406,9 +398,14 @@ def _pick(hits: list[Hit], pattern: re.Pattern, limit: int, prefer: re.Pattern |
     """Up to `limit` sentences matching `pattern`, in document order (preferred ones first)."""
     found = [(hit, s) for hit in hits for s in _sentences(hit) if pattern.search(s)]
     found = list({s: (h, s) for h, s in found}.values())  # overlapping pieces repeat sentences
-    if prefer is not None:
+    if prefer is not None:  # stable: document order within each group
         found.sort(key=lambda hs: not prefer.search(hs[1]))
     return found[:limit]
+
+
+def _names(number: int) -> re.Pattern:
+    """Sentences naming the measure: in a shared body (20/21) they speak of it."""
+    return re.compile(rf"\bmesures? (?:\d+ (?:et|à) )?{number}\b", re.IGNORECASE)
 
 
 def _first_sentences(hits: list[Hit], limit: int) -> list[tuple[Hit, str]]:

@@ -174,7 +174,8 @@ class Searcher:
         fused[~mask] = -np.inf
         order = [int(i) for i in np.argsort(-fused, kind="stable") if mask[i]]
         pinned = [i for i in order if self._is_pinned(self.chunks[i], refs)]
-        rest = [i for i in order if i not in set(pinned)]
+        pinned_set = set(pinned)
+        rest = [i for i in order if i not in pinned_set]
         hits = []
         for rank, i in enumerate((pinned + rest)[:k], 1):
             is_pinned = rank <= len(pinned)
