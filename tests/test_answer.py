@@ -1,0 +1,263 @@
+"""Answers over the real index (session fixtures): statuses, counts, acronyms,
+footnotes, unknown references, off-topic, blank, English, follow-ups; every
+answer passes the guarantees and round-trips through JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from fakes import answer_dict_problems
+from traite_qa.answer import Answer
+from traite_qa.document import Status
+from traite_qa.verify import answer_problems
+
+pytestmark = pytest.mark.slow
+
+N_MEASURES, N_NOTES, N_ACRONYMS = 45, 61, 40
+
+
+def _ask(assistant, question, history=None) -> Answer:
+    answer = assistant.ask(question, history)
+    assert isinstance(answer, Answer)
+    problems = answer_problems(answer, assistant.evaluation, assistant.searcher.data.source)
+    assert problems == [], f"{question!r}: {problems}"
+    data = answer.to_dict()
+    assert answer_dict_problems(data, assistant.searcher.data.source) == [], question
+    assert json.loads(json.dumps(data, ensure_ascii=False)) == data
+    assert json.loads(json.dumps(data)) == data
+    return answer
+
+
+def _turns(question: str, answer: Answer) -> list[dict]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+
+
+def test_document_counts(evaluation):
+    assert len(evaluation.measures) == N_MEASURES
+    assert len(evaluation.footnotes) == N_NOTES
+    assert len(evaluation.acronyms) == N_ACRONYMS
+
+
+# ----------------------------------------------------------------- status
+@pytest.mark.parametrize("number", range(1, N_MEASURES + 1))
+def test_status_of_every_measure(assistant, evaluation, number):
+    measure = evaluation.measure(number)
+    answer = _ask(assistant, f"Où en est la mesure {number} ?")
+    assert answer.status == "answered" and answer.intent == "status" and answer.language == "fr"
+    assert answer.measures == {number: measure.status.value}
+    assert f"La mesure {number} « {measure.title} »" in answer.answer
+    assert re.search(rf"\best {re.escape(measure.status.value)}\b", answer.answer), answer.answer[:300]
+    other = {s.value for s in Status} - {measure.status.value}
+    stated = re.search(rf"La mesure {number} «[^»]*» \([^)]*\) est ([^.(]+?)[.(]", answer.answer)
+    assert stated and stated.group(1).strip() not in other
+    assert answer.citations and all(number in c.hit.measures for c in answer.citations if c.hit.kind == "measure")
+    assert f"[Mesure {number}]" in answer.answer
+
+
+@pytest.mark.parametrize("question", ["mesure 16 ?", "Mesure 16", "Quel est le statut de la mesure 16 ?",
+                                      "La mesure 16 a-t-elle été réalisée ?"])
+def test_status_phrasings(assistant, question):
+    answer = _ask(assistant, question)
+    assert answer.status == "answered" and answer.measures == {16: "Non réalisée"}
+
+
+# --------------------------------------------------------------- counts
+def test_count_realised(assistant):
+    answer = _ask(assistant, "Combien de mesures ont été réalisées ?")
+    assert answer.status == "answered" and answer.intent == "aggregate"
+    assert re.search(r"\b3\b", answer.answer)
+    for number in (38, 40, 45):
+        assert re.search(rf"\bmesure {number}\b", answer.answer), number
+    assert answer.measures == {38: "Réalisée", 40: "Réalisée", 45: "Réalisée"}
+
+
+@pytest.mark.parametrize("question, count, status", [
+    ("Combien de mesures sont non réalisées ?", 14, "Non réalisée"),
+    ("Combien de mesures sont partiellement réalisées ?", 28, "Partiellement réalisée"),
+    ("How many measures were implemented?", 3, "Réalisée"),
+])
+def test_counts_by_status(assistant, evaluation, question, count, status):
+    answer = _ask(assistant, question)
+    assert re.search(rf"\b{count}\b", answer.answer)
+    expected = {m.number: status for m in evaluation.measures if m.status.value == status}
+    assert len(expected) == count and answer.measures == expected
+
+
+# -------------------------------------------------------------- acronyms
+@pytest.mark.parametrize("index", range(N_ACRONYMS))
+def test_every_acronym(assistant, evaluation, index):
+    acronym = evaluation.acronyms[index]
+    answer = _ask(assistant, f"Que signifie {acronym.acronym} ?")
+    assert answer.status == "answered" and answer.intent == "acronym"
+    assert acronym.definition in answer.answer
+    assert [c.id for c in answer.citations] == [f"sigle-{acronym.acronym}"]
+
+
+def test_acronym_in_english(assistant):
+    answer = _ask(assistant, "What does OCRTEH stand for?")
+    assert answer.language == "en" and "stands for" in answer.answer
+    assert "office central pour la répression de la traite des êtres humains" in answer.answer
+
+
+# -------------------------------------------------------------- footnotes
+@pytest.mark.parametrize("number", range(1, N_NOTES + 1))
+def test_every_footnote(assistant, evaluation, number):
+    note = evaluation.footnote(number)
+    answer = _ask(assistant, f"Que dit la note {number} ?")
+    assert answer.status == "answered" and answer.intent == "footnote"
+    assert note.text in answer.answer
+    assert [c.id for c in answer.citations] == [f"note-{number}"]
+    for measure in note.measures:
+        assert f"mesure {measure} «" in answer.answer
+
+
+# ---------------------------------------------------- unknown references
+@pytest.mark.parametrize("question", ["Où en est la mesure 52 ?", "mesure 46", "Que dit la mesure 0 ?",
+                                      "What is the status of measure 99?", "mesure 99999999999"])
+def test_unknown_measure(assistant, question):
+    answer = _ask(assistant, question)
+    assert answer.status == "no_evidence" and not answer.citations
+    assert "45" in answer.answer
+
+
+@pytest.mark.parametrize("question", ["Que dit la note 62 ?", "note 0", "footnote 100"])
+def test_unknown_footnote(assistant, question):
+    answer = _ask(assistant, question)
+    assert answer.status == "no_evidence" and not answer.citations
+    assert "61" in answer.answer
+
+
+@pytest.mark.parametrize("question", [
+    "Quelle est la recette de la tarte tatin ?",
+    "Qui a gagné la coupe du monde de football 2018 ?",
+    "Quel temps fera-t-il demain à Lyon ?",
+    "Comment installer Linux sur un ordinateur portable ?",
+    "What is the boiling point of water?",
+    "Quel est le budget du plan de l'Allemagne contre la traite ?",
+])
+def test_off_topic(assistant, question):
+    answer = _ask(assistant, question)
+    assert answer.status == "no_evidence" and not answer.citations, answer.answer[:300]
+    assert answer.answer.startswith(("Le document ne répond pas", "The document does not answer"))
+
+
+@pytest.mark.parametrize("question", ["", " ", "\n\t  ", "\u200b\u200b", "\x00"])
+def test_blank(assistant, question):
+    answer = _ask(assistant, question)
+    assert answer.status == "invalid_question" and not answer.citations
+    assert answer.intent == "invalid"
+
+
+@pytest.mark.parametrize("question", [None, 16, ["mesure 16"], {"q": 1}, b"mesure 16"])
+def test_not_text(assistant, question):
+    answer = _ask(assistant, question)
+    assert answer.status == "invalid_question" and answer.question == ""
+
+
+def test_too_long(assistant):
+    answer = _ask(assistant, "mesure 16 " * 1000)
+    assert answer.status == "invalid_question" and "2000" in answer.answer
+    assert len(answer.question) <= assistant.settings.max_question_chars
+
+
+# ---------------------------------------------------------------- English
+def test_english_status(assistant):
+    answer = _ask(assistant, "What is the status of measure 16?")
+    assert answer.language == "en" and answer.status == "answered"
+    assert answer.answer.startswith("Measure 16 «")
+    assert "is Non réalisée [not implemented]" in answer.answer
+    assert "The CNCDH writes" in answer.answer
+
+
+@pytest.mark.parametrize("number", [22, 38])
+def test_english_statuses_keep_the_french(assistant, evaluation, number):
+    status = evaluation.measure(number).status
+    answer = _ask(assistant, f"What is the status of measure {number}?")
+    assert f"is {status.value} [{status.english}]" in answer.answer
+
+
+def test_english_search_framing(assistant):
+    answer = _ask(assistant, "How are child victims of trafficking protected?")
+    assert answer.language == "en"
+    if answer.status == "answered":
+        assert answer.answer.startswith("According to the CNCDH's evaluation")
+    else:
+        assert answer.answer.startswith("The document does not answer")
+
+
+# -------------------------------------------------------------- follow-ups
+@pytest.fixture(scope="module")
+def after_16(assistant):
+    question = "Où en est la mesure 16 ?"
+    return _turns(question, _ask(assistant, question))
+
+
+def test_follow_up_other_measure(assistant, evaluation, after_16):
+    answer = _ask(assistant, "Et la mesure 17 ?", after_16)
+    assert answer.intent == "status"
+    assert answer.measures == {17: evaluation.measure(17).status.value}
+
+
+def test_follow_up_why(assistant, after_16):
+    answer = _ask(assistant, "Pourquoi ?", after_16)
+    assert answer.intent == "why" and answer.measures == {16: "Non réalisée"}
+    assert "La mesure 16" in answer.answer
+
+
+def test_follow_up_next(assistant, evaluation, after_16):
+    answer = _ask(assistant, "Et la suivante ?", after_16)
+    assert answer.measures == {17: evaluation.measure(17).status.value}
+
+
+def test_follow_up_recommendations(assistant, after_16):
+    answer = _ask(assistant, "Quelles recommandations ?", after_16)
+    assert answer.intent == "recommendation" and 16 in answer.measures
+
+
+def test_follow_up_with_gradio_parts(assistant, after_16):
+    history = [{"role": t["role"], "content": [{"type": "text", "text": t["content"]}]} for t in after_16]
+    answer = _ask(assistant, "Pourquoi ?", history)
+    assert answer.intent == "why" and answer.measures == {16: "Non réalisée"}
+
+
+def test_follow_up_after_an_unknown_measure_does_not_raise(assistant):
+    """The history is user data: a follow-up to a question about a measure the
+    plan lacks must still give an answer, not an exception."""
+    for previous in ("Où en est la mesure 99 ?", "mesure 0", "mesure 46"):
+        for question in ("Pourquoi ?", "Quelles recommandations ?", "Et alors ?", "Où en est-elle ?"):
+            answer = _ask(assistant, question, [{"role": "user", "content": previous}])
+            assert answer.status in ("answered", "no_evidence"), (previous, question)
+
+
+def test_history_is_optional_and_tolerant(assistant):
+    for history in (None, [], [{}], ["x"], [{"role": "user"}], [{"content": "mesure 16"}], "mesure 16"):
+        _ask(assistant, "Où en est la mesure 16 ?", history)
+
+
+# -------------------------------------------------------------- contract
+@pytest.mark.parametrize("question", [
+    "Où en est la mesure 16 ?", "Combien de mesures ont été réalisées ?", "Que signifie OCRTEH ?", "note 47",
+    "Quelle somme a été allouée au CCEM ?", "Que recommande la CNCDH sur la mesure 22 ?",
+    "Pourquoi la mesure 16 n'est-elle pas réalisée ?", "Quelles mesures de l'axe 2 sont non réalisées ?",
+    "Quelle est la recette de la tarte tatin ?", "", "mesure 52",
+])
+def test_to_dict_round_trips(assistant, question):
+    answer = _ask(assistant, question)
+    data = answer.to_dict()
+    assert json.loads(json.dumps(data, ensure_ascii=False)) == data
+    assert data["status"] == answer.status and len(data["citations"]) == len(answer.citations)
+    for citation, cdata in zip(answer.citations, data["citations"]):
+        assert cdata["marker"] == citation.marker and cdata["quotes"] == list(citation.quotes)
+        assert cdata["id"] == citation.hit.id
+
+
+def test_ask_stream_ends_with_the_answer(assistant):
+    items = list(assistant.ask_stream("Où en est la mesure 16 ?"))
+    texts, final = items[:-1], items[-1]
+    assert isinstance(final, Answer) and all(isinstance(t, str) for t in texts)
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:]))
+    assert texts[-1] == final.answer
+    assert final.to_dict() == assistant.ask("Où en est la mesure 16 ?").to_dict()
