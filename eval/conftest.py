@@ -28,12 +28,14 @@ def questions():
 @pytest.fixture(scope="session")
 def assistant():
     from traite_qa.answer import Assistant
+    from traite_qa.embedder import make_embedder
     from traite_qa.index import ensure_index
     from traite_qa.settings import Settings
 
     settings = Settings.from_env()
-    ensure_index(settings, progress=False)  # builds only when missing or stale
-    assistant = Assistant.load(settings=settings)
+    embedder = make_embedder(settings)
+    ensure_index(settings, progress=False, embedder=embedder)  # builds only when missing or stale
+    assistant = Assistant.load(settings=settings, embedder=embedder)
     assistant.warm_up()
     return assistant
 

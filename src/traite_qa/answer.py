@@ -24,6 +24,7 @@ from .embedder import BaseEmbedder
 from .errors import InvalidQuestionError, UnknownReferenceError
 from .evidence import Evidence, EvidenceScorer
 from .gate import Gate, satisfies
+from .index import QUOTABLE_KINDS
 from .references import clean_question
 from .search import Hit, Searcher
 from .settings import Settings
@@ -278,7 +279,7 @@ class Assistant:
             hits = hits or self.searcher.hits_for([cid for n in intent.measures for cid in self.searcher.measure_chunk_ids(n)])
         # Sentences worth quoting live in measures, footnotes, the preamble and
         # the conclusion; a glossary line or a table row is not an answer here.
-        wanted = ("measure",) if intent.name == I.STATUS_SEARCH else _EVIDENCE_KINDS
+        wanted = ("measure",) if intent.name == I.STATUS_SEARCH else QUOTABLE_KINDS
         top = [h for h in hits if h.kind in wanted][:EVIDENCE_PASSAGES] or hits[:EVIDENCE_PASSAGES]
         vector = self.searcher.embed_query(intent.question)
         ranked = self.scorer.score(intent.question, vector, top, intent.answer_type)
@@ -353,7 +354,6 @@ _PER_MEASURE = {  # route: (sentence picker, max measures, French template, Engl
     ),
 }
 _PER_MEASURE[I.STATUS_SEARCH] = _PER_MEASURE[I.STATUS]
-_EVIDENCE_KINDS = ("measure", "footnote", "preamble", "conclusion")
 _STRUCTURED = {I.ACRONYM, I.FOOTNOTE, I.AGGREGATE, I.STATUS, I.UNKNOWN_REFERENCE, I.RECOMMENDATION, I.WHY, I.STATUS_SEARCH}
 # Routes that name their passages exactly; UI filters do not apply to them.
 _STRUCTURED_NO_FILTER = {I.ACRONYM, I.FOOTNOTE, I.UNKNOWN_REFERENCE, I.STATUS, I.RECOMMENDATION, I.WHY}

@@ -44,6 +44,9 @@ class FaissFlatStore:
     def __init__(self, dimension: int, index=None):
         import faiss
 
+        # One query at a time per request thread: OpenMP threads inside each
+        # search only fight the other requests (and torch) for the 2 cores.
+        faiss.omp_set_num_threads(1)
         self.dimension = dimension
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
