@@ -195,7 +195,8 @@ def build_router(state: AppState) -> APIRouter:
             description="earlier turns, oldest first, for follow-up questions ('Et la mesure 17 ?')",
         )
         status: StatusFilter | None = Field(default=None, description="only search measures with this status")
-        axis: int | None = Field(default=None, ge=1, le=n_axes, description=f"only search this axis (1-{n_axes})")
+        # strict: JSON true, "3" or 3.0 are not axis numbers
+        axis: int | None = Field(default=None, ge=1, le=n_axes, strict=True, description=f"only search this axis (1-{n_axes})")
 
     def question_or_422(text: str, field: str) -> str:
         try:

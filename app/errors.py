@@ -199,6 +199,18 @@ def install_error_handlers(app: FastAPI, messages: ValidationMessages) -> None:
 
 
 # --------------------------------------------------------------- body cap
+def _is_json(headers: dict) -> bool:
+    return b"json" in headers.get(b"content-type", b"")
+
+
+def _strict_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8", "strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class BodyLimitMiddleware:
     """Refuse request bodies over `max_bytes` on `prefix` with 413, before parsing.
 
@@ -236,6 +248,9 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 break
         data = b"".join(chunks)
+        if data and _is_json(headers) and not _strict_utf8(data):
+            # Starlette decodes with surrogatepass; encoded surrogates are not UTF-8.
+            return await self._reply(send, 400, "invalid_json", "the body is not UTF-8: send UTF-8 encoded JSON")
         replayed = False
 
         async def replay():
@@ -253,7 +268,7 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _reply(send, status: int, code: str, message: str):
-        body = json.dumps(error_body(code, message, "body" if status == 413 else None), ensure_ascii=False).encode("utf-8")
+        body = json.dumps(error_body(code, message, "body" if status in (400, 413) else None), ensure_ascii=False).encode("utf-8")
         await send(
             {
                 "type": "http.response.start",

@@ -222,5 +222,9 @@ def serve(settings: Settings | None = None) -> None:
         port=settings.port,
         log_level=os.environ.get("TRAITE_QA_LOG_LEVEL", "warning").lower(),
         timeout_graceful_shutdown=3,
+        # h11's 16 KiB default turns a long GET line (a pasted page as `q=`)
+        # into a bare "Invalid HTTP request"; with room for it, the API answers
+        # with its JSON 422 (question too long).
+        h11_max_incomplete_event_size=4 * 1024 * 1024,
     )
     Server(config).run()

@@ -50,6 +50,9 @@ def answer_aggregate(assistant, intent: I.Intent):
     by_axis: dict[int, list[str]] = {}
     for m in measures:
         by_axis.setdefault(m.axis, []).append(rows[m.number].title)
+    if not by_axis:  # "0 mesure …": the rows that show it are the scope's
+        scope = {evaluation.action(action).axis} if action else {axis} if axis else {a.number for a in evaluation.axes}
+        by_axis = {ax: [] for ax in sorted(scope)}
     for ax, titles in by_axis.items():
         hit = assistant.searcher.hits_for([f"tableau-axe-{ax}"])[0]
         markers.append(c.cite(hit, titles if n <= 20 else []))

@@ -21,7 +21,7 @@ from . import intents as I
 from .compose import Composer, marker_for
 from .document import Status
 from .embedder import BaseEmbedder
-from .errors import InvalidQuestionError, UnknownReferenceError
+from .errors import InvalidFilterError, InvalidQuestionError, UnknownReferenceError
 from .evidence import Evidence, EvidenceScorer
 from .gate import Gate, satisfies
 from .index import QUOTABLE_KINDS
@@ -108,6 +108,8 @@ class Assistant:
         self.scorer = EvidenceScorer(searcher.data)
         self.gate = Gate(searcher.data.source, self.scorer.vocabulary)
         self.generator = generator
+        if generator is not None and getattr(generator, "evaluation", None) is None:
+            generator.evaluation = self.evaluation  # it checks the statuses it writes
 
     @classmethod
     def load(
@@ -121,7 +123,7 @@ class Assistant:
         if searcher.settings.uses_generator:
             from .generator import Generator
 
-            generator = Generator(searcher.settings)
+            generator = Generator(searcher.settings, evaluation=searcher.evaluation)
         return cls(searcher, generator)
 
     def warm_up(self) -> None:
@@ -151,7 +153,8 @@ class Assistant:
         raw = question
         try:
             question = clean_question(question, self.settings.max_question_chars)
-        except InvalidQuestionError as err:
+            self.searcher.check_filters(status=status, axis=axis)
+        except (InvalidQuestionError, InvalidFilterError) as err:
             return self._invalid(raw, err)
         intent = self.router.route(question, _valid_history(history))
         handler = {
@@ -163,6 +166,8 @@ class Assistant:
             I.RECOMMENDATION: self._recommendation,
             I.WHY: self._why,
         }.get(intent.name)
+        if intent.name == I.AGGREGATE and (status is not None or axis is not None):
+            intent = _with_filters(intent, status, axis)  # "combien de mesures ?" within the filters
         if handler is not None and (status is None and axis is None or intent.name in _STRUCTURED_NO_FILTER):
             answer = handler(intent)
             if answer is not None:
@@ -174,8 +179,10 @@ class Assistant:
             "empty": "La question est vide : posez une question sur l'évaluation (par exemple « Où en est la mesure 16 ? »).",
             "too_long": f"La question est trop longue (limite : {self.settings.max_question_chars} caractères) : "
             "posez une question sur un point précis.",
-        }.get(err.code, "La question n'est pas du texte.")
-        question = raw if isinstance(raw, str) else ""
+        }.get(getattr(err, "code", ""), "La question n'est pas du texte." if getattr(err, "code", "") == "not_text"
+              else f"Filtre invalide : {err}")
+        # Echo what was asked, made encodable (lone surrogates would break the JSON).
+        question = raw.encode("utf-8", "replace").decode("utf-8") if isinstance(raw, str) else ""
         return Answer(question[: self.settings.max_question_chars], INVALID_QUESTION, message, intent=I.INVALID, notes=(str(err),))
 
     def _unknown_reference(self, intent: I.Intent) -> Answer:
@@ -356,7 +363,20 @@ _PER_MEASURE = {  # route: (sentence picker, max measures, French template, Engl
 _PER_MEASURE[I.STATUS_SEARCH] = _PER_MEASURE[I.STATUS]
 _STRUCTURED = {I.ACRONYM, I.FOOTNOTE, I.AGGREGATE, I.STATUS, I.UNKNOWN_REFERENCE, I.RECOMMENDATION, I.WHY, I.STATUS_SEARCH}
 # Routes that name their passages exactly; UI filters do not apply to them.
-_STRUCTURED_NO_FILTER = {I.ACRONYM, I.FOOTNOTE, I.UNKNOWN_REFERENCE, I.STATUS, I.RECOMMENDATION, I.WHY}
+_STRUCTURED_NO_FILTER = {I.ACRONYM, I.FOOTNOTE, I.UNKNOWN_REFERENCE, I.STATUS, I.RECOMMENDATION, I.WHY, I.AGGREGATE}
+
+
+def _with_filters(intent: I.Intent, status, axis) -> I.Intent:
+    """The UI's status and axis filters narrow a count or a list too."""
+    import dataclasses
+
+    refs = intent.refs
+    if axis is not None and not refs.axes and not refs.actions:
+        refs = dataclasses.replace(refs, axes=(int(axis),))
+    wanted = intent.status
+    if status is not None and wanted is None:
+        wanted = status if isinstance(status, Status) else Status.parse(str(status))
+    return dataclasses.replace(intent, refs=refs, status=wanted)
 
 
 def _lang(intent: I.Intent) -> str:

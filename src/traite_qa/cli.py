@@ -115,13 +115,15 @@ def _build(args, settings: Settings) -> int:
 
 
 def _lines(single: str | None):
+    """The question given, or every stdin line: a blank line gets its own
+    (invalid_question) reply, so output line N always answers input line N."""
     if single is not None:
         yield single
         return
+    # Undecodable bytes become U+FFFD instead of ending the batch or being echoed raw.
+    sys.stdin.reconfigure(encoding="utf-8", errors="replace")
     for line in sys.stdin:
-        line = line.rstrip("\n")
-        if line.strip():
-            yield line
+        yield line.rstrip("\r\n")
 
 
 def _search(args, settings: Settings) -> int:
@@ -135,7 +137,8 @@ def _search(args, settings: Settings) -> int:
         except TraiteQAError as err:
             if not batch:
                 raise
-            print(json.dumps({"query": query, "error": str(err), "hits": []}, ensure_ascii=False), flush=True)
+            echo = query.encode("utf-8", "replace").decode("utf-8")
+            print(json.dumps({"query": echo, "error": str(err), "hits": []}, ensure_ascii=False), flush=True)
             continue
         if batch:
             print(json.dumps({"query": query, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False), flush=True)

@@ -28,6 +28,7 @@ import os
 import shutil
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,12 +118,34 @@ def read_manifest(index_dir: Path) -> dict:
         raise IndexMissingError(f"no index at {index_dir}: {FIX}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        manifest["model"]["id"], manifest["source"]["sha256"], manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise CorruptIndexError(f"{path} is unreadable or incomplete ({type(err).__name__}): {FIX} --force") from None
-    if manifest.get("format") != FORMAT:
-        raise StaleIndexError(f"index format {manifest.get('format')} at {index_dir}, this version reads {FORMAT}: {FIX}")
+    except (OSError, ValueError) as err:
+        raise CorruptIndexError(f"{path} is unreadable ({type(err).__name__}): {FIX} --force") from None
+    if not isinstance(manifest, dict) or "format" not in manifest:
+        raise CorruptIndexError(f"{path} is unreadable (not an index manifest): {FIX} --force")
+    if manifest["format"] != FORMAT:
+        raise StaleIndexError(f"index format {manifest['format']!r} at {index_dir}, this version reads {FORMAT}: {FIX}")
+    problem = _manifest_shape_problem(manifest)
+    if problem:
+        raise CorruptIndexError(f"{path} is unreadable ({problem} is missing or malformed): {FIX} --force")
     return manifest
+
+
+def _manifest_shape_problem(manifest: dict) -> str | None:
+    model, source, files = manifest.get("model"), manifest.get("source"), manifest.get("files")
+    if not isinstance(model, dict) or not isinstance(model.get("id"), str):
+        return "model.id"
+    if not isinstance(model.get("fingerprint"), str):
+        return "model.fingerprint"
+    if not isinstance(model.get("dimension"), int) or isinstance(model.get("dimension"), bool) or model["dimension"] <= 0:
+        return "model.dimension"
+    if not isinstance(source, dict) or not isinstance(source.get("sha256"), str):
+        return "source.sha256"
+    if not isinstance(manifest.get("chunker"), dict):
+        return "chunker"
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        return "files"
+    missing = [name for name in FILES if name not in files]
+    return f"files.{missing[0]}" if missing else None
 
 
 def check_manifest(manifest: dict, settings: Settings, source_sha: str, fingerprint: str | None = None) -> None:
@@ -152,13 +175,14 @@ def _check_files(index_dir: Path, manifest: dict) -> None:
 
 
 def index_problem(settings: Settings, embedder: BaseEmbedder | None = None) -> str | None:
-    """Why the index needs a (re)build, or None when it is usable."""
+    """Why the index needs a (re)build, or None when it loads.
+
+    It really loads it (a few hundred ms): damage behind a matching checksum
+    (a file rewritten with its new checksum) must count too. The model's
+    fingerprint is part of the check; computing it does not load the model.
+    """
     try:
-        manifest = read_manifest(settings.index_dir)
-        _, source_sha = _read_source(settings)
-        fingerprint = embedder.fingerprint if embedder is not None else None
-        check_manifest(manifest, settings, source_sha, fingerprint)
-        _check_files(settings.index_dir, manifest)
+        load_index(settings, embedder or make_embedder(settings))
     except (IndexMissingError, StaleIndexError, CorruptIndexError) as err:
         return str(err)
     return None
@@ -204,7 +228,7 @@ def _read_sentences(path: Path, row_of_chunk: dict[str, int], chunks: list[Chunk
     try:
         with np.load(path, allow_pickle=False) as npz:
             chunk_ids, starts, ends, vectors = (npz[k] for k in ("chunk_ids", "starts", "ends", "vectors"))
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise CorruptIndexError(f"{path} is unreadable ({type(err).__name__}): {FIX} --force") from None
     try:
         rows = np.array([row_of_chunk[str(cid)] for cid in chunk_ids], dtype=np.int32)
@@ -220,11 +244,16 @@ def _read_sentences(path: Path, row_of_chunk: dict[str, int], chunks: list[Chunk
 def _read_chunks(path: Path) -> list[Chunk]:
     chunks = []
     try:
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                chunks.append(Chunk.from_dict(json.loads(line)))
-    except (ValueError, KeyError, TypeError) as err:
-        raise CorruptIndexError(f"{path} line {number} is not a chunk ({type(err).__name__}): {FIX} --force") from None
+        lines = path.read_bytes().split(b"\n")
+    except OSError as err:
+        raise CorruptIndexError(f"{path} is unreadable ({err.strerror}): {FIX} --force") from None
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            chunks.append(Chunk.from_dict(json.loads(raw.decode("utf-8"))))
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+            raise CorruptIndexError(f"{path} line {number} is not a chunk ({type(err).__name__}): {FIX} --force") from None
     return chunks
 
 
@@ -386,7 +415,7 @@ class EmbeddingCache:
             try:
                 with np.load(self.path, allow_pickle=False) as npz:
                     self._data = dict(zip(npz["keys"].tolist(), npz["vectors"]))
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                 self._data = {}  # a damaged cache only costs a re-embed
 
     def __contains__(self, key: str) -> bool:

@@ -132,6 +132,8 @@ class Router:
         measures = previous.measures if previous and previous.measures else ()
         if not measures and previous_a:
             measures = tuple(int(n) for n in re.findall(r"\[Mesures? (\d+)", previous_a))[:1]
+        # A history is user input too: only measures the plan has carry over.
+        measures = tuple(m for m in measures if 1 <= m <= len(self.evaluation.measures))
         if measures:
             other = self._relative_measure(folded, measures[0])
             if other is not None:

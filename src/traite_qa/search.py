@@ -153,6 +153,10 @@ class Searcher:
     def embed_query(self, query: str) -> np.ndarray:
         return self._embed_query(clean_question(query, self.settings.max_question_chars))
 
+    def check_filters(self, **filters) -> None:
+        """Raise InvalidFilterError for a filter the document cannot satisfy."""
+        self._filter_mask(filters.get("status"), filters.get("axis"), filters.get("kind"), filters.get("action"))
+
     def chunk(self, chunk_id: str) -> Chunk:
         try:
             return self.chunks[self._row_of_id[chunk_id]]

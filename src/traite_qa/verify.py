@@ -32,7 +32,7 @@ def answer_problems(answer, evaluation: Evaluation, source: str | None = None) -
     for number, status in answer.measures.items():
         if evaluation.measure(int(number)).status.value != status:
             problems.append(f"measure {number} stated as {status!r}, the document says {evaluation.measure(int(number)).status.value!r}")
-    problems += _stated_statuses(answer.answer, evaluation)
+    problems += stated_status_problems(answer.answer, evaluation)
     if answer.status != "answered" and answer.citations:
         problems.append(f"a {answer.status} answer cites passages")
     return problems
@@ -40,10 +40,10 @@ def answer_problems(answer, evaluation: Evaluation, source: str | None = None) -
 
 _STATUS_ALT = "|".join(sorted((re.escape(s.value) for s in Status), key=len, reverse=True))
 # "La mesure 16 « … » (…) est Non réalisée", "mesure 22 « … » : Partiellement réalisée"
-_STATED_RE = re.compile(rf"\b(?:mesure|measure) (\d+) «[^»]*»(?: \([^)]*\))?(?: est| is| :|,)? ({_STATUS_ALT})")
+_STATED_RE = re.compile(rf"\b(?:mesure|measure) (\d+)(?: «[^»]*»)?(?: \([^)]*\))?(?: est| is| :|,)? ({_STATUS_ALT})")
 
 
-def _stated_statuses(text: str, evaluation: Evaluation) -> list[str]:
+def stated_status_problems(text: str, evaluation: Evaluation) -> list[str]:
     problems = []
     for number, status in _STATED_RE.findall(text):
         try:
