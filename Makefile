@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run build outline test test-unit test-eval bench browser-deps clean
+.PHONY: setup run build outline test test-unit test-eval bench compare load browser-deps clean
 
 setup: $(STAMP)
 
@@ -54,8 +54,18 @@ test-unit: setup
 test-eval: setup
 	$(BIN)/python -m pytest eval
 
+# Performance figures (README): latency, cold start, build, RSS, the usual
+# recipe side by side, FAISS scaling.
 bench: setup
-	$(BIN)/python -m eval.bench
+	$(BIN)/python -m eval.bench --scaling
+
+# Retrieval of four pipelines side by side on the question set.
+compare: setup
+	$(BIN)/python -m eval.compare
+
+# HTTP load (wrk) and 50 concurrent chat sessions against a local server.
+load: setup browser-deps
+	$(BIN)/python -m eval.load
 
 clean:
 	rm -rf index/build index/.build-* eval/report.md eval/report.json eval/out

@@ -69,7 +69,9 @@ def run_all(questions: list[Question], searcher, assistant) -> EvalResults:
     results = EvalResults()
     evaluation, source = assistant.evaluation, assistant.searcher.data.source
     for q in questions:
+        searcher.clear_query_cache()  # both timings include the query encode
         hits, search_seconds = _search(searcher, q)
+        searcher.clear_query_cache()
         answer, ask_seconds = timed(assistant.ask, q.question, list(q.history) or None)
         data = answer.to_dict()
         ok, why = answer_correct(q, data)

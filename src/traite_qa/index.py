@@ -42,10 +42,10 @@ from .errors import CorruptIndexError, IndexMissingError, StaleIndexError, Trait
 from .lexical import LexicalIndex
 from .parser import parse
 from .settings import Settings
-from .store import FaissFlatStore, vector_id
+from .store import STORES, VectorStore, vector_id
 from .text import sentence_spans
 
-FORMAT = 1
+FORMAT = 2  # 2: the manifest names its vector store
 FILES = ("chunks.jsonl", "ids.json", "vectors.faiss", "sentences.npz")
 FIX = "run `traite-qa build`"
 QUOTABLE_KINDS = ("measure", "footnote", "preamble", "conclusion")
@@ -58,7 +58,7 @@ class IndexData:
     evaluation: Evaluation
     source: str
     chunks: list[Chunk]
-    store: FaissFlatStore
+    store: VectorStore
     lexical: LexicalIndex
     row_of_vector: dict[int, int]  # vector id -> position in `chunks`
     sentences: "SentenceTable"
@@ -142,6 +142,8 @@ def _manifest_shape_problem(manifest: dict) -> str | None:
         return "source.sha256"
     if not isinstance(manifest.get("chunker"), dict):
         return "chunker"
+    if manifest.get("store") not in STORES:
+        return "store"
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         return "files"
     missing = [name for name in FILES if name not in files]
@@ -160,6 +162,8 @@ def check_manifest(manifest: dict, settings: Settings, source_sha: str, fingerpr
         )
     if manifest["source"]["sha256"] != source_sha:
         raise StaleIndexError(f"the source document {settings.source.name} changed since the build: {FIX}")
+    if manifest["store"] != settings.vector_store:
+        raise StaleIndexError(f"index built with vector store {manifest['store']!r}, settings say {settings.vector_store!r}: {FIX}")
     wanted = chunker_settings(settings)
     if manifest.get("chunker") != wanted:
         raise StaleIndexError(f"index built with chunker {manifest.get('chunker')}, settings say {wanted}: {FIX}")
@@ -198,7 +202,7 @@ def load_index(settings: Settings, embedder: BaseEmbedder | None = None) -> Inde
     chunks = _read_chunks(index_dir / "chunks.jsonl")
     id_map = _read_id_map(index_dir / "ids.json")
     dimension = int(manifest["model"]["dimension"])
-    store = FaissFlatStore.load(index_dir / "vectors.faiss", dimension)
+    store = STORES[manifest["store"]].load(index_dir / "vectors.faiss", dimension)
     row_of_chunk = {c.id: i for i, c in enumerate(chunks)}
     unknown = [cid for cid in id_map.values() if cid not in row_of_chunk]
     if unknown or len(id_map) != len(chunks) or set(store.ids().tolist()) != set(id_map):
@@ -340,7 +344,7 @@ def _write_version(tmp: Path, chunks, vectors, sentences, embedder: BaseEmbedder
     if len(set(ids)) != len(ids):  # pragma: no cover - 63-bit hashes of ~200 ids
         raise TraiteQAError("two chunk ids hash to the same vector id")
     (tmp / "ids.json").write_text(json.dumps([[vid, c.id] for vid, c in zip(ids, chunks)]), encoding="utf-8")
-    store = FaissFlatStore(vectors.shape[1])
+    store = STORES[settings.vector_store](vectors.shape[1])
     store.add(np.asarray(ids, dtype=np.int64), vectors)
     store.save(tmp / "vectors.faiss")
     LexicalIndex.build([c.passage for c in chunks]).save(tmp / "bm25")
@@ -359,6 +363,7 @@ def _write_version(tmp: Path, chunks, vectors, sentences, embedder: BaseEmbedder
         "package_version": __version__,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "model": {"id": settings.model, "fingerprint": embedder.fingerprint, "dimension": int(vectors.shape[1])},
+        "store": settings.vector_store,
         "chunker": chunker_settings(settings),
         "source": {"name": settings.source.name, "sha256": source_sha},
         "chunks": len(chunks),

@@ -153,6 +153,11 @@ class Searcher:
     def embed_query(self, query: str) -> np.ndarray:
         return self._embed_query(clean_question(query, self.settings.max_question_chars))
 
+    def clear_query_cache(self) -> None:
+        """Forget cached query embeddings (benchmarks time the encode)."""
+        with self._cache_lock:
+            self._query_cache.clear()
+
     def check_filters(self, **filters) -> None:
         """Raise InvalidFilterError for a filter the document cannot satisfy."""
         self._filter_mask(filters.get("status"), filters.get("axis"), filters.get("kind"), filters.get("action"))

@@ -42,6 +42,7 @@ class Settings:
     rrf_k: int = 20
     dense_weight: float = 0.5
     lexical_weight: float = 1.0
+    vector_store: str = "faiss-flat"  # or "faiss-hnsw" (approximate; for large collections)
     batch_size: int = 16
     max_question_chars: int = 2000  # longer questions are refused, not cut
     max_k: int = 50
@@ -71,6 +72,8 @@ class Settings:
             raise ConfigError("dense_weight and lexical_weight must be >= 0 and not both 0")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port={self.port} is not a TCP port (TRAITE_QA_PORT)")
+        if self.vector_store not in ("faiss-flat", "faiss-hnsw"):
+            raise ConfigError(f"vector_store={self.vector_store!r}: use 'faiss-flat' or 'faiss-hnsw' (TRAITE_QA_VECTOR_STORE)")
         if not self.model.strip():
             raise ConfigError("model is empty: set TRAITE_QA_MODEL to a sentence-transformers name or path")
         if self.llm_timeout <= 0:

@@ -101,3 +101,9 @@ class FaissHNSWStore(FaissFlatStore):
             hnsw.hnsw.efSearch = ef_search
             index = faiss.IndexIDMap2(hnsw)
         super().__init__(dimension, index)
+
+
+# Backends by name (the `vector_store` setting, recorded in the manifest). A
+# new one implements VectorStore plus `load(path, dimension)`; the searcher
+# only calls `search` and `ids`, so retrieval does not change.
+STORES = {"faiss-flat": FaissFlatStore, "faiss-hnsw": FaissHNSWStore}
