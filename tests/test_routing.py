@@ -1,0 +1,164 @@
+"""Fast tests (no model) of the pieces that route a question: references,
+intents and follow-ups, the evidence gate's answer types, query expansion."""
+
+from __future__ import annotations
+
+import pytest
+
+from traite_qa import intents as I
+from traite_qa.document import Status
+from traite_qa.gate import Gate, answer_type, satisfies
+from traite_qa.references import ReferenceFinder
+from traite_qa.text import is_english, sentence_spans
+from traite_qa.thesaurus import expand
+
+
+@pytest.fixture(scope="module")
+def finder(evaluation):
+    return ReferenceFinder(evaluation)
+
+
+@pytest.fixture(scope="module")
+def router(evaluation):
+    return I.Router(evaluation)
+
+
+@pytest.mark.parametrize("question, measures, footnotes", [
+    ("Où en est la mesure 16 ?", (16,), ()),
+    ("mesures 14 et 15", (14, 15), ()),
+    ("la 22e mesure", (22,), ()),
+    ("What is the status of measure 38?", (38,), ()),
+    ("Que dit la note 47 ?", (), (47,)),
+    ("footnote 3 and 4", (), (3, 4)),
+    ("la dernière mesure", (45,), ()),
+    ("mesure 99999999999", (99999999999,), ()),
+    ("la traite (2019-2021) et l'OIT", (), ()),
+])
+def test_numbers_named_in_a_question(finder, question, measures, footnotes):
+    refs = finder.find(question)
+    assert refs.measures == measures and refs.footnotes == footnotes
+
+
+@pytest.mark.parametrize("question, titled", [
+    ("Le mécanisme national de référence a-t-il été mis en place ?", (16,)),
+    ("Quel est le rôle des préfectures ?", (20,)),
+    ("Poursuivre les projets de coopération bilatéraux", (45,)),  # annex 2's spelling
+    ("Combien de mesures compte le plan ?", ()),  # "Financer les mesures du plan" is too generic to match
+])
+def test_measure_titles_named_in_a_question(finder, question, titled):
+    assert finder.find(question).titled == titled
+
+
+@pytest.mark.parametrize("question, definition", [
+    ("Que signifie OCRTEH ?", True),
+    ("SIAO ?", True),
+    ("What does OFII stand for?", True),
+    ("Quelle somme l'AGRASC a-t-elle versée aux associations en 2019 ?", False),
+    ("La mesure « Désigner des référents dans les Direccte » est-elle réalisée ?", False),
+])
+def test_acronym_definitions_only_when_asked(finder, question, definition):
+    assert finder.find(question).definition is definition
+
+
+@pytest.mark.parametrize("question, intent", [
+    ("Où en est la mesure 16 ?", I.STATUS),
+    ("mesure 16 ?", I.STATUS),
+    ("Que recommande la CNCDH sur la mesure 2 ?", I.RECOMMENDATION),
+    ("Pourquoi la mesure 2 n'a-t-elle pas été réalisée ?", I.WHY),
+    ("Combien de places prévoit la mesure 22 ?", I.MEASURE_QUESTION),
+    ("Que signifie OCRTEH ?", I.ACRONYM),
+    ("Que dit la note 47 ?", I.FOOTNOTE),
+    ("Quelles mesures ont été réalisées ?", I.AGGREGATE),
+    ("Quelles sont les mesures de l'axe 4 ?", I.AGGREGATE),
+    ("Où en est la mesure 52 ?", I.UNKNOWN_REFERENCE),
+    ("Le gouvernement a-t-il ouvert un site internet consacré à la traite ?", I.STATUS_SEARCH),
+    ("À quelle date la DACG a-t-elle publié la dépêche ?", I.SEARCH),
+    ("Combien de places compte le centre pour mineurs ?", I.SEARCH),
+])
+def test_routes(router, question, intent):
+    assert router.route(question).name == intent
+
+
+def test_aggregate_status(router):
+    assert router.route("Combien de mesures n'ont pas été réalisées ?").status is Status.NON_REALISEE
+    assert router.route("Which measures were fully implemented?").status is Status.REALISEE
+
+
+HISTORY_16 = [{"role": "user", "content": "Où en est la mesure 16 ?"},
+              {"role": "assistant", "content": [{"type": "text", "text": "… est Non réalisée. [Mesure 16]"}]}]
+
+
+@pytest.mark.parametrize("question, name, measures", [
+    ("Et la mesure 17 ?", I.STATUS, (17,)),
+    ("Pourquoi ?", I.WHY, (16,)),
+    ("Quelles recommandations ?", I.RECOMMENDATION, (16,)),
+    ("Et la suivante ?", I.STATUS, (17,)),
+    ("et la 44 ?", I.STATUS, (44,)),
+    ("Combien de mesures sont réalisées ?", I.AGGREGATE, ()),  # complete on its own
+])
+def test_follow_ups_resolve_against_the_previous_turn(router, question, name, measures):
+    intent = router.route(question, HISTORY_16)
+    assert intent.name == name and intent.measures == measures
+
+
+@pytest.mark.parametrize("history", [
+    [{"role": "user", "content": "Où en est la mesure 99 ?"}],
+    [{"role": "assistant", "content": "[Mesure 0]"}],
+    [{"content": "x"}, "not a dict", {"role": "user"}],
+])
+def test_follow_ups_never_borrow_a_measure_the_plan_lacks(router, history):
+    assert all(1 <= m <= 45 for m in router.route("Pourquoi ?", history).measures)
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Quel est le budget du troisième plan ?", "money"),
+    ("How much funding did the CCEM receive?", "money"),
+    ("Combien de femmes ont été accompagnées ?", "count"),
+    ("Quelle proportion des préfectures dispose d'un référent ?", "count"),
+    ("Quand le comité s'est-il réuni ?", "date"),
+    ("Peut-on obtenir des papiers quand on dénonce son exploiteur ?", None),  # "quand" = "if"
+    ("Qui est chargé d'évaluer le plan ?", None),
+])
+def test_answer_types(question, kind):
+    assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize("kind, text, ok", [
+    ("money", "45.000 euros ont été alloués au CCEM", True),
+    ("money", "la coopération européenne (48)", False),  # "euro" inside a word, a footnote marker
+    ("count", "neuf femmes ont été accompagnées", True),
+    ("count", "une quinzaine d'équipes communes", True),
+    ("count", "le parquet de Paris en 2016", False),  # a year is not a count
+    ("date", "le 8 février 2021", True),
+    ("date", "une dépêche de la DACG", False),
+])
+def test_evidence_satisfies_an_answer_type(kind, text, ok):
+    assert satisfies(kind, [text]) is ok
+
+
+def test_unknown_places_are_refused_known_ones_are_not(source):
+    gate = Gate(source, vocabulary=set())
+    assert gate.unknown_place("Combien de victimes en Allemagne en 2021 ?") == "allemagne"
+    assert gate.unknown_place("Où en est le plan d'action belge ?") == "belge"
+    assert gate.unknown_place("Des victimes arrivent-elles d'Espagne ou du Pérou ?") is None
+
+
+def test_english_detection():
+    assert is_english("Can exploited children be taken somewhere safe?")
+    assert is_english("What does OCRTEH stand for?")
+    assert not is_english("Que signifie OCRTEH ?")
+    assert not is_english("OCRTEH ?")
+
+
+def test_expansion_adds_document_words_to_the_lexical_query():
+    assert "mineurs" in expand("Can kids be protected?", english=True)
+    assert "titre séjour" in expand("Peut-on obtenir des papiers ?", english=False)
+    assert expand("Où en est la mesure 16 ?", english=False) == "Où en est la mesure 16 ?"
+
+
+def test_sentence_splitter_keeps_abbreviations_and_initials():
+    text = "Selon les articles L. 425-1 et L. 425-3 du Ceseda, un titre est délivré. M. X est venu, etc. Puis il est parti."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "Selon les articles L. 425-1 et L. 425-3 du Ceseda, un titre est délivré.",
+        "M. X est venu, etc. Puis il est parti.",
+    ]
