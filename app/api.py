@@ -9,7 +9,7 @@ import enum
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 import traite_qa
 from traite_qa.chunker import KINDS
@@ -19,6 +19,12 @@ from traite_qa.references import clean_question
 
 from .errors import APIError, MAX_BODY_BYTES, from_library
 from .state import AppState
+
+def _not_a_bool(value):
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not an axis number")
+    return value
+
 
 # A question must contain a character that is neither white space nor an
 # invisible control/format character (those are blanked by the library).
@@ -195,8 +201,11 @@ def build_router(state: AppState) -> APIRouter:
             description="earlier turns, oldest first, for follow-up questions ('Et la mesure 17 ?')",
         )
         status: StatusFilter | None = Field(default=None, description="only search measures with this status")
-        # strict: JSON true, "3" or 3.0 are not axis numbers
-        axis: int | None = Field(default=None, ge=1, le=n_axes, strict=True, description=f"only search this axis (1-{n_axes})")
+        # JSON true is not an axis number (pydantic would read it as 1); 3.0 is,
+        # as JSON Schema's "integer" says.
+        axis: Annotated[int | None, BeforeValidator(_not_a_bool)] = Field(
+            default=None, ge=1, le=n_axes, description=f"only search this axis (1-{n_axes})"
+        )
 
     def question_or_422(text: str, field: str) -> str:
         try:

@@ -13,6 +13,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# `make test` (and so CI) runs the property and fuzz tests derandomized: the
+# same 1,000+ inputs per entry point every run, so a red build is a regression,
+# not a new random draw. Plain `pytest` explores new inputs each time.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 from traite_qa.parser import parse  # noqa: E402
 from traite_qa.settings import Settings  # noqa: E402

@@ -306,7 +306,9 @@ def test_recipe_cache_and_stats(fake_setup, source, evaluation):
 def test_sweep_and_chunk_size_runs(fake_setup):
     searcher, _, _ = fake_setup
     questions = [x for x in load_questions() if x.has_gold][:6]
-    rows = compare.sweep(searcher, questions, rrf_ks=(10, 60), weights=((1.0, 1.0), (1.0, 0.5)))
+    s = searcher.settings  # the grid holds the current setting once
+    rows = compare.sweep(searcher, questions, rrf_ks=(s.rrf_k, s.rrf_k + 40),
+                         weights=((s.dense_weight, s.lexical_weight), (s.dense_weight + 0.25, s.lexical_weight)))
     assert len(rows) == 4 and sum(r["current"] for r in rows) == 1
     assert all(r["n"] == 6 for r in rows)
     assert [r["recall@1"] for r in rows] == sorted((r["recall@1"] for r in rows), reverse=True)
