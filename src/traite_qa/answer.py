@@ -174,13 +174,13 @@ class Assistant:
                 return answer
         return self._retrieve(intent, status, axis)
 
-    def _invalid(self, raw, err: InvalidQuestionError) -> Answer:
+    def _invalid(self, raw, err: InvalidQuestionError | InvalidFilterError) -> Answer:
         message = {
             "empty": "La question est vide : posez une question sur l'évaluation (par exemple « Où en est la mesure 16 ? »).",
             "too_long": f"La question est trop longue (limite : {self.settings.max_question_chars} caractères) : "
             "posez une question sur un point précis.",
-        }.get(getattr(err, "code", ""), "La question n'est pas du texte." if getattr(err, "code", "") == "not_text"
-              else f"Filtre invalide : {err}")
+            "not_text": "La question n'est pas du texte.",
+        }.get(getattr(err, "code", None), f"Filtre invalide : {err}")  # InvalidFilterError has no code
         # Echo what was asked, made encodable (lone surrogates would break the JSON).
         question = raw.encode("utf-8", "replace").decode("utf-8") if isinstance(raw, str) else ""
         return Answer(question[: self.settings.max_question_chars], INVALID_QUESTION, message, intent=I.INVALID, notes=(str(err),))
