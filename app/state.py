@@ -63,20 +63,18 @@ class AppState:
         sys.setswitchinterval(min(interval, 0.0005))
         try:
             from traite_qa.answer import Assistant
-            from traite_qa.errors import CorruptIndexError, IndexMissingError, StaleIndexError
 
-            try:
-                assistant = Assistant.load(settings=self.settings)
-            except (StaleIndexError, IndexMissingError, CorruptIndexError) as err:
-                if not self.rebuild_stale:
-                    raise
-                # `ensure_index` does not compare the model's fingerprint (that
-                # needs the model): the load does. Rebuild, then load again.
-                from traite_qa.index import build_index
+            if self.rebuild_stale:
+                # The shared check (model fingerprint included) and rebuild.
+                from traite_qa.embedder import make_embedder
+                from traite_qa.index import ensure_index
 
-                log.warning("traite-qa: %s: rebuilding the index", err)
-                print(f"traite-qa: the index must be rebuilt ({err}); the chat answers once it is done", flush=True)
-                build_index(self.settings, force=True, progress=False)
+                embedder = make_embedder(self.settings)
+                report = ensure_index(self.settings, embedder=embedder)
+                if not report.get("skipped"):
+                    log.warning("traite-qa: the index was rebuilt before serving")
+                assistant = Assistant.load(settings=self.settings, embedder=embedder)
+            else:
                 assistant = Assistant.load(settings=self.settings)
             assistant.warm_up()
             self._assistant = assistant

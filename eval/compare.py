@@ -87,9 +87,7 @@ def _chunk_hit(chunk, score: float, rank: int) -> dict:
 
 def clear_query_cache(searcher) -> None:
     """The Searcher keeps an LRU of query embeddings; cleared so every timed search encodes."""
-    cache = getattr(searcher, "_query_cache", None)
-    if cache is not None:
-        cache.clear()
+    searcher.clear_query_cache()
 
 
 def hybrid_pipeline(searcher, uncached: bool = True) -> Pipeline:

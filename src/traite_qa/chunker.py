@@ -9,7 +9,7 @@ a hit on the third piece of a long measure still names its measure.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -50,7 +50,6 @@ class Chunk:
     footnotes: tuple[int, ...] = ()  # footnotes cited inside this body piece
     piece: int = 1
     pieces: int = 1
-    meta: dict = field(default_factory=dict, compare=False)
 
     @property
     def text(self) -> str:
@@ -72,7 +71,6 @@ class Chunk:
         data["measures"] = list(self.measures)
         data["statuses"] = list(self.statuses)
         data["footnotes"] = list(self.footnotes)
-        data.pop("meta")
         return data
 
     @classmethod

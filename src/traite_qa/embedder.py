@@ -132,8 +132,6 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 "Nothing is downloaded at run time: use a local path or a model already in the "
                 "Hugging Face cache, or unset TRAITE_QA_MODEL to use the bundled e5-small."
             ) from err
-        prompts = getattr(self._model, "prompts", {}) or {}
-        self._has_prompts = "query" in prompts and "document" in prompts
 
     @property
     def model(self):
@@ -158,15 +156,6 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 self.warm_up()
                 self._fingerprint = _weights_fingerprint(self._model)
         return self._fingerprint
-
-    def tokens(self, text: str) -> int:
-        """Token count with the passage prompt, as the model sees it."""
-        return len(self.model.tokenizer(self._prompt(text, False))["input_ids"])
-
-    def _prompt(self, text: str, is_query: bool) -> str:
-        if not self._has_prompts:
-            return text
-        return self._model.prompts["query" if is_query else "document"] + text
 
     def _encode(self, texts: list[str], is_query: bool, progress: bool) -> np.ndarray:
         encode = self._model.encode_query if is_query else self._model.encode_document

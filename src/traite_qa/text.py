@@ -97,10 +97,6 @@ STOPWORDS = frozenset(
 )
 
 
-def content_words(text: str) -> list[str]:
-    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
-
-
 # Function words: English questions share almost none with French ones.
 _ENGLISH_WORDS = frozenset(
     """a an the of to in on at by for from with about against into over under up down out off is are was were be been
