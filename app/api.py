@@ -12,10 +12,7 @@ from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 import traite_qa
-from traite_qa.chunker import KINDS
-from traite_qa.document import Status
-from traite_qa.errors import TraiteQAError
-from traite_qa.references import clean_question
+from traite_qa import KINDS, Status, TraiteQAError, clean_question
 
 from .errors import APIError, MAX_BODY_BYTES, from_library
 from .state import AppState

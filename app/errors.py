@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from traite_qa.errors import InvalidFilterError, InvalidQuestionError, TraiteQAError, UnknownReferenceError
+from traite_qa import InvalidFilterError, InvalidQuestionError, TraiteQAError, UnknownReferenceError
 
 from .state import AssistantUnavailable
 

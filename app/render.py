@@ -14,8 +14,7 @@ import re
 from html import escape
 from typing import Iterable, Mapping
 
-from traite_qa.compose import MARKER_RE
-from traite_qa.text import FOOTNOTE_MARKER_RE
+from traite_qa import FOOTNOTE_MARKER_RE, MARKER_RE
 
 STATUS_SLUGS = {
     "Réalisée": "realisee",

@@ -25,10 +25,7 @@ from starlette.responses import FileResponse  # noqa: E402
 from starlette.routing import Match  # noqa: E402
 
 import traite_qa  # noqa: E402
-from traite_qa.chunker import KINDS  # noqa: E402
-from traite_qa.document import Status  # noqa: E402
-from traite_qa.errors import ConfigError  # noqa: E402
-from traite_qa.settings import Settings  # noqa: E402
+from traite_qa import KINDS, ConfigError, Settings, Status  # noqa: E402
 
 from .api import build_router  # noqa: E402
 from .errors import (  # noqa: E402

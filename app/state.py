@@ -12,8 +12,7 @@ import sys
 import threading
 import time
 
-from traite_qa.errors import TraiteQAError
-from traite_qa.settings import Settings
+from traite_qa import Settings, TraiteQAError
 
 log = logging.getLogger("traite_qa_app")
 
@@ -32,7 +31,7 @@ class AppState:
             self.settings = assistant.settings
             self.evaluation = assistant.evaluation
         else:
-            from traite_qa.parser import parse_file
+            from traite_qa import parse_file
 
             self.settings = settings or Settings.from_env()
             self.evaluation = parse_file(self.settings.source)
@@ -62,12 +61,11 @@ class AppState:
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, 0.0005))
         try:
-            from traite_qa.answer import Assistant
+            from traite_qa import Assistant
 
             if self.rebuild_stale:
                 # The shared check (model fingerprint included) and rebuild.
-                from traite_qa.embedder import make_embedder
-                from traite_qa.index import ensure_index
+                from traite_qa import ensure_index, make_embedder
 
                 embedder = make_embedder(self.settings)
                 report = ensure_index(self.settings, embedder=embedder)

@@ -19,9 +19,7 @@ import time
 import gradio as gr
 import pandas as pd
 
-from traite_qa.chunker import KINDS
-from traite_qa.document import Status
-from traite_qa.errors import TraiteQAError
+from traite_qa import KINDS, Status, TraiteQAError
 
 from . import render
 from .state import AppState, AssistantUnavailable
