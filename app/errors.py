@@ -62,17 +62,10 @@ def from_library(err: TraiteQAError, field: str | None = None) -> APIError:
         code = {"empty": "empty_question", "too_long": "question_too_long"}.get(err.code, "invalid_question")
         return APIError(422, code, str(err), field)
     if isinstance(err, InvalidFilterError):
-        return APIError(422, "invalid_filter", str(err), _filter_field(str(err)) or field)
+        return APIError(422, "invalid_filter", str(err), err.field or field)
     if isinstance(err, UnknownReferenceError):
         return APIError(404, "unknown_reference", str(err), field)
     return APIError(503, "index_unavailable", str(err), None, {"Retry-After": "5"})
-
-
-def _filter_field(message: str) -> str | None:
-    for name in ("k", "status", "axis", "action", "kind"):
-        if message.startswith((f"{name}=", f"unknown {name} ")):
-            return name
-    return None
 
 
 # ----------------------------------------------------- validation messages

@@ -63,17 +63,9 @@ class AppState:
         try:
             from traite_qa import Assistant
 
-            if self.rebuild_stale:
-                # The shared check (model fingerprint included) and rebuild.
-                from traite_qa import ensure_index, make_embedder
-
-                embedder = make_embedder(self.settings)
-                report = ensure_index(self.settings, embedder=embedder)
-                if not report.get("skipped"):
-                    log.warning("traite-qa: the index was rebuilt before serving")
-                assistant = Assistant.load(settings=self.settings, embedder=embedder)
-            else:
-                assistant = Assistant.load(settings=self.settings)
+            # One load; with rebuild_stale, a missing, stale or damaged index
+            # (model fingerprint included) is rebuilt first, with progress on stderr.
+            assistant = Assistant.load(settings=self.settings, build=self.rebuild_stale, progress=self.rebuild_stale)
             assistant.warm_up()
             self._assistant = assistant
             self.evaluation = assistant.evaluation

@@ -117,8 +117,12 @@ class Assistant:
         index_dir: str | Path | None = None,
         settings: Settings | None = None,
         embedder: BaseEmbedder | None = None,
+        *,
+        build: bool = False,
+        progress: bool = False,
     ) -> "Assistant":
-        searcher = Searcher.load(index_dir, settings=settings, embedder=embedder)
+        """`build=True`: build the index first when it is missing, stale or damaged."""
+        searcher = Searcher.load(index_dir, settings=settings, embedder=embedder, build=build, progress=progress)
         generator = None
         if searcher.settings.uses_generator:
             from .generator import Generator

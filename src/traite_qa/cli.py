@@ -175,12 +175,9 @@ def _ask(args, settings: Settings) -> int:
 
 
 def _chat(args, settings: Settings) -> int:
-    from .embedder import make_embedder
-    from .index import ensure_index
-
     settings = settings.with_(**{k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None})
-    # With the embedder, a model changed since the build counts as stale too.
-    ensure_index(settings, progress=True, embedder=make_embedder(settings))
+    # The page is served at once; the index is loaded (and built first when
+    # missing or stale, model fingerprint included) once, in the background.
     from traite_qa_app.server import serve
 
     serve(settings)

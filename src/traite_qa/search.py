@@ -20,7 +20,7 @@ from .chunker import KINDS, Chunk
 from .document import Evaluation, Status
 from .embedder import BaseEmbedder, make_embedder
 from .errors import InvalidFilterError, UnknownReferenceError
-from .index import IndexData, load_index
+from .index import IndexData, load_index, load_or_build
 from .references import ReferenceFinder, References, clean_question
 from .settings import Settings
 from .text import is_english
@@ -121,13 +121,19 @@ class Searcher:
         index_dir: str | Path | None = None,
         settings: Settings | None = None,
         embedder: BaseEmbedder | None = None,
+        *,
+        build: bool = False,
+        progress: bool = False,
     ) -> "Searcher":
-        """Load and check the index; raises a domain error naming what is wrong and the fix."""
+        """Load and check the index; raises a domain error naming what is wrong and the fix.
+
+        `build=True` builds the index first when it is missing, stale or damaged."""
         settings = settings or Settings.from_env()
         if index_dir is not None:
             settings = settings.with_(index_dir=Path(index_dir))
         embedder = embedder or make_embedder(settings)
-        return cls(load_index(settings, embedder), embedder, settings)
+        data = load_or_build(settings, embedder, progress) if build else load_index(settings, embedder)
+        return cls(data, embedder, settings)
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
@@ -253,7 +259,7 @@ class Searcher:
 
     def _check_k(self, k) -> int:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.settings.max_k:
-            raise InvalidFilterError(f"k={k!r} is out of range: use an integer from 1 to {self.settings.max_k}")
+            raise InvalidFilterError(f"k={k!r} is out of range: use an integer from 1 to {self.settings.max_k}", "k")
         return int(k)
 
     def _filter_mask(self, status, axis, kind, action) -> np.ndarray:
@@ -262,7 +268,7 @@ class Searcher:
             try:
                 wanted = status if isinstance(status, Status) else Status.parse(str(status))
             except ValueError as err:
-                raise InvalidFilterError(str(err)) from None
+                raise InvalidFilterError(str(err), "status") from None
             mask &= np.array([wanted.value in c.statuses for c in self.chunks])
         if axis is not None:
             self._check_number("axis", axis, len(self.evaluation.axes))
@@ -272,14 +278,14 @@ class Searcher:
             mask &= np.array([c.action == action for c in self.chunks])
         if kind is not None and kind != "":
             if kind not in KINDS:
-                raise InvalidFilterError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+                raise InvalidFilterError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}", "kind")
             mask &= np.array([c.kind == kind for c in self.chunks])
         return mask
 
     @staticmethod
     def _check_number(name: str, value, count: int) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= count:
-            raise InvalidFilterError(f"unknown {name} {value!r}: the plan has {count} ({name} 1-{count})")
+            raise InvalidFilterError(f"unknown {name} {value!r}: the plan has {count} ({name} 1-{count})", name)
 
     def _chunk_axes(self, chunk: Chunk) -> frozenset[int]:
         if chunk.kind == "footnote":
