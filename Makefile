@@ -45,6 +45,7 @@ browser-deps:
 	  else echo "missing:$$missing — run 'sudo apt-get install -y$$missing' (needed by the browser and load tests)" >&2; exit 1; fi; fi
 
 test: setup browser-deps
+	$(BIN)/lint-imports
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest eval
 

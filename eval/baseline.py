@@ -296,12 +296,12 @@ class FixedSizeRecipe:
 
 def default_cache_dir(settings) -> Path:
     """Beside the index's own embedding cache, in a separate file set."""
-    return settings.model_cache.parent / "embeddings-baseline"
+    return settings.model_cache / "embeddings-baseline"
 
 
 def load_recipe(settings=None, embedder=None, cache_dir: Path | None | str = "default", **kwargs) -> FixedSizeRecipe:
-    from traite_qa.embedder import make_embedder
-    from traite_qa.parser import parse
+    from traite_qa.index.embedder import make_embedder
+    from traite_qa.document import parse
     from traite_qa.settings import Settings
 
     settings = settings or Settings.from_env()
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON line of build stats (then one per query)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    from traite_qa.embedder import make_embedder
+    from traite_qa.index.embedder import make_embedder
     from traite_qa.settings import Settings
 
     settings = Settings.from_env()

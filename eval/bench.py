@@ -83,7 +83,7 @@ def sample_questions(questions: list[Question], n: int = N_QUESTIONS) -> list[Qu
 def valid_query(text: str, settings) -> bool:
     """Blank or over-long questions are refused before any encode: left out of the latency runs."""
     from traite_qa.errors import InvalidQuestionError
-    from traite_qa.references import clean_question
+    from traite_qa.understand import clean_question
 
     try:
         clean_question(text, settings.max_question_chars)
@@ -310,7 +310,7 @@ def cold_starts(settings, runs: int) -> dict:
 def cold_model_cache(settings, tmp: Path) -> Path:
     """A `models/` folder in tmp whose model is a symlink to the converted one:
     no re-conversion, and the embedding cache beside it (tmp/embeddings) starts empty."""
-    from traite_qa.e5convert import ensure_model
+    from traite_qa.index.e5convert import ensure_model
 
     folder = ensure_model(settings.model_cache)
     models = tmp / "models"
@@ -368,7 +368,7 @@ def latencies(searcher, recipe, questions: list[Question]) -> dict:
     a burst of load on a shared machine hits all four alike and the ratios hold."""
     from traite_qa.answer import Assistant
     from traite_qa.errors import TraiteQAError
-    from traite_qa.references import clean_question
+    from traite_qa.understand import clean_question
 
     from .compare import clear_query_cache
 
@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.n, args.cold_runs = min(args.n, 50), 1
 
-    from traite_qa.embedder import make_embedder
+    from traite_qa.index.embedder import make_embedder
     from traite_qa.index import ensure_index
     from traite_qa.search import Searcher
 

@@ -108,7 +108,7 @@ def hybrid_pipeline(searcher, uncached: bool = True) -> Pipeline:
 
 def dense_pipeline(searcher) -> Pipeline:
     """FAISS over our chunks (headers included), no BM25, no pinning."""
-    from traite_qa.references import clean_question
+    from traite_qa.understand import clean_question
 
     data = searcher.data
 
@@ -253,8 +253,8 @@ def sweep(searcher, questions: list[Question], rrf_ks=SWEEP_RRF_K, weights=SWEEP
             result = evaluate(gold, {"hybrid": hybrid_pipeline(variant, uncached=False)}, warm_up=False)
             overall = summarize(result["scores"]["hybrid"]["overall"])
             rows.append({"rrf_k": rrf_k, "dense_weight": dense_w, "lexical_weight": lexical_w,
-                         "current": (rrf_k, dense_w, lexical_w) == (searcher.settings.rrf_k, searcher.settings.dense_weight,
-                                                                     searcher.settings.lexical_weight),
+                         "current": (rrf_k, dense_w, lexical_w) == (searcher.settings.tuning.rrf_k, searcher.settings.tuning.dense_weight,
+                                                                     searcher.settings.tuning.lexical_weight),
                          **{k: overall[k] for k in ("n", "recall@1", "recall@5", "mrr")}})
     rows.sort(key=lambda r: (-r["recall@1"], -r["mrr"], -r["recall@5"]))
     return rows
@@ -332,7 +332,7 @@ def eval_settings(index_dir: Path | None = None):
 
 def load_all(settings=None, verbose: bool = True):
     """The searcher over a checked index (built if missing/stale) and the recipe, sharing one model."""
-    from traite_qa.embedder import make_embedder
+    from traite_qa.index.embedder import make_embedder
     from traite_qa.index import ensure_index
     from traite_qa.search import Searcher
 
@@ -377,8 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(md[2:]), flush=True)
     report = {"k": K, "questions": len(questions), "pipelines": table, "ranks": result["ranks"],
               "recipe": {"name": recipe.name, **stats}, "settings": {
-                  "rrf_k": searcher.settings.rrf_k, "dense_weight": searcher.settings.dense_weight,
-                  "lexical_weight": searcher.settings.lexical_weight, "chunk_size": searcher.settings.chunk_size,
+                  "rrf_k": searcher.settings.tuning.rrf_k, "dense_weight": searcher.settings.tuning.dense_weight,
+                  "lexical_weight": searcher.settings.tuning.lexical_weight, "chunk_size": searcher.settings.chunk_size,
                   "chunk_overlap": searcher.settings.chunk_overlap}}
 
     if args.sweep:

@@ -28,7 +28,7 @@ def questions():
 @pytest.fixture(scope="session")
 def assistant():
     from traite_qa.answer import Assistant
-    from traite_qa.embedder import make_embedder
+    from traite_qa.index.embedder import make_embedder
     from traite_qa.index import ensure_index
     from traite_qa.settings import Settings
 

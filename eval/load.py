@@ -220,7 +220,7 @@ def chat_plan(evaluation, seed: int, n: int = QUESTIONS) -> list[Step]:
 
 def answer_check(step: Step, result, evaluation, source: str, reference: dict | None) -> list[str]:
     """What is wrong with a chat answer (empty: correct)."""
-    from traite_qa.verify import answer_problems
+    from traite_qa.answer import answer_problems
 
     if not isinstance(result, dict) or "status" not in result:
         return [f"not an Answer: {str(result)[:120]}"]
@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT_DIR / "load.json")
     args = parser.parse_args(argv)
 
-    from traite_qa.parser import parse_file
+    from traite_qa.document import parse_file
     from traite_qa.settings import Settings
 
     settings = Settings.from_env()

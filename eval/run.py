@@ -8,7 +8,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from traite_qa.verify import answer_problems
+from traite_qa.answer import answer_problems
 
 from .common import EVAL_DIR, KINDS, Question, RetrievalScore, answer_correct, first_gold_rank, timed
 

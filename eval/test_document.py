@@ -8,7 +8,7 @@ import re
 import pytest
 
 from traite_qa.document import Status
-from traite_qa.parser import parse_file
+from traite_qa.document import parse_file
 from traite_qa.settings import Settings
 from traite_qa.text import fold
 

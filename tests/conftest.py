@@ -21,7 +21,7 @@ from hypothesis import settings as hypothesis_settings  # noqa: E402
 hypothesis_settings.register_profile("ci", derandomize=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-from traite_qa.parser import parse  # noqa: E402
+from traite_qa.document import parse  # noqa: E402
 from traite_qa.settings import Settings  # noqa: E402
 
 

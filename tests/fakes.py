@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from traite_qa.embedder import BaseEmbedder
+from traite_qa.index.embedder import BaseEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

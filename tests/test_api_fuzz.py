@@ -48,11 +48,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from traite_qa.chunker import KINDS
+from traite_qa.index.chunker import KINDS
 from traite_qa.document import Status
 from traite_qa.errors import InvalidQuestionError
-from traite_qa.references import clean_question
-from traite_qa.verify import answer_problems
+from traite_qa.understand import clean_question
+from traite_qa.answer import answer_problems
 from traite_qa_app import testing
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from traite_qa.chunker import MAX_WHOLE_CHARS, Chunk, chunk_evaluation
+from traite_qa.index.chunker import MAX_WHOLE_CHARS, Chunk, chunk_evaluation
 
 
 @pytest.fixture(scope="module")

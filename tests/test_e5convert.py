@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from traite_qa import e5convert
-from traite_qa.e5convert import (
+from traite_qa.index import e5convert
+from traite_qa.index.e5convert import (
     CONVERTER_VERSION,
     MARKER_FILE,
     MODEL_DIRNAME,

@@ -21,7 +21,7 @@ if ROOT not in sys.path:
 from eval import bench, compare, scaling  # noqa: E402
 from eval.baseline import FixedSizeRecipe, StructureMap, overlaps, split_fixed  # noqa: E402
 from eval.common import Question, load_questions  # noqa: E402
-from traite_qa.embedder import BaseEmbedder  # noqa: E402
+from traite_qa.index.embedder import BaseEmbedder  # noqa: E402
 from traite_qa.text import fold  # noqa: E402
 
 
@@ -306,7 +306,7 @@ def test_recipe_cache_and_stats(fake_setup, source, evaluation):
 def test_sweep_and_chunk_size_runs(fake_setup):
     searcher, _, _ = fake_setup
     questions = [x for x in load_questions() if x.has_gold][:6]
-    s = searcher.settings  # the grid holds the current setting once
+    s = searcher.settings.tuning  # the grid holds the current setting once
     rows = compare.sweep(searcher, questions, rrf_ks=(s.rrf_k, s.rrf_k + 40),
                          weights=((s.dense_weight, s.lexical_weight), (s.dense_weight + 0.25, s.lexical_weight)))
     assert len(rows) == 4 and sum(r["current"] for r in rows) == 1

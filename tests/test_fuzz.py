@@ -28,9 +28,9 @@ from fakes import answer_dict_problems, clean_stderr, hit_dict_problems, run_cli
 from traite_qa.answer import Answer
 from traite_qa.document import Status
 from traite_qa.errors import InvalidFilterError, InvalidQuestionError, UnknownReferenceError
-from traite_qa.references import clean_question
+from traite_qa.understand import clean_question
 from traite_qa.search import Hit
-from traite_qa.verify import answer_problems
+from traite_qa.answer import answer_problems
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import pytest
 
 from fakes import FakeChatServer, Reply, answer_dict_problems
 from traite_qa.answer import Answer, Assistant
-from traite_qa.generator import Generator
-from traite_qa.verify import answer_problems
+from traite_qa.answer.generator import Generator
+from traite_qa.answer import answer_problems
 
 pytestmark = pytest.mark.slow
 

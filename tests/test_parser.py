@@ -9,7 +9,7 @@ import pytest
 
 from traite_qa.document import Status
 from traite_qa.errors import DocumentFormatError, UnknownReferenceError
-from traite_qa.parser import parse
+from traite_qa.document import parse
 
 MINI = """Evaluation de test (2019-2021)
 

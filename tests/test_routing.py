@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from traite_qa import intents as I
-from traite_qa.document import Status
-from traite_qa.gate import Gate, answer_type, satisfies
-from traite_qa.references import ReferenceFinder
-from traite_qa.text import is_english, sentence_spans
-from traite_qa.thesaurus import expand
+from traite_qa.answer.gate import Gate
+from traite_qa.search import expand
+from traite_qa.settings import Settings, Tuning
+from traite_qa.text import sentence_spans
+from traite_qa.types import Route, Status
+from traite_qa.understand import ReferenceFinder, Understander, answer_type, is_english, satisfies
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def finder(evaluation):
 
 @pytest.fixture(scope="module")
 def router(evaluation):
-    return I.Router(evaluation)
+    return Understander(evaluation, Settings())
 
 
 @pytest.mark.parametrize("question, measures, footnotes", [
@@ -61,27 +61,27 @@ def test_acronym_definitions_only_when_asked(finder, question, definition):
 
 
 @pytest.mark.parametrize("question, intent", [
-    ("Où en est la mesure 16 ?", I.STATUS),
-    ("mesure 16 ?", I.STATUS),
-    ("Que recommande la CNCDH sur la mesure 2 ?", I.RECOMMENDATION),
-    ("Pourquoi la mesure 2 n'a-t-elle pas été réalisée ?", I.WHY),
-    ("Combien de places prévoit la mesure 22 ?", I.MEASURE_QUESTION),
-    ("Que signifie OCRTEH ?", I.ACRONYM),
-    ("Que dit la note 47 ?", I.FOOTNOTE),
-    ("Quelles mesures ont été réalisées ?", I.AGGREGATE),
-    ("Quelles sont les mesures de l'axe 4 ?", I.AGGREGATE),
-    ("Où en est la mesure 52 ?", I.UNKNOWN_REFERENCE),
-    ("Le gouvernement a-t-il ouvert un site internet consacré à la traite ?", I.STATUS_SEARCH),
-    ("À quelle date la DACG a-t-elle publié la dépêche ?", I.SEARCH),
-    ("Combien de places compte le centre pour mineurs ?", I.SEARCH),
+    ("Où en est la mesure 16 ?", Route.STATUS),
+    ("mesure 16 ?", Route.STATUS),
+    ("Que recommande la CNCDH sur la mesure 2 ?", Route.RECOMMENDATION),
+    ("Pourquoi la mesure 2 n'a-t-elle pas été réalisée ?", Route.WHY),
+    ("Combien de places prévoit la mesure 22 ?", Route.MEASURE_QUESTION),
+    ("Que signifie OCRTEH ?", Route.ACRONYM),
+    ("Que dit la note 47 ?", Route.FOOTNOTE),
+    ("Quelles mesures ont été réalisées ?", Route.AGGREGATE),
+    ("Quelles sont les mesures de l'axe 4 ?", Route.AGGREGATE),
+    ("Où en est la mesure 52 ?", Route.UNKNOWN_REFERENCE),
+    ("Le gouvernement a-t-il ouvert un site internet consacré à la traite ?", Route.STATUS_SEARCH),
+    ("À quelle date la DACG a-t-elle publié la dépêche ?", Route.SEARCH),
+    ("Combien de places compte le centre pour mineurs ?", Route.SEARCH),
 ])
 def test_routes(router, question, intent):
-    assert router.route(question).name == intent
+    assert router.understand(question).route == intent
 
 
 def test_aggregate_status(router):
-    assert router.route("Combien de mesures n'ont pas été réalisées ?").status is Status.NON_REALISEE
-    assert router.route("Which measures were fully implemented?").status is Status.REALISEE
+    assert router.understand("Combien de mesures n'ont pas été réalisées ?").status is Status.NON_REALISEE
+    assert router.understand("Which measures were fully implemented?").status is Status.REALISEE
 
 
 HISTORY_16 = [{"role": "user", "content": "Où en est la mesure 16 ?"},
@@ -89,16 +89,16 @@ HISTORY_16 = [{"role": "user", "content": "Où en est la mesure 16 ?"},
 
 
 @pytest.mark.parametrize("question, name, measures", [
-    ("Et la mesure 17 ?", I.STATUS, (17,)),
-    ("Pourquoi ?", I.WHY, (16,)),
-    ("Quelles recommandations ?", I.RECOMMENDATION, (16,)),
-    ("Et la suivante ?", I.STATUS, (17,)),
-    ("et la 44 ?", I.STATUS, (44,)),
-    ("Combien de mesures sont réalisées ?", I.AGGREGATE, ()),  # complete on its own
+    ("Et la mesure 17 ?", Route.STATUS, (17,)),
+    ("Pourquoi ?", Route.WHY, (16,)),
+    ("Quelles recommandations ?", Route.RECOMMENDATION, (16,)),
+    ("Et la suivante ?", Route.STATUS, (17,)),
+    ("et la 44 ?", Route.STATUS, (44,)),
+    ("Combien de mesures sont réalisées ?", Route.AGGREGATE, ()),  # complete on its own
 ])
 def test_follow_ups_resolve_against_the_previous_turn(router, question, name, measures):
-    intent = router.route(question, HISTORY_16)
-    assert intent.name == name and intent.measures == measures
+    intent = router.understand(question, HISTORY_16)
+    assert intent.route == name and intent.measures == measures
 
 
 @pytest.mark.parametrize("history", [
@@ -107,7 +107,7 @@ def test_follow_ups_resolve_against_the_previous_turn(router, question, name, me
     [{"content": "x"}, "not a dict", {"role": "user"}],
 ])
 def test_follow_ups_never_borrow_a_measure_the_plan_lacks(router, history):
-    assert all(1 <= m <= 45 for m in router.route("Pourquoi ?", history).measures)
+    assert all(1 <= m <= 45 for m in router.understand("Pourquoi ?", history).measures)
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -137,7 +137,7 @@ def test_evidence_satisfies_an_answer_type(kind, text, ok):
 
 
 def test_unknown_places_are_refused_known_ones_are_not(source):
-    gate = Gate(source, vocabulary=set())
+    gate = Gate(source, vocabulary=set(), tuning=Tuning())
     assert gate.unknown_place("Combien de victimes en Allemagne en 2021 ?") == "allemagne"
     assert gate.unknown_place("Où en est le plan d'action belge ?") == "belge"
     assert gate.unknown_place("Des victimes arrivent-elles d'Espagne ou du Pérou ?") is None

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from traite_qa.compose import MARKER_RE
+from traite_qa.answer import MARKER_RE
 from traite_qa_app import render
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _outline(args, settings: Settings) -> int:
-    from .parser import parse_file
+    from .document import parse_file
 
     outline = parse_file(settings.source).outline()
     if args.json:

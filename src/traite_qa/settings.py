@@ -7,7 +7,7 @@ then defaults. A bad value raises `ConfigError` naming the variable.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .errors import ConfigError
@@ -29,6 +29,46 @@ def _default_model_cache() -> Path:
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """Constants that decide rankings and refusals, in one group.
+
+    Each was chosen on the question set (see README, "Evaluation"); `eval/tune.py`
+    and `eval/calibrate.py` explore them with `settings.with_(name=value)`.
+    """
+
+    # Reciprocal-rank fusion of the dense and BM25 rankings (`python -m eval.compare --sweep`).
+    rrf_k: int = 20
+    dense_weight: float = 0.5
+    lexical_weight: float = 1.0
+    # How many chunks the vector store is asked for: all of them here (219),
+    # a bounded set when an approximate store serves a large collection.
+    dense_candidates: int = 256
+    # Sentence-level evidence (`python -m eval.tune`): passages whose sentences
+    # compete, how close to the best a sentence must score to be quoted too,
+    # and the weights added to a sentence's cosine.
+    evidence_passages: int = 6
+    choose_margin: float = 0.05
+    type_margin: float = 0.2  # a typed sentence (amount, date) may score this much lower and still replace one
+    w_lexical: float = 0.10
+    w_number: float = 0.06
+    w_quantity: float = 0.04
+    w_prior: float = 0.08
+    # The no-evidence gate (`python -m eval.calibrate`): the best passage's cosine
+    # floor per language, and the share of the question's words the document lacks.
+    floor_fr: float = 0.82
+    floor_en: float = 0.80
+    max_absent_share: float = 0.4
+
+    def __post_init__(self) -> None:
+        for name in ("rrf_k", "evidence_passages", "dense_candidates"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be > 0 (TRAITE_QA_{name.upper()})")
+
+
+TUNING_FIELDS = frozenset(f.name for f in fields(Tuning))
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path = PROJECT_ROOT / "index" / "source" / SOURCE_NAME
     index_dir: Path = PROJECT_ROOT / "index" / "build"
@@ -36,15 +76,12 @@ class Settings:
     model_cache: Path | None = None  # None: $XDG_CACHE_HOME/traite-qa/models
     chunk_size: int = 1200
     chunk_overlap: int = 150
-    # Reciprocal-rank fusion of the dense and BM25 rankings; values from the
-    # eval (`python -m eval.compare --sweep`, README): a small k lets a strong
-    # keyword hit (a footnote's exact wording) through, and BM25 counts double.
-    rrf_k: int = 20
-    dense_weight: float = 0.5
-    lexical_weight: float = 1.0
+    tuning: Tuning = field(default_factory=Tuning)
     vector_store: str = "faiss-flat"  # or "faiss-hnsw" (approximate; for large collections)
     batch_size: int = 16
+    search_threads: int = 1  # FAISS OpenMP threads per query (process-wide)
     max_question_chars: int = 2000  # longer questions are refused, not cut
+    history_messages: int = 20  # trailing history messages read for a follow-up (only the last exchange counts)
     max_k: int = 50
     host: str = "127.0.0.1"
     port: int = 7860
@@ -60,7 +97,7 @@ class Settings:
                 object.__setattr__(self, name, Path(value).expanduser())
         if self.model_cache is None:
             object.__setattr__(self, "model_cache", _default_model_cache())
-        _positive(self, "chunk_size", "batch_size", "max_question_chars", "max_k", "rrf_k")
+        _positive(self, "chunk_size", "batch_size", "max_question_chars", "max_k", "search_threads", "history_messages")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ConfigError(
                 f"chunk_overlap={self.chunk_overlap} must be >= 0 and smaller than chunk_size={self.chunk_size} "
@@ -68,8 +105,6 @@ class Settings:
             )
         if self.chunk_size > 4000:
             raise ConfigError(f"chunk_size={self.chunk_size} exceeds the model's 512-token window (max 4000 chars)")
-        if self.dense_weight < 0 or self.lexical_weight < 0 or self.dense_weight + self.lexical_weight == 0:
-            raise ConfigError("dense_weight and lexical_weight must be >= 0 and not both 0")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port={self.port} is not a TCP port (TRAITE_QA_PORT)")
         if self.vector_store not in ("faiss-flat", "faiss-hnsw"):
@@ -84,16 +119,28 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
         env = os.environ if env is None else env
-        values = {}
-        for f in fields(cls):
-            raw = env.get(f"TRAITE_QA_{f.name.upper()}")
-            if raw is not None and raw != "":
-                values[f.name] = _convert(f.name, f.type, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        values, tuning = {}, {}
+        for group, target in ((fields(cls), values), (fields(Tuning), tuning)):
+            for f in group:
+                raw = env.get(f"TRAITE_QA_{f.name.upper()}")
+                if f.name != "tuning" and raw is not None and raw != "":
+                    target[f.name] = _convert(f.name, f.type, raw)
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        tuning.update({k: overrides.pop(k) for k in list(overrides) if k in TUNING_FIELDS})
+        base = overrides.pop("tuning", None) or Tuning()
+        return cls(**values, tuning=replace(base, **tuning), **overrides)
 
     def with_(self, **changes) -> "Settings":
+        """A copy with some fields changed; tuning constants by name: `with_(rrf_k=30)`."""
+        tuning = {k: changes.pop(k) for k in list(changes) if k in TUNING_FIELDS}
+        if tuning:
+            changes["tuning"] = replace(self.tuning, **tuning)
         return replace(self, **changes)
+
+    @property
+    def embedding_cache(self) -> Path:
+        """Passage embeddings, by model fingerprint and passage hash: inside the model cache."""
+        return self.model_cache / "embeddings"
 
     @property
     def uses_generator(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # A footnote marker is a bare number of one or two digits in parentheses:
 # "(32)". Years "(2019-2021)", "(1989)" and "(mesure 13.1)" are not markers.
@@ -97,23 +98,34 @@ STOPWORDS = frozenset(
 )
 
 
-# Function words: English questions share almost none with French ones.
-_ENGLISH_WORDS = frozenset(
-    """a an the of to in on at by for from with about against into over under up down out off is are was were be been
-    being am do does did done has have had can could will would shall should may might must what which who whom whose
-    how when where why there this that these those it its they their them he she his her we our you your i my me and
-    or not no yes any some many much more most other such than then so if whether did please tell give show list
-    measure measures footnote stand stands mean means status implemented""".split()
-)
-_FRENCH_WORDS = frozenset(
-    fold(w)
-    for w in """le la les un une des du de d l au aux et ou est sont a ont été être etre que qui quoi quel quelle quels
-    quelles dont où ce cet cette ces il elle ils elles on nous vous je tu se sa son ses leur leurs pour par avec sans
-    sur sous dans en y ne pas plus moins très tres comment combien pourquoi quand mesure mesures note signifie veut
-    dire est-ce t-il t-elle t-on""".split()
-)
-def is_english(question: str) -> bool:
-    tokens = re.findall(r"[\w'-]+", fold(question))
-    english = sum(t in _ENGLISH_WORDS for t in tokens)
-    french = sum(t in _FRENCH_WORDS or "'" in t for t in tokens)  # l', d', qu' are French
-    return english >= 2 and english > 2 * french
+
+
+# ------------------------------------------------------------ the analyzer
+# One analyzer for BM25, title matching and evidence overlap: folded, stopwords
+# dropped, French-stemmed. bm25s's French stemmer keeps accents, so the corpus,
+# the queries and the stopword list (whose entries carry accents: "été") are folded first.
+# Article and decree numbers ("225-4-1", "2013-7") and amounts ("45.000")
+# stay one token; other words need two characters.
+_TOKEN_RE = re.compile(r"\d+(?:[-.,/]\d+)+|\w\w+")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("french")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_FRENCH
+
+    return frozenset(fold(w) for w in STOPWORDS_FRENCH)
+
+
+def analyze(text: str) -> list[str]:
+    """Folded, stopword-free French stems: 'Les préfectures' -> ['prefectur']."""
+    tokens = [t for t in _TOKEN_RE.findall(fold(text)) if t not in _stopwords()]
+    return _stemmer().stemWords(tokens)
+
+

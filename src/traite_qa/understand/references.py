@@ -1,18 +1,15 @@
 """Exact references inside a question: measures, footnotes, axes, actions,
-glossary acronyms and measure titles. Shared by the searcher (which pins the
-named chunks first) and the answerer's intent routing.
+glossary acronyms and measure titles. The searcher pins the named chunks
+first; the router picks a structured answer for them.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass
 
-from .document import Evaluation, Status
-from .errors import InvalidQuestionError
-from .lexical import analyze
-from .text import STOPWORDS, fold
+from ..document import Evaluation
+from ..text import STOPWORDS, analyze, fold
+from ..types import References, Status
 
 _ORD = r"(?:e|eme|ieme|er|ere|re|th|st|nd|rd)"
 _NUM = r"(-?\d{1,15})"
@@ -43,41 +40,6 @@ _LISTING_RE = re.compile(
     r"mesures (?:de|dans|relevant de) l'(?:axe|action)|measures (?:of|in) (?:axis|action))\b"
 )
 _PLURAL_SCOPE_RE = re.compile(r"\b(mesures|measures|axes|actions)\b")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
-@dataclass(frozen=True)
-class References:
-    measures: tuple[int, ...] = ()  # as asked, including numbers the document lacks
-    footnotes: tuple[int, ...] = ()
-    axes: tuple[int, ...] = ()
-    actions: tuple[int, ...] = ()
-    acronyms: tuple[str, ...] = ()  # glossary spelling
-    titled: tuple[int, ...] = ()  # measures whose title the question quotes or nearly quotes
-    definition: bool = False  # asks what an acronym means ("Que signifie OCRTEH ?", "SIAO ?")
-    listing: bool = False  # asks for a list or count of measures, axes or actions
-    status: Status | None = None  # a status the question names ("non réalisées", "fully implemented")
-
-    def __bool__(self) -> bool:
-        return bool(self.measures or self.footnotes or self.acronyms or self.titled)
-
-
-def clean_question(text: object, max_chars: int) -> str:
-    """Validate and normalise user input; raise InvalidQuestionError with the reason."""
-    if not isinstance(text, str):
-        raise InvalidQuestionError(f"the question must be text, not {type(text).__name__}", "not_text")
-    # Lone surrogates (from broken UTF-16 or JSON "\ud800") cannot be encoded.
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    text = unicodedata.normalize("NFC", _CONTROL_RE.sub(" ", text))
-    text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        raise InvalidQuestionError("the question is empty: type a question about the evaluation", "empty")
-    if len(text) > max_chars:
-        raise InvalidQuestionError(
-            f"the question is {len(text)} characters long, the limit is {max_chars}: ask about one point at a time",
-            "too_long",
-        )
-    return text
 
 
 def _numbers(match: re.Match) -> list[int]:

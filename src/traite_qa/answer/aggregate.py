@@ -5,31 +5,36 @@ from __future__ import annotations
 
 import re
 
-from . import intents as I
+from ..document import Evaluation, Status
+from ..search import Searcher
+from ..types import Answer, Query, Route
 from .compose import Composer
-from .document import Status
-
-_FR_STATUS_PLURAL = {
-    Status.REALISEE: "réalisées",
-    Status.PARTIELLEMENT: "partiellement réalisées",
-    Status.NON_REALISEE: "non réalisées",
-}
+from .structured import UnknownReferenceResponder
 
 
-def answer_aggregate(assistant, intent: I.Intent):
-    evaluation = assistant.evaluation
-    folded_q = intent.question.lower()
-    c = Composer(assistant.searcher, intent)
+class AggregateResponder:
+    def __init__(self, evaluation: Evaluation, searcher: Searcher):
+        self.evaluation = evaluation
+        self.searcher = searcher
+        self.unknown = UnknownReferenceResponder(evaluation)
+
+    def answer(self, query: Query) -> Answer:
+        return answer_aggregate(self.evaluation, self.searcher, self.unknown, query)
+
+
+def answer_aggregate(evaluation: Evaluation, searcher: Searcher, unknown: UnknownReferenceResponder, intent: Query) -> Answer:
+    folded_q = intent.text.lower()
+    c = Composer(intent)
     refs = intent.refs
     if re.search(r"\b(axes|axis)\b", folded_q) and not refs.axes and not refs.actions and re.search(r"combien|how many|quels|which|liste|list", folded_q):
-        return _list_axes(assistant, intent, c)
+        return _list_axes(evaluation, searcher, intent, c)
     if re.search(r"\bactions\b", folded_q) and not refs.actions and re.search(r"combien|how many|nombre|number", folded_q) and "mesure" not in folded_q:
-        return _list_actions(assistant, intent, c, refs.axes[0] if refs.axes else None)
+        return _list_actions(evaluation, searcher, intent, c, refs.axes[0] if refs.axes else None)
 
     axis = refs.axes[0] if refs.axes else None
     action = refs.actions[0] if refs.actions else None
     if axis is not None and not 1 <= axis <= len(evaluation.axes) or action is not None and not 1 <= action <= len(evaluation.actions):
-        return assistant._unknown_reference_scope(intent, axis, action)
+        return unknown.scope(intent)
     measures = evaluation.measures_with(status=intent.status, axis=axis, action=action)
     rows = {r.number: r for r in evaluation.summary}
 
@@ -54,7 +59,7 @@ def answer_aggregate(assistant, intent: I.Intent):
         scope = {evaluation.action(action).axis} if action else {axis} if axis else {a.number for a in evaluation.axes}
         by_axis = {ax: [] for ax in sorted(scope)}
     for ax, titles in by_axis.items():
-        hit = assistant.searcher.hits_for([f"tableau-axe-{ax}"])[0]
+        hit = searcher.hits_for([f"tableau-axe-{ax}"])[0]
         markers.append(c.cite(hit, titles if n <= 20 else []))
     listing = _listing(measures, intent, with_status=intent.status is None)
     if intent.status is None and not (axis or action):
@@ -68,7 +73,7 @@ def answer_aggregate(assistant, intent: I.Intent):
     c.say(text.strip())
     for m in measures:
         c.measure_status(m)
-    return c.answer(I.AGGREGATE)
+    return c.answer(Route.AGGREGATE)
 
 
 def _capitalize(text: str) -> str:
@@ -86,7 +91,7 @@ def _scope(evaluation, axis, action) -> tuple[str, str]:
     return "", ""
 
 
-def _listing(measures, intent: I.Intent, with_status: bool) -> str:
+def _listing(measures, intent: Query, with_status: bool) -> str:
     word = "measure" if intent.english else "mesure"
     items = []
     for m in measures:
@@ -98,32 +103,30 @@ def _listing(measures, intent: I.Intent, with_status: bool) -> str:
     return _join(items, intent)
 
 
-def _join(items: list[str], intent: I.Intent) -> str:
+def _join(items: list[str], intent: Query) -> str:
     if len(items) <= 1:
         return "".join(items)
     last = " and " if intent.english else " et "
     return ", ".join(items[:-1]) + last + items[-1]
 
 
-def _list_axes(assistant, intent: I.Intent, c: Composer):
-    evaluation = assistant.evaluation
+def _list_axes(evaluation: Evaluation, searcher: Searcher, intent: Query, c: Composer) -> Answer:
     markers = []
     for axis in evaluation.axes:
-        hit = assistant.searcher.hits_for([f"tableau-axe-{axis.number}"])[0]
+        hit = searcher.hits_for([f"tableau-axe-{axis.number}"])[0]
         markers.append(c.cite(hit, []))
     items = [f"{'axis' if intent.english else 'axe'} {a.number} « {a.label} »" for a in evaluation.axes]
     head = f"The plan has {len(items)} axes" if intent.english else f"Le plan compte {len(items)} axes"
     c.say(f"{head} : {_join(items, intent)}. " + " ".join(markers) if not intent.english else f"{head}: {_join(items, intent)}. " + " ".join(markers))
-    return c.answer(I.AGGREGATE)
+    return c.answer(Route.AGGREGATE)
 
 
-def _list_actions(assistant, intent: I.Intent, c: Composer, axis: int | None):
-    evaluation = assistant.evaluation
+def _list_actions(evaluation: Evaluation, searcher: Searcher, intent: Query, c: Composer, axis: int | None) -> Answer:
     actions = [a for a in evaluation.actions if axis is None or a.axis == axis]
     axes = sorted({a.axis for a in actions})
-    markers = [c.cite(assistant.searcher.hits_for([f"tableau-axe-{ax}"])[0], []) for ax in axes]
+    markers = [c.cite(searcher.hits_for([f"tableau-axe-{ax}"])[0], []) for ax in axes]
     items = [f"action {a.number} « {a.label} »" for a in actions]
     scope = f" de l'axe {axis}" if axis else ""
     head = f"The plan{f' (axis {axis})' if axis else ''} has {len(items)} actions" if intent.english else f"Le plan{scope} compte {len(items)} actions"
     c.say(f"{head}{':' if intent.english else ' :'} {_join(items, intent)}. " + " ".join(markers))
-    return c.answer(I.AGGREGATE)
+    return c.answer(Route.AGGREGATE)

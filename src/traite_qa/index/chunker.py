@@ -9,12 +9,12 @@ a hit on the third piece of a long measure still names its measure.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .document import Evaluation, Span
-from .text import markers
+from ..document import Evaluation
+from ..text import markers
+from ..types import KINDS, Chunk, Span
 
 # Bump when chunk ids, texts, boundaries or sentence splits change: the manifest records it
 # and a stale index is rebuilt.
@@ -30,57 +30,6 @@ MAX_WHOLE_CHARS = 1700
 DEFAULT_CHUNK_SIZE = 1200
 DEFAULT_CHUNK_OVERLAP = 150
 
-KINDS = ("measure", "footnote", "acronym", "table", "preamble", "conclusion")
-
-
-@dataclass(frozen=True)
-class Chunk:
-    id: str  # derived from the document: stable across rebuilds
-    kind: str  # one of KINDS
-    header: str
-    body: str  # == source[span.start:span.end]
-    span: Span
-    title: str
-    measures: tuple[int, ...] = ()  # measures of the chunk; for a footnote, those citing it
-    statuses: tuple[str, ...] = ()  # parallel to `measures` for measure chunks
-    footnote: int | None = None
-    acronym: str | None = None
-    axis: int | None = None
-    action: int | None = None
-    footnotes: tuple[int, ...] = ()  # footnotes cited inside this body piece
-    piece: int = 1
-    pieces: int = 1
-
-    @property
-    def text(self) -> str:
-        return f"{self.header}\n{self.body}"
-
-    @property
-    def status(self) -> str | None:
-        """The status when every measure of the chunk shares it (14/15 and 43/45 don't)."""
-        return self.statuses[0] if self.statuses and len(set(self.statuses)) == 1 else None
-
-    @property
-    def passage(self) -> str:
-        """What the embedder and BM25 see: the text with layout whitespace collapsed."""
-        return re.sub(r"[ \t]*\n\s*", "\n", re.sub(r"[ \t]+", " ", self.text)).strip()
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["span"] = {"start": self.span.start, "end": self.span.end}
-        data["measures"] = list(self.measures)
-        data["statuses"] = list(self.statuses)
-        data["footnotes"] = list(self.footnotes)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Chunk":
-        data = dict(data)
-        data["span"] = Span(**data["span"])
-        for key in ("measures", "statuses", "footnotes"):
-            data[key] = tuple(data.get(key, ()))
-        return cls(**data)
-
 
 def chunk_evaluation(
     evaluation: Evaluation,
@@ -90,7 +39,7 @@ def chunk_evaluation(
 ) -> list[Chunk]:
     splitter = _splitter(chunk_size, chunk_overlap)
     chunks: list[Chunk] = []
-    chunks += _measure_chunks(evaluation, source, splitter)
+    chunks += _measure_chunks(evaluation, source, splitter, chunk_size)
     chunks += _footnote_chunks(evaluation)
     chunks += _acronym_chunks(evaluation, source)
     chunks += _table_chunks(evaluation, source)
@@ -118,7 +67,7 @@ def measure_header(evaluation: Evaluation, group: tuple[int, ...]) -> str:
     return f"Axe {first.axis} › Action {first.action} › " + " ; ".join(parts)
 
 
-def _measure_chunks(evaluation: Evaluation, source: str, splitter) -> list[Chunk]:
+def _measure_chunks(evaluation: Evaluation, source: str, splitter, chunk_size: int) -> list[Chunk]:
     chunks = []
     seen: set[tuple[int, ...]] = set()
     for measure in sorted(evaluation.measures, key=lambda m: m.body_span.start):
@@ -127,7 +76,7 @@ def _measure_chunks(evaluation: Evaluation, source: str, splitter) -> list[Chunk
             continue
         seen.add(group)
         members = [evaluation.measure(n) for n in group]
-        pieces = _split(source, measure.body_span, splitter)
+        pieces = _split(source, measure.body_span, splitter, chunk_size)
         base_id = "mesure-" + "-".join(map(str, group))
         title = " ; ".join(m.title for m in members)
         header = measure_header(evaluation, group)
@@ -155,10 +104,10 @@ def _measure_chunks(evaluation: Evaluation, source: str, splitter) -> list[Chunk
     return chunks
 
 
-def _split(source: str, span: Span, splitter) -> list[Span]:
+def _split(source: str, span: Span, splitter, chunk_size: int) -> list[Span]:
     """Split one body and map each piece back to source offsets."""
     text = source[span.start : span.end]
-    if len(text) <= max(MAX_WHOLE_CHARS, splitter._chunk_size):
+    if len(text) <= max(MAX_WHOLE_CHARS, chunk_size):
         return [span]
     spans = []
     cursor = 0
@@ -170,7 +119,7 @@ def _split(source: str, span: Span, splitter) -> list[Span]:
             raise AssertionError(f"splitter produced text not in the source: {piece[:60]!r}")
         spans.append(Span(span.start + start, span.start + start + len(piece)))
         cursor = start + 1
-    return _merge_small(spans, splitter._chunk_size)
+    return _merge_small(spans, chunk_size)
 
 
 def _merge_small(spans: list[Span], size: int) -> list[Span]:

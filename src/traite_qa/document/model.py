@@ -7,68 +7,10 @@ citation can always be checked against the document.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass, field
 
-from .errors import UnknownReferenceError
-
-
-class Status(str, enum.Enum):
-    """The three statuses the CNCDH gives a measure."""
-
-    REALISEE = "Réalisée"
-    PARTIELLEMENT = "Partiellement réalisée"
-    NON_REALISEE = "Non réalisée"
-
-    @property
-    def english(self) -> str:
-        return _ENGLISH[self]
-
-    @property
-    def slug(self) -> str:
-        """Stable identifier for URLs, filters and CSS classes."""
-        return _SLUGS[self]
-
-    @classmethod
-    def parse(cls, text: str) -> "Status":
-        """Accept the French label (any case/accents), the slug or the English label."""
-        from .text import fold
-
-        key = fold(text).strip().replace("_", " ").replace("-", " ")
-        for status in cls:
-            names = {fold(status.value), status.slug.replace("-", " "), status.english}
-            if key in names:
-                return status
-        raise ValueError(
-            f"unknown status {text!r}: use one of "
-            + ", ".join(f"'{s.slug}'" for s in cls)
-        )
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_ENGLISH = {
-    Status.REALISEE: "implemented",
-    Status.PARTIELLEMENT: "partially implemented",
-    Status.NON_REALISEE: "not implemented",
-}
-_SLUGS = {
-    Status.REALISEE: "realisee",
-    Status.PARTIELLEMENT: "partiellement-realisee",
-    Status.NON_REALISEE: "non-realisee",
-}
-
-
-@dataclass(frozen=True)
-class Span:
-    """Half-open [start, end) char offsets into the source text."""
-
-    start: int
-    end: int
-
-    def slice(self, source: str) -> str:
-        return source[self.start : self.end]
+from ..errors import UnknownReferenceError
+from ..types import Span, Status
 
 
 @dataclass(frozen=True)

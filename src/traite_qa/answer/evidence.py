@@ -10,42 +10,22 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
-from .index import IndexData
-from .lexical import analyze
-from .search import Hit
-from .gate import satisfies
-from .text import FOOTNOTE_MARKER_RE
+from ..index import IndexData
+from ..settings import Tuning
+from ..text import FOOTNOTE_MARKER_RE, analyze
+from ..types import Evidence, Hit
+from ..understand import satisfies
 
 _NUMBER_RE = re.compile(r"\d+(?:[ .,]\d{3})*(?:,\d+)?")
 
-# Weights tuned on the eval questions that take the retrieval route (`python -m eval.tune`).
-W_LEXICAL = 0.10
-W_NUMBER = 0.06
-W_QUANTITY = 0.04
-W_PRIOR = 0.08
-
-
-@dataclass(frozen=True)
-class Evidence:
-    hit: Hit
-    start: int  # offsets in hit.text (the chunk body)
-    end: int
-    score: float
-    dense: float
-    lexical: float
-
-    @property
-    def text(self) -> str:
-        return self.hit.text[self.start : self.end]
-
 
 class EvidenceScorer:
-    def __init__(self, data: IndexData):
+    def __init__(self, data: IndexData, tuning: Tuning):
         self.data = data
+        self.tuning = tuning
         self._row = {c.id: i for i, c in enumerate(data.chunks)}
         df: dict[str, int] = {}
         for chunk in data.chunks:
@@ -69,6 +49,7 @@ class EvidenceScorer:
         q_words = set(analyze(question))
         q_weight = sum(self.idf(w) for w in q_words) or 1.0
         q_numbers = {_norm_number(n) for n in _NUMBER_RE.findall(question)}
+        t = self.tuning
         table = self.data.sentences
         out: list[Evidence] = []
         for hit in hits:
@@ -86,11 +67,11 @@ class EvidenceScorer:
                 words = self._sentence_words[i]
                 lexical = sum(self.idf(w) for w in q_words & words) / q_weight
                 numbers = {_norm_number(n) for n in _NUMBER_RE.findall(FOOTNOTE_MARKER_RE.sub("", text))}
-                score = float(cosine) + W_LEXICAL * lexical + W_PRIOR * prior
+                score = float(cosine) + t.w_lexical * lexical + t.w_prior * prior
                 if q_numbers and q_numbers & numbers:
-                    score += W_NUMBER
+                    score += t.w_number
                 if answer_type and satisfies(answer_type, [text]):
-                    score += W_QUANTITY
+                    score += t.w_quantity
                 out.append(Evidence(hit, start, end, score, float(cosine), lexical))
         out.sort(key=lambda e: -e.score)
         return out

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
+from ..document import Evaluation, Status
 from .compose import MARKER_RE, marker_matches
-from .document import Evaluation, Status
 
 
 def answer_problems(answer, evaluation: Evaluation, source: str | None = None) -> list[str]:

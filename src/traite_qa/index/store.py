@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import CorruptIndexError
+from ..errors import CorruptIndexError
 
 
 def vector_id(chunk_id: str) -> int:
@@ -44,9 +44,6 @@ class FaissFlatStore:
     def __init__(self, dimension: int, index=None):
         import faiss
 
-        # One query at a time per request thread: OpenMP threads inside each
-        # search only fight the other requests (and torch) for the 2 cores.
-        faiss.omp_set_num_threads(1)
         self.dimension = dimension
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
@@ -107,3 +104,13 @@ class FaissHNSWStore(FaissFlatStore):
 # new one implements VectorStore plus `load(path, dimension)`; the searcher
 # only calls `search` and `ids`, so retrieval does not change.
 STORES = {"faiss-flat": FaissFlatStore, "faiss-hnsw": FaissHNSWStore}
+
+
+def set_search_threads(threads: int) -> None:
+    """FAISS's OpenMP pool is process-wide: set once, from the settings, where
+    the process loads its index. One thread per query is right when each
+    request thread searches a small index: more only fight the other requests
+    (and torch) for the cores."""
+    import faiss
+
+    faiss.omp_set_num_threads(threads)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterator
 
+from ..settings import Settings
 from .compose import MARKER_RE, marker_matches
 from .verify import stated_status_problems
-from .settings import Settings
 
 SYSTEM_PROMPT = """Tu réponds à des questions sur l'évaluation par la CNCDH (12 janvier 2023) du deuxième plan national d'action contre la traite des êtres humains (2019-2021).
 Règles :
@@ -43,10 +43,10 @@ class Generator:
         self.client = client
 
     # ------------------------------------------------------------------ API
-    def rewrite(self, answer, passages):
+    def rewrite(self, answer):
         try:
             reply = self.client.chat.completions.create(
-                model=self.settings.llm_model, messages=self._messages(answer, passages), temperature=0
+                model=self.settings.llm_model, messages=self._messages(answer), temperature=0
             )
             text = (reply.choices[0].message.content or "").strip() if reply.choices else ""
         except Exception as err:  # openai raises APITimeoutError, APIStatusError, APIConnectionError, ...
@@ -55,12 +55,12 @@ class Generator:
             return _fallback(answer, "empty reply")
         return self._checked(answer, text)
 
-    def stream(self, answer, passages) -> Iterator:
+    def stream(self, answer) -> Iterator:
         """Yield the growing generated text, then the checked Answer."""
         text = ""
         try:
             stream = self.client.chat.completions.create(
-                model=self.settings.llm_model, messages=self._messages(answer, passages), temperature=0, stream=True
+                model=self.settings.llm_model, messages=self._messages(answer), temperature=0, stream=True
             )
             for event in stream:
                 delta = event.choices[0].delta.content if event.choices else None
@@ -77,7 +77,7 @@ class Generator:
         yield self._checked(answer, text.strip())
 
     # ------------------------------------------------------------ internals
-    def _messages(self, answer, passages) -> list[dict]:
+    def _messages(self, answer) -> list[dict]:
         blocks = []
         for citation in answer.citations:
             hit = citation.hit

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from .document import Measure, Status
-from .search import Hit
+from ..document import Measure, Status
+from ..types import Answer, Citation, Hit, Query
 
 MARKER_RE = re.compile(r"\[((?:Mesure|Note|Sigle|Tableau axe|Préambule|Bilan) [^\[\]]+?)\]")
 
@@ -40,9 +40,8 @@ def marker_matches(marker: str, citation_hit: Hit) -> bool:
 
 
 class Composer:
-    def __init__(self, searcher, intent):
-        self.searcher = searcher
-        self.intent = intent
+    def __init__(self, query: Query):
+        self.query = query
         self.parts: list[str] = []
         self.citations: dict[str, dict] = {}  # chunk id -> {"hit", "marker", "quotes"}, in citing order
         self.statuses: dict[int, str] = {}
@@ -70,20 +69,18 @@ class Composer:
         self.parts.append(text)
 
     def status_words(self, status: Status) -> str:
-        return f"{status.value} [{status.english}]" if self.intent.english else status.value
+        return f"{status.value} [{status.english}]" if self.query.english else status.value
 
     def measure_status(self, measure: Measure) -> None:
         self.statuses[measure.number] = measure.status.value
 
-    def answer(self, intent_name: str, status: str = "answered"):
-        from .answer import Answer, Citation
-
+    def answer(self, route: str, status: str = "answered") -> Answer:
         return Answer(
-            question=self.intent.question,
+            question=self.query.text,
             status=status,
             answer="\n".join(self.parts),
             citations=tuple(Citation(e["hit"], e["marker"], tuple(e["quotes"])) for e in self.citations.values()),
-            intent=intent_name,
-            language="en" if self.intent.english else "fr",
+            intent=route,
+            language=self.query.language,
             measures=dict(self.statuses),
         )

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from .document import (
-    Acronym,
+from ..errors import DocumentFormatError
+from ..text import FOOTNOTE_MARKER_RE, URL_RE, collapse_spaces, markers, strip_markers
+from .annexes import check_summary, parse_glossary, parse_summary
+from .cursor import Cursor, Line
+from .model import (
     Action,
     Axis,
     Evaluation,
@@ -32,10 +34,7 @@ from .document import (
     Paragraph,
     Span,
     Status,
-    SummaryRow,
 )
-from .errors import DocumentFormatError
-from .text import FOOTNOTE_MARKER_RE, URL_RE, collapse_spaces, markers, strip_markers
 
 _AXIS_RE = re.compile(r"^AXE (\d+) : (.+)$")
 _ACTION_RE = re.compile(r"^ACTION N° ?(\d+) : (.+)$")
@@ -43,8 +42,6 @@ _MEASURE_START_RE = re.compile(r"^Mesure (\d+) :")
 # One measure inside a header line; a line may hold several joined by " et ".
 _MEASURE_PART_RE = re.compile(r"(?:^|\s+et\s+)([Mm]esure (\d+) : (.*?)(?: \[([^\]]*)\])?)(?=\s+et\s+[Mm]esure \d+ :|$)")
 _FOOTNOTE_DEF_RE = re.compile(r"^\((\d+)\) (.+)$")
-_ACRONYM_RE = re.compile(r"^(\S+) : (.+?)\.?$")
-_SUMMARY_AXIS_RE = re.compile(r"^AXE N° ?(\d+) : (.+)$")
 _ADOPTED_RE = re.compile(r"Assemblée plénière du (\d{1,2})(?:er)? (\w+) (\d{4})")
 _MONTHS = {
     m: i
@@ -52,48 +49,6 @@ _MONTHS = {
         "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split(), 1
     )
 }
-# Page furniture after annex 2, not part of the evaluation.
-_TRAILER_RE = re.compile(r"^(BILAN|Extrait du Journal officiel.*|Retourner en haut de la page)$")
-
-
-@dataclass(frozen=True)
-class _Line:
-    number: int  # 1-based, for error messages
-    start: int  # offset of the first non-blank char
-    text: str  # stripped content
-
-    @property
-    def span(self) -> Span:
-        return Span(self.start, self.start + len(self.text))
-
-
-class _Cursor:
-    """Non-empty lines with their offsets; reports what it expected where."""
-
-    def __init__(self, source: str):
-        self.lines: list[_Line] = []
-        offset = 0
-        for number, raw in enumerate(source.split("\n"), 1):
-            stripped = raw.strip()
-            if stripped:
-                self.lines.append(_Line(number, offset + raw.index(stripped[0]), stripped))
-            offset += len(raw) + 1
-        self.total_lines = source.count("\n") + 1
-        self.i = 0
-
-    def peek(self) -> _Line | None:
-        return self.lines[self.i] if self.i < len(self.lines) else None
-
-    def next(self, expected: str) -> _Line:
-        line = self.peek()
-        if line is None:
-            raise DocumentFormatError(f"the document ends early (truncated?): expected {expected}", self.total_lines)
-        self.i += 1
-        return line
-
-    def fail(self, message: str, line: _Line | None = None) -> DocumentFormatError:
-        line = line or self.peek()
-        return DocumentFormatError(message, line.number if line else self.total_lines)
 
 
 def parse_file(path: str | Path) -> Evaluation:
@@ -108,7 +63,7 @@ def parse_file(path: str | Path) -> Evaluation:
 
 
 def parse(source: str) -> Evaluation:
-    cur = _Cursor(source)
+    cur = Cursor(source)
     if cur.peek() is None:
         raise DocumentFormatError("the document is empty: expected the evaluation's title", 1)
     title = cur.next("the title").text
@@ -117,12 +72,12 @@ def parse(source: str) -> Evaluation:
     axes, actions, measures = _parse_body(cur)
     conclusion = _paragraphs_until(cur, lambda t: _FOOTNOTE_DEF_RE.match(t) is not None, "footnote '(1) …' after the BILAN")
     footnote_lines = _parse_footnote_lines(cur)
-    acronyms = _parse_glossary(cur)
-    summary = _parse_summary(cur)
+    acronyms = parse_glossary(cur)
+    summary = parse_summary(cur)
 
     warnings: list[str] = []
     footnotes = _link_footnotes(footnote_lines, measures, preamble, conclusion, warnings)
-    _check_summary(summary, measures, warnings)
+    check_summary(summary, measures, warnings)
     measure_list = tuple(sorted(measures.values(), key=lambda m: m.number))
     return Evaluation(
         title=title,
@@ -139,7 +94,7 @@ def parse(source: str) -> Evaluation:
     )
 
 
-def _parse_meta(cur: _Cursor) -> tuple[dt.date, list[Paragraph]]:
+def _parse_meta(cur: Cursor) -> tuple[dt.date, list[Paragraph]]:
     """Skip 'Version initiale'; read the plenary date and the vote.
 
     The plenary and vote lines are kept as the first preamble paragraphs: they
@@ -164,13 +119,13 @@ def _parse_meta(cur: _Cursor) -> tuple[dt.date, list[Paragraph]]:
     raise cur.fail("expected 'Assemblée plénière du <jour> <mois> <année>' before the preamble")
 
 
-def _bulletless(line: _Line) -> Paragraph:
+def _bulletless(line: Line) -> Paragraph:
     text = line.text.lstrip("•- ").strip()
     start = line.start + line.text.index(text)
     return Paragraph(text, Span(start, start + len(text)))
 
 
-def _paragraphs_until(cur: _Cursor, stop, expected: str) -> list[Paragraph]:
+def _paragraphs_until(cur: Cursor, stop, expected: str) -> list[Paragraph]:
     paragraphs = []
     while True:
         line = cur.peek()
@@ -182,14 +137,14 @@ def _paragraphs_until(cur: _Cursor, stop, expected: str) -> list[Paragraph]:
         cur.next(expected)
 
 
-def _parse_body(cur: _Cursor) -> tuple[list[Axis], list[Action], dict[int, Measure]]:
+def _parse_body(cur: Cursor) -> tuple[list[Axis], list[Action], dict[int, Measure]]:
     axes: list[Axis] = []
     actions: list[Action] = []
     measures: dict[int, Measure] = {}
-    pending: list[tuple[int, str, Status, Span, tuple[int, ...], _Line]] = []  # headers awaiting a body
+    pending: list[tuple[int, str, Status, Span, tuple[int, ...], Line]] = []  # headers awaiting a body
     body: list[Paragraph] = []
 
-    def flush(at: _Line | None) -> None:
+    def flush(at: Line | None) -> None:
         if not pending:
             return
         if not body:
@@ -258,13 +213,13 @@ def _parse_body(cur: _Cursor) -> tuple[list[Axis], list[Action], dict[int, Measu
     return axes, actions, measures
 
 
-def _expect_next(cur: _Cursor, number: int, expected: int, kind: str, line: _Line) -> int:
+def _expect_next(cur: Cursor, number: int, expected: int, kind: str, line: Line) -> int:
     if number != expected:
         raise cur.fail(f"{kind} {number} out of order: expected {kind} {expected}", line)
     return number
 
 
-def _parse_measure_header(cur: _Cursor, line: _Line):
+def _parse_measure_header(cur: Cursor, line: Line):
     text = line.text
     parts = list(_MEASURE_PART_RE.finditer(text))
     if not parts or parts[0].start() != 0 or parts[-1].end() != len(text):
@@ -286,8 +241,8 @@ def _parse_measure_header(cur: _Cursor, line: _Line):
         yield number, title, status, header_span, tuple(markers(raw_title)), line
 
 
-def _parse_footnote_lines(cur: _Cursor) -> dict[int, tuple[str, Span, _Line]]:
-    notes: dict[int, tuple[str, Span, _Line]] = {}
+def _parse_footnote_lines(cur: Cursor) -> dict[int, tuple[str, Span, Line]]:
+    notes: dict[int, tuple[str, Span, Line]] = {}
     while (line := cur.peek()) is not None and (match := _FOOTNOTE_DEF_RE.match(line.text)):
         number = int(match.group(1))
         if number in notes:
@@ -300,68 +255,6 @@ def _parse_footnote_lines(cur: _Cursor) -> dict[int, tuple[str, Span, _Line]]:
     if not notes:
         raise cur.fail("expected footnote definitions '(1) …' after the BILAN")
     return notes
-
-
-def _parse_glossary(cur: _Cursor) -> tuple[Acronym, ...]:
-    _expect_annex(cur, "1", "the glossary (annex 1)")
-    heading = cur.next("the glossary heading 'SIGLES UTILISÉS'")
-    if "SIGLES" not in heading.text.upper():
-        raise cur.fail("expected the glossary heading 'SIGLES UTILISÉS'", heading)
-    acronyms: list[Acronym] = []
-    seen: set[str] = set()
-    while (line := cur.peek()) is not None and not line.text.lstrip("• ").startswith("ANNEXE"):
-        match = _ACRONYM_RE.match(line.text)
-        if not match:
-            raise cur.fail("expected a glossary line 'SIGLE : définition.'", line)
-        name = match.group(1)
-        if name.upper() in seen:
-            raise cur.fail(f"acronym {name} is defined twice in the glossary", line)
-        seen.add(name.upper())
-        acronyms.append(Acronym(name, match.group(2).strip(), line.span))
-        cur.next("glossary lines")
-    if not acronyms:
-        raise cur.fail("the glossary (annex 1) has no 'SIGLE : définition.' line")
-    return tuple(acronyms)
-
-
-def _expect_annex(cur: _Cursor, number: str, what: str) -> None:
-    line = cur.peek()
-    if line is None or line.text.lstrip("• ").strip() != f"ANNEXE {number}":
-        got = f", found {line.text[:60]!r}" if line else " (the document ends here: truncated?)"
-        raise cur.fail(f"expected '• ANNEXE {number}', {what}{got}", line)
-    cur.next(f"annex {number}")
-
-
-def _parse_summary(cur: _Cursor) -> tuple[SummaryRow, ...]:
-    _expect_annex(cur, "2", "the summary table")
-    rows: list[SummaryRow] = []
-    axis = 0
-    # Title and column headings come before the first axis row.
-    while (line := cur.peek()) is not None and not _SUMMARY_AXIS_RE.match(line.text):
-        cur.next("the summary table's headings")
-    while (line := cur.peek()) is not None:
-        if match := _SUMMARY_AXIS_RE.match(line.text):
-            axis = int(match.group(1))
-            cur.next("an axis row")
-        elif line.text.isdigit():
-            cur.next("a measure number")
-            title = cur.next(f"the title of measure {line.text} in annex 2")
-            status_line = cur.next(f"the status of measure {line.text} in annex 2")
-            try:
-                status = Status(status_line.text)
-            except ValueError:
-                raise cur.fail(
-                    f"expected the status of measure {line.text} in annex 2, found {status_line.text[:60]!r}",
-                    status_line,
-                ) from None
-            rows.append(SummaryRow(int(line.text), title.text, status, axis, line.number))
-        elif _TRAILER_RE.match(line.text):
-            cur.next("the trailer")
-        else:
-            raise cur.fail("unexpected line in annex 2: expected a measure number, 'AXE N°n :' or the end", line)
-    if not rows:
-        raise cur.fail("the summary table (annex 2) has no rows")
-    return tuple(rows)
 
 
 def _link_footnotes(notes, measures: dict[int, Measure], preamble, conclusion, warnings: list[str]) -> tuple[Footnote, ...]:
@@ -394,33 +287,6 @@ def _link_footnotes(notes, measures: dict[int, Measure], preamble, conclusion, w
             )
         )
     return tuple(footnotes)
-
-
-def _check_summary(summary: tuple[SummaryRow, ...], measures: dict[int, Measure], warnings: list[str]) -> None:
-    by_number = {}
-    for row in summary:
-        if row.number in by_number:
-            raise DocumentFormatError(f"measure {row.number} appears twice in annex 2", row.line)
-        by_number[row.number] = row
-    for number, measure in sorted(measures.items()):
-        row = by_number.get(number)
-        if row is None:
-            raise DocumentFormatError(f"measure {number} is missing from the summary table (annex 2)")
-        if row.status is not measure.status:
-            raise DocumentFormatError(
-                f"measure {number}: annex 2 says '{row.status}' but its header says '{measure.status}'", row.line
-            )
-        if row.axis != measure.axis:
-            raise DocumentFormatError(f"measure {number}: annex 2 puts it in axis {row.axis}, the body in axis {measure.axis}", row.line)
-        if _title_key(row.title) != _title_key(measure.title):
-            warnings.append(f"measure {number}: title differs in annex 2: '{measure.title}' / '{row.title}'")
-    if extra := sorted(set(by_number) - set(measures)):
-        raise DocumentFormatError(f"annex 2 lists measure {extra[0]}, which the body does not have", by_number[extra[0]].line)
-
-
-def _title_key(title: str) -> str:
-    """Compare titles ignoring case, quote style and spacing, not wording or accents."""
-    return collapse_spaces(re.sub(r"[\"«»“”]", " ", title)).casefold()
 
 
 def _unique(values: tuple[int, ...] | tuple[str, ...]):

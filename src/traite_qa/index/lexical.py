@@ -7,37 +7,12 @@ the stopword list (its entries carry accents: "été").
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .errors import CorruptIndexError
-from .text import fold
-
-# Article and decree numbers ("225-4-1", "2013-7") and amounts ("45.000")
-# stay one token; other words need two characters.
-_TOKEN_RE = re.compile(r"\d+(?:[-.,/]\d+)+|\w\w+")
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("french")
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_FRENCH
-
-    return frozenset(fold(w) for w in STOPWORDS_FRENCH)
-
-
-def analyze(text: str) -> list[str]:
-    tokens = [t for t in _TOKEN_RE.findall(fold(text)) if t not in _stopwords()]
-    return _stemmer().stemWords(tokens)
+from ..errors import CorruptIndexError
+from ..text import analyze
 
 
 class LexicalIndex:

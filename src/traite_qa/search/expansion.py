@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .text import fold
+from ..text import fold
 
 # English word (folded) -> French words of the document.
 EN_FR = {

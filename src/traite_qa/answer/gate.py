@@ -2,7 +2,7 @@
 
 e5 cosines bunch between 0.75 and 0.9 whatever the question, so no single
 cut-off separates "the cooking recipe" from "the third plan's budget". The gate
-combines signals, each calibrated on the eval set (`python -m eval.calibrate`):
+combines signals, each calibrated on the question set (`python -m eval.calibrate`):
 
 1. off-topic: the best passage is far (cosine below a floor) AND many of the
    question's words never occur in the document;
@@ -16,16 +16,10 @@ from __future__ import annotations
 
 import re
 
-from .lexical import analyze
-from .text import FOOTNOTE_MARKER_RE, fold
-
-# Calibrated on eval/questions.yaml (see README, "No-evidence gate"): every
-# off-topic question's best passage scores below these, every answerable
-# one above (French questions score higher than English ones against the
-# French text, hence two floors).
-FLOOR_FR = 0.82
-FLOOR_EN = 0.80
-MAX_ABSENT_SHARE = 0.4
+from ..settings import Tuning
+from ..text import analyze, fold
+from ..types import Query
+from ..understand import satisfies
 
 _COUNTRIES = [
     r"allemagne|allemand\w*|germany|german", r"belgique|belge\w*|belgium|belgian", r"espagne|espagnol\w*|spain|spanish",
@@ -49,44 +43,9 @@ _COUNTRIES = [
 ]
 _COUNTRY_RES = [re.compile(rf"\b(?:{p})\b") for p in _COUNTRIES]
 
-_MONEY_Q = re.compile(
-    r"\b(budget|budgets|montant|salaire|remuneration|cout|couts|combien d'argent|quelle somme|how much money|"
-    r"how much funding|funding|salary|cost|costs|prix)\b"
-)
-_COUNT_Q = re.compile(r"\b(combien|nombre de|how many|how much|quelle proportion|quelle part|pourcentage|what share|what percentage)\b")
-# "quand" opens a "when" question; inside one ("… quand on dénonce …") it means "if".
-_DATE_Q = re.compile(r"(?:^|[.?!] )(?:\w+ )?quand\b|\b(quelle date|en quelle annee|depuis quand|a quelle date|"
-                     r"when|what date|which year|what year)\b")
-_MONEY = re.compile(r"\d[\d  .,]*\s*(?:€|euros?\b|millions?|milliards?)|\beuros?\b|€", re.IGNORECASE)
-# A count: digits that are not a year, or a number word ("neuf femmes", "une quinzaine").
-_NUMBER = re.compile(r"\b(?!(?:19|20)\d\d\b)\d[\d  .,]*%?|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|"
-                     r"treize|quatorze|quinze|seize|vingt|trente|quarante|cinquante|soixante|cent|mille|millier|million|"
-                     r"milliard|dizaine|douzaine|quinzaine|vingtaine|trentaine|quarantaine|cinquantaine|soixantaine|"
-                     r"centaine|seul|seule|unique)s?\b", re.IGNORECASE)
-_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(janvier|fevrier|février|mars|avril|mai|juin|juillet|aout|août|septembre|"
-                   r"octobre|novembre|decembre|décembre)\b", re.IGNORECASE)
-
-
-def answer_type(question: str) -> str | None:
-    folded = fold(question)
-    if _MONEY_Q.search(folded):
-        return "money"
-    if _DATE_Q.search(folded):
-        return "date"
-    if _COUNT_Q.search(folded):
-        return "count"
-    return None
-
-
-def satisfies(kind: str | None, texts: list[str]) -> bool:
-    if kind is None:
-        return True
-    pattern = {"money": _MONEY, "date": _DATE, "count": _NUMBER}[kind]
-    return any(pattern.search(FOOTNOTE_MARKER_RE.sub("", t)) for t in texts)
-
-
 class Gate:
-    def __init__(self, corpus: str, vocabulary: set[str]):
+    def __init__(self, corpus: str, vocabulary: set[str], tuning: Tuning):
+        self.tuning = tuning
         self._corpus = fold(corpus)
         self._vocabulary = vocabulary
         self._known_places = {i for i, r in enumerate(_COUNTRY_RES) if r.search(self._corpus)}
@@ -104,15 +63,15 @@ class Gate:
         words = analyze(question)
         return sum(w not in self._vocabulary for w in words) / len(words) if words else 1.0
 
-    def reason(self, question: str, english: bool, top_dense: float, evidence_texts: list[str]) -> str | None:
+    def reason(self, query: Query, top_dense: float, evidence_texts: list[str]) -> str | None:
         """Why the evidence does not answer the question, or None when it does."""
-        place = self.unknown_place(question)
+        place = self.unknown_place(query.text)
         if place:
             return f"the document never mentions {place!r}"
-        floor = FLOOR_EN if english else FLOOR_FR
-        if top_dense < floor and self.absent_share(question) >= MAX_ABSENT_SHARE:
+        floor = self.tuning.floor_en if query.english else self.tuning.floor_fr
+        if top_dense < floor and self.absent_share(query.text) >= self.tuning.max_absent_share:
             return f"off-topic (best passage cosine {top_dense:.3f} < {floor})"
-        kind = answer_type(question)
+        kind = query.answer_type
         if not satisfies(kind, evidence_texts):
             return f"the question asks for a {kind} and the evidence holds none"
         return None

@@ -1,0 +1,125 @@
+"""The assistant: grounded, extractive answers with cited passages.
+
+    assistant = Assistant.load("index/build")
+    answer = assistant.ask("Où en est la mesure 16 ?")
+    answer.status, answer.answer, [c.id for c in answer.citations]
+
+The question is read once (`understand`), then handed to the responder of
+its route: structured routes answer from the document model, everything else
+goes through retrieval and sentence-level evidence. Every quote is a verbatim
+substring of its passage and every marker in the text names a citation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from ..errors import InvalidFilterError, InvalidQuestionError
+from ..index import BaseEmbedder
+from ..search import Searcher
+from ..settings import Settings
+from ..types import ANSWERED, INVALID_QUESTION, STRUCTURED_ROUTES, Answer, Query, Route
+from . import templates as T
+from .aggregate import AggregateResponder
+from .retrieval import RetrievalResponder
+from .structured import (
+    AcronymResponder,
+    FootnoteResponder,
+    MeasureResponder,
+    UnknownReferenceResponder,
+)
+
+
+class Responder(Protocol):
+    def answer(self, query: Query) -> Answer | None:
+        """An answer, or None to let retrieval answer instead."""
+
+
+class Assistant:
+    def __init__(self, searcher: Searcher, generator=None):
+        self.searcher = searcher
+        self.settings = searcher.settings
+        self.evaluation = searcher.evaluation
+        self.understander = searcher.understander
+        measures = MeasureResponder(self.evaluation, searcher)
+        self.retrieval = RetrievalResponder(self.evaluation, searcher, self.settings.tuning, measures)
+        self.responders: dict[Route, Responder] = {
+            Route.UNKNOWN_REFERENCE: UnknownReferenceResponder(self.evaluation),
+            Route.ACRONYM: AcronymResponder(self.evaluation, searcher),
+            Route.FOOTNOTE: FootnoteResponder(self.evaluation, searcher),
+            Route.AGGREGATE: AggregateResponder(self.evaluation, searcher),
+            Route.STATUS: measures,
+            Route.RECOMMENDATION: measures,
+            Route.WHY: measures,
+        }
+        self.generator = generator
+        if generator is not None and getattr(generator, "evaluation", None) is None:
+            generator.evaluation = self.evaluation  # it checks the statuses it writes against the document
+
+    @classmethod
+    def load(
+        cls,
+        index_dir: str | Path | None = None,
+        settings: Settings | None = None,
+        embedder: BaseEmbedder | None = None,
+        *,
+        build: bool = False,
+        progress: bool = False,
+    ) -> "Assistant":
+        """`build=True`: build the index first when it is missing, stale or damaged."""
+        searcher = Searcher.load(index_dir, settings=settings, embedder=embedder, build=build, progress=progress)
+        generator = None
+        if searcher.settings.uses_generator:
+            from .generator import Generator
+
+            generator = Generator(searcher.settings, evaluation=searcher.evaluation)
+        return cls(searcher, generator)
+
+    def warm_up(self) -> None:
+        self.searcher.warm_up()
+
+    # ------------------------------------------------------------------ API
+    def ask(self, question: str, history: list[dict] | None = None, *, status=None, axis=None) -> Answer:
+        answer = self._extractive(question, history, status, axis)
+        if self._generates(answer):
+            answer = self.generator.rewrite(answer)
+        return answer
+
+    def ask_stream(self, question: str, history: list[dict] | None = None, *, status=None, axis=None) -> Iterator[str | Answer]:
+        """Yield text deltas (pieces to append, only verified text), then the final Answer.
+
+        An extractive answer exists at once: it comes as the final Answer alone."""
+        answer = self._extractive(question, history, status, axis)
+        if self._generates(answer):
+            yield from self.generator.stream(answer)
+            return
+        yield answer
+
+    def understand(self, question: str, history: list[dict] | None = None, *, status=None, axis=None) -> Query:
+        """The question as the assistant reads it (raises InvalidQuestionError / InvalidFilterError)."""
+        return self.understander.understand(question, history, status=status, axis=axis)
+
+    # ------------------------------------------------------------ internals
+    def _extractive(self, question, history, status, axis) -> Answer:
+        try:
+            query = self.understand(question, history, status=status, axis=axis)
+        except (InvalidQuestionError, InvalidFilterError) as err:
+            return self._invalid(question, err)
+        responder = self.responders.get(query.route)
+        if responder is not None:
+            answer = responder.answer(query)
+            if answer is not None:
+                return answer
+        return self.retrieval.answer(query)
+
+    def _generates(self, answer: Answer) -> bool:
+        return self.generator is not None and answer.status == ANSWERED and answer.intent not in STRUCTURED_ROUTES
+
+    def _invalid(self, raw, err: InvalidQuestionError | InvalidFilterError) -> Answer:
+        code = getattr(err, "code", None) if isinstance(err, InvalidQuestionError) else "filter"
+        message = T.INVALID.get(code, T.INVALID["filter"]).format(limit=self.settings.max_question_chars, error=err)
+        # Echo what was asked, made encodable (lone surrogates would break the JSON).
+        question = raw.encode("utf-8", "replace").decode("utf-8") if isinstance(raw, str) else ""
+        return Answer(question[: self.settings.max_question_chars], INVALID_QUESTION, message, intent=Route.INVALID,
+                      notes=(str(err),))

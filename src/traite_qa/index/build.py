@@ -1,0 +1,233 @@
+"""Build the index: a new immutable version folder, swapped in atomically.
+
+A build writes a new version folder and swaps the symlink with one atomic
+rename, so a build killed at any point leaves the previous index loadable.
+Embeddings are cached by (model fingerprint, passage sha256), so a rebuild
+with unchanged chunks embeds nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..document import parse
+from ..errors import (
+    CorruptIndexError,
+    IndexMissingError,
+    StaleIndexError,
+    TraiteQAError,
+)
+from ..settings import Settings
+from ..text import sentence_spans
+from ..types import QUOTABLE_KINDS, Chunk
+from .chunker import chunk_evaluation
+from .embedder import BaseEmbedder, make_embedder
+from .lexical import LexicalIndex
+from .load import (
+    FILES,
+    FORMAT,
+    IndexData,
+    chunker_settings,
+    index_problem,
+    load_index,
+    read_source,
+    sha256_bytes,
+    sha256_file,
+)
+from .store import STORES, vector_id
+
+
+def load_or_build(settings: Settings, embedder: BaseEmbedder, progress: bool = False) -> IndexData:
+    """Load the index; build it first when it is missing, stale or damaged.
+
+    One load when the index is fine (the check *is* the load)."""
+    try:
+        return load_index(settings, embedder)
+    except (IndexMissingError, StaleIndexError, CorruptIndexError) as err:
+        if progress:
+            print(f"traite-qa: building the index ({str(err).split(': run')[0]})", file=sys.stderr, flush=True)
+    build_index(settings, force=True, progress=progress, embedder=embedder)
+    return load_index(settings, embedder)
+
+
+# --------------------------------------------------------------------- build
+def ensure_index(settings: Settings, progress: bool = False, embedder: BaseEmbedder | None = None) -> dict:
+    """Build the index when it is missing, stale or damaged; otherwise do nothing."""
+    problem = index_problem(settings, embedder)
+    if problem is None:
+        return {"index_dir": str(settings.index_dir), "skipped": True, "reason": "up to date"}
+    if progress:
+        print(f"traite-qa: building the index ({problem.split(': run')[0]})", flush=True)
+    return build_index(settings, force=True, progress=progress, embedder=embedder)
+
+
+def build_index(
+    settings: Settings, force: bool = False, progress: bool = False, embedder: BaseEmbedder | None = None
+) -> dict:
+    started = time.perf_counter()
+    embedder = embedder or make_embedder(settings)
+    source, source_sha = read_source(settings)
+    evaluation = parse(source)  # a malformed document stops here, before any write
+    chunks = chunk_evaluation(evaluation, source, settings.chunk_size, settings.chunk_overlap)
+    report = {
+        "index_dir": str(settings.index_dir),
+        "model": settings.model,
+        "chunks": len(chunks),
+        "embedded": 0,
+        "cached": 0,
+    }
+    if not force and index_problem(settings, embedder) is None:
+        return {**report, "skipped": True, "seconds": time.perf_counter() - started}
+
+    versions = settings.index_dir.parent / f".{settings.index_dir.name}.versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    with open(versions / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time per index
+        _remove_leftovers(versions)
+        tmp = versions / f"tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        vectors, sentences, embedded, cached = _embed(chunks, embedder, settings, progress)
+        manifest = _write_version(tmp, chunks, vectors, sentences, embedder, settings, source_sha)
+        final = versions / f"{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}-{manifest['files']['vectors.faiss'][:8]}"
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        _swap(settings.index_dir, final)
+        _remove_leftovers(versions, keep=final)
+    return {**report, "skipped": False, "embedded": embedded, "cached": cached, "seconds": time.perf_counter() - started,
+            "dimension": manifest["model"]["dimension"]}
+
+
+def _embed(chunks: list[Chunk], embedder: BaseEmbedder, settings: Settings, progress: bool):
+    """Embed chunk passages and their sentences, reusing cached vectors."""
+    # Only passages the answerer quotes from get sentence vectors (not glossary
+    # lines or table rows): a fifth fewer texts to embed on a first build.
+    sentences = [(c.id, start, end) for c in chunks if c.kind in QUOTABLE_KINDS for start, end in sentence_spans(c.body)]
+    by_id = {c.id: c for c in chunks}
+    texts = [c.passage for c in chunks] + [by_id[cid].body[s:e] for cid, s, e in sentences]
+    cache = EmbeddingCache(settings.embedding_cache, embedder.fingerprint)
+    keys = [sha256_bytes(t.encode()) for t in texts]
+    missing = list(dict.fromkeys(key for key in keys if key not in cache))
+    if missing:
+        text_of = dict(zip(keys, texts))
+        new = embedder.embed_documents([text_of[key] for key in missing], progress=progress)
+        cache.update(dict(zip(missing, new)))
+        cache.save()
+    vectors = np.vstack([cache[key] for key in keys]).astype(np.float32)
+    return vectors[: len(chunks)], (sentences, vectors[len(chunks) :]), len(missing), len(set(keys)) - len(missing)
+
+
+def _write_version(tmp: Path, chunks, vectors, sentences, embedder: BaseEmbedder, settings: Settings, source_sha: str) -> dict:
+    with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
+        for chunk in chunks:
+            f.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+    ids = [vector_id(c.id) for c in chunks]
+    if len(set(ids)) != len(ids):  # pragma: no cover - 63-bit hashes of ~200 ids
+        raise TraiteQAError("two chunk ids hash to the same vector id")
+    (tmp / "ids.json").write_text(json.dumps([[vid, c.id] for vid, c in zip(ids, chunks)]), encoding="utf-8")
+    store = STORES[settings.vector_store](vectors.shape[1])
+    store.add(np.asarray(ids, dtype=np.int64), vectors)
+    store.save(tmp / "vectors.faiss")
+    LexicalIndex.build([c.passage for c in chunks]).save(tmp / "bm25")
+    spans, sentence_vectors = sentences
+    np.savez(
+        tmp / "sentences.npz",
+        chunk_ids=np.array([cid for cid, _, _ in spans]),
+        starts=np.array([s for _, s, _ in spans], dtype=np.int32),
+        ends=np.array([e for _, _, e in spans], dtype=np.int32),
+        vectors=sentence_vectors.astype(np.float32),
+    )
+    files = {name: sha256_file(tmp / name) for name in FILES}
+    files.update({f"bm25/{p.name}": sha256_file(p) for p in sorted((tmp / "bm25").iterdir())})
+    manifest = {
+        "format": FORMAT,
+        "package_version": __version__,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": {"id": settings.model, "fingerprint": embedder.fingerprint, "dimension": int(vectors.shape[1])},
+        "store": settings.vector_store,
+        "chunker": chunker_settings(settings),
+        "source": {"name": settings.source.name, "sha256": source_sha},
+        "chunks": len(chunks),
+        "kinds": {kind: sum(c.kind == kind for c in chunks) for kind in dict.fromkeys(c.kind for c in chunks)},
+        "files": files,
+    }
+    # The manifest goes last: a folder without one is never taken for an index.
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    for path in [*tmp.iterdir(), *(tmp / "bm25").iterdir(), tmp]:
+        _fsync(path)
+    return manifest
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _swap(index_dir: Path, final: Path) -> None:
+    """Point `index_dir` at `final` with one atomic rename of a symlink."""
+    if index_dir.exists() and not index_dir.is_symlink():
+        # A plain folder from elsewhere: move it aside first (not atomic, once).
+        os.rename(index_dir, final.parent / f"old-{uuid.uuid4().hex[:8]}")
+    link = index_dir.parent / f".{index_dir.name}.link-{uuid.uuid4().hex[:8]}"
+    os.symlink(os.path.relpath(final, index_dir.parent), link)
+    os.replace(link, index_dir)
+    _fsync(index_dir.parent)
+
+
+def _remove_leftovers(versions: Path, keep: Path | None = None) -> None:
+    """Drop versions no longer pointed at and folders of killed builds."""
+    current = None
+    link = versions.parent / versions.name[1:].removesuffix(".versions")
+    if link.is_symlink():
+        current = link.resolve()
+    for path in versions.iterdir():
+        if path.name == ".lock" or path.resolve() in {current, keep and keep.resolve()}:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+    for stale_link in versions.parent.glob(f".{link.name}.link-*"):
+        stale_link.unlink(missing_ok=True)
+
+
+class EmbeddingCache:
+    """Passage embeddings keyed by sha256 of the passage, one file per model."""
+
+    def __init__(self, directory: Path, fingerprint: str):
+        self.path = directory / f"{fingerprint}.npz"
+        self._data: dict[str, np.ndarray] = {}
+        if self.path.exists():
+            try:
+                with np.load(self.path, allow_pickle=False) as npz:
+                    self._data = dict(zip(npz["keys"].tolist(), npz["vectors"]))
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                self._data = {}  # a damaged cache only costs a re-embed
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self._data[key]
+
+    def update(self, items: dict[str, np.ndarray]) -> None:
+        self._data.update(items)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}.npz")
+        keys = list(self._data)
+        np.savez(tmp, keys=np.array(keys), vectors=np.vstack([self._data[k] for k in keys]))
+        os.replace(tmp, self.path)

@@ -1,0 +1,192 @@
+"""Hybrid search: dense (FAISS) and BM25 rankings fused by reciprocal rank,
+with exact references (measure N, note N, an acronym, a measure's title)
+pinned first.
+
+    searcher = Searcher.load("index/build")
+    for hit in searcher.search("mécanisme national de référence", k=5):
+        print(hit.rank, hit.id, hit.status, hit.score)
+
+`search(str)` is the public entry; the assistant calls `retrieve(Query)` with
+the question it has already read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ..document import Evaluation, Status
+from ..errors import UnknownReferenceError
+from ..index import (
+    BaseEmbedder,
+    IndexData,
+    load_index,
+    load_or_build,
+    make_embedder,
+    set_search_threads,
+)
+from ..settings import Settings
+from ..types import Chunk, Filters, Hit, Query
+from ..understand import (
+    Understander,
+    check_filters,
+    check_k,
+    check_references,
+    clean_question,
+)
+from .expansion import expand
+from .fusion import fuse
+from .pinning import PINNED_SCORE, is_pinned
+
+QUERY_CACHE_SIZE = 2048
+
+
+class Searcher:
+    def __init__(self, data: IndexData, embedder: BaseEmbedder, settings: Settings):
+        self.data = data
+        self.embedder = embedder
+        self.settings = settings
+        self.chunks = data.chunks
+        self.evaluation: Evaluation = data.evaluation
+        self.understander = Understander(self.evaluation, settings)
+        self._vector_rows = data.row_of_vector
+        self._row_of_id = {c.id: i for i, c in enumerate(self.chunks)}
+        self._axes = [self._chunk_axes(c) for c in self.chunks]
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        index_dir: str | Path | None = None,
+        settings: Settings | None = None,
+        embedder: BaseEmbedder | None = None,
+        *,
+        build: bool = False,
+        progress: bool = False,
+    ) -> "Searcher":
+        """Load and check the index; raises a domain error naming what is wrong and the fix.
+
+        `build=True` builds the index first when it is missing, stale or damaged."""
+        settings = settings or Settings.from_env()
+        if index_dir is not None:
+            settings = settings.with_(index_dir=Path(index_dir))
+        embedder = embedder or make_embedder(settings)
+        data = load_or_build(settings, embedder, progress) if build else load_index(settings, embedder)
+        set_search_threads(settings.search_threads)
+        return cls(data, embedder, settings)
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+        self._embed("warm up")
+
+    # ----------------------------------------------------------------- API
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        status: str | Status | None = None,
+        axis: int | None = None,
+        kind: str | None = None,
+        action: int | None = None,
+    ) -> list[Hit]:
+        text = clean_question(query, self.settings.max_question_chars)
+        k = check_k(k, self.settings.max_k)
+        filters = check_filters(self.evaluation, status=status, axis=axis, action=action, kind=kind)
+        return self.retrieve(self.understander.read(text), k, filters)
+
+    def retrieve(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
+        """The top k chunks for a question already read, within `filters`
+        (default: the query's own). Raises UnknownReferenceError for "mesure 52"."""
+        check_references(self.evaluation, query.search_refs)
+        filters = query.filters if filters is None else filters
+        mask = self._mask(filters)
+        dense = self._dense_scores(self.query_vector(query))
+        lexical = self.data.lexical.scores(expand(query.text, query.english))
+        t = self.settings.tuning
+        fused = fuse(dense, lexical, t.rrf_k, t.dense_weight, t.lexical_weight)
+        fused[~mask] = -np.inf
+        order = [int(i) for i in np.argsort(-fused, kind="stable") if mask[i]]
+        pinned = [i for i in order if is_pinned(self.chunks[i], query.search_refs, self.evaluation)]
+        pinned_set = set(pinned)
+        rest = [i for i in order if i not in pinned_set]
+        hits = []
+        for rank, i in enumerate((pinned + rest)[:k], 1):
+            is_pin = rank <= len(pinned)
+            score = PINNED_SCORE + float(fused[i]) if is_pin else float(fused[i])
+            hits.append(Hit.from_chunk(self.chunks[i], score, rank, pinned=is_pin, dense=float(dense[i]), lexical=float(lexical[i])))
+        return hits
+
+    def query_vector(self, query: Query) -> np.ndarray:
+        return self._embed(query.text)
+
+    def embed_query(self, query: str) -> np.ndarray:
+        return self._embed(clean_question(query, self.settings.max_question_chars))
+
+    def clear_query_cache(self) -> None:
+        """Forget cached query embeddings (benchmarks time the encode)."""
+        with self._cache_lock:
+            self._query_cache.clear()
+
+    def check_filters(self, **filters) -> Filters:
+        """The filters as values; raises InvalidFilterError for one the document cannot satisfy."""
+        return check_filters(self.evaluation, **filters)
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        try:
+            return self.chunks[self._row_of_id[chunk_id]]
+        except KeyError:
+            raise UnknownReferenceError(f"unknown chunk {chunk_id!r}") from None
+
+    def hits_for(self, chunk_ids: list[str]) -> list[Hit]:
+        """Hits for chunks chosen from the structure (not ranked by a query)."""
+        return [Hit.from_chunk(self.chunk(cid), PINNED_SCORE, rank, pinned=True) for rank, cid in enumerate(chunk_ids, 1)]
+
+    def measure_chunk_ids(self, number: int) -> list[str]:
+        return [c.id for c in self.chunks if c.kind == "measure" and number in c.measures]
+
+    # ------------------------------------------------------------ internals
+    def _dense_scores(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine of every chunk; chunks outside the store's candidates get -1
+        (an approximate store is asked for a bounded set, not for everything)."""
+        k = min(len(self.chunks), self.settings.tuning.dense_candidates)
+        scores, ids = self.data.store.search(vector[None, :], k)
+        dense = np.full(len(self.chunks), -1.0, dtype=np.float32)
+        for score, vid in zip(scores[0], ids[0]):
+            if vid >= 0:
+                dense[self._vector_rows[int(vid)]] = score
+        return dense
+
+    def _embed(self, text: str) -> np.ndarray:
+        # The same questions come back (example buttons, several users):
+        # a small LRU avoids re-encoding them.
+        with self._cache_lock:
+            if text in self._query_cache:
+                self._query_cache.move_to_end(text)
+                return self._query_cache[text]
+        vector = self.embedder.embed_queries([text])[0]
+        with self._cache_lock:
+            self._query_cache[text] = vector
+            if len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vector
+
+    def _mask(self, filters: Filters) -> np.ndarray:
+        mask = np.ones(len(self.chunks), dtype=bool)
+        if filters.status is not None:
+            mask &= np.array([filters.status.value in c.statuses for c in self.chunks])
+        if filters.axis is not None:
+            mask &= np.array([filters.axis in axes for axes in self._axes])
+        if filters.action is not None:
+            mask &= np.array([c.action == filters.action for c in self.chunks])
+        if filters.kind is not None:
+            mask &= np.array([c.kind == filters.kind for c in self.chunks])
+        return mask
+
+    def _chunk_axes(self, chunk: Chunk) -> frozenset[int]:
+        if chunk.kind == "footnote":
+            return frozenset(self.evaluation.measure(m).axis for m in chunk.measures)
+        return frozenset([chunk.axis]) if chunk.axis is not None else frozenset()

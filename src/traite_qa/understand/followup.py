@@ -1,0 +1,117 @@
+"""Follow-ups: "Et la mesure 17 ?", "Pourquoi ?", "Et la suivante ?" borrow the
+measure (and the route) of the previous exchange.
+
+The history is user input too: it is read defensively, only its last
+exchange matters, and only measures the plan has carry over.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from ..document import Evaluation
+from ..text import STOPWORDS, fold, words
+from ..types import Query, Route
+from .route import RECO_CUES, STATUS_CUES, WHY_CUES, Router
+
+_FOLLOW_UP_START = re.compile(r"^(et|mais|and|what about|pourquoi|why|quelles? recommandations?|lesquelles|la suivante)\b")
+_CARRIED = (Route.STATUS, Route.RECOMMENDATION, Route.WHY)
+
+
+def resolve(query: Query, history: list[dict], router: Router, evaluation: Evaluation, max_chars: int) -> Query:
+    """The query completed from the last exchange, or unchanged when it stands on its own."""
+    if query.route in (Route.AGGREGATE, Route.ACRONYM, Route.FOOTNOTE, Route.UNKNOWN_REFERENCE) and not query.refs.footnotes:
+        return query  # complete on its own ("Combien de mesures sont réalisées ?")
+    previous_q, previous_a, previous_measures = last_exchange(history, max_chars)
+    if not previous_q and not previous_a:
+        return query
+    folded = fold(query.text)
+    elliptic = bool(_FOLLOW_UP_START.search(folded)) or len([w for w in words(folded) if w not in STOPWORDS]) <= 2
+    if not elliptic:
+        return query
+    previous = router.read(previous_q) if previous_q else None
+    if query.measures or query.refs.footnotes:
+        # "Et la mesure 17 ?": same question as before, about another measure.
+        if previous and query.route in (Route.STATUS, Route.MEASURE_QUESTION) and previous.route in (*_CARRIED, Route.FOOTNOTE):
+            route = previous.route if previous.route != Route.FOOTNOTE or query.refs.footnotes else Route.STATUS
+            return replace(query, route=route, follow_up=True)
+        return query
+    measures = previous.measures if previous and previous.measures else ()
+    if not measures:
+        measures = previous_measures[:1]
+    measures = tuple(m for m in measures if 1 <= m <= len(evaluation.measures))
+    if not measures:
+        return query
+    other = _relative_measure(folded, measures[0], len(evaluation.measures))
+    if other is not None:
+        # "Et la suivante ?", "et la 44 ?": the previous question, about another measure.
+        route = previous.route if previous and previous.route in _CARRIED else Route.STATUS
+        return replace(query, route=route, refs=replace(query.refs, measures=(other,)), follow_up=True)
+    refs = replace(query.refs, measures=measures[:2])
+    if RECO_CUES.search(folded):
+        return replace(query, route=Route.RECOMMENDATION, refs=refs, follow_up=True)
+    if WHY_CUES.search(folded):
+        return replace(query, route=Route.WHY, refs=refs, follow_up=True)
+    if STATUS_CUES.search(folded):
+        return replace(query, route=Route.STATUS, refs=refs, follow_up=True)
+    return replace(query, route=Route.MEASURE_QUESTION, refs=refs, follow_up=True)
+
+
+def _relative_measure(folded: str, previous: int, count: int) -> int | None:
+    if re.search(r"\b(suivante|next|following)\b", folded):
+        target = previous + 1
+    elif re.search(r"\b(precedente|previous)\b", folded):
+        target = previous - 1
+    elif match := re.search(r"\b(\d{1,3})\b", folded):
+        target = int(match.group(1))
+    else:
+        return None
+    return target if 1 <= target <= count else None
+
+
+def last_exchange(history: list[dict], max_chars: int) -> tuple[str, str, tuple[int, ...]]:
+    """The last user question, the answer after it, and the measures that answer stated.
+
+    An assistant message may carry the Answer's `measures` ({number: status});
+    a plain-text history falls back on the answer's first [Mesure N] marker.
+    """
+    question = answer = ""
+    measures: tuple[int, ...] = ()
+    for turn in reversed(history):
+        if not isinstance(turn, dict):
+            continue
+        role, text = turn.get("role"), _text_of(turn.get("content", ""))
+        if role == "assistant" and not answer and not question:
+            answer = text
+            measures = _stated_measures(turn.get("measures"))
+        elif role == "user" and not question:
+            question = text
+            break
+    if answer and not measures:
+        measures = tuple(int(n) for n in re.findall(r"\[Mesures? (\d+)", answer[: 2 * max_chars]))
+    return question.strip()[:max_chars], answer.strip()[: 2 * max_chars], measures
+
+
+def _stated_measures(value) -> tuple[int, ...]:
+    items = value.keys() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    out = []
+    for item in items:
+        if isinstance(item, bool):
+            continue
+        try:
+            out.append(int(item))
+        except (TypeError, ValueError):
+            continue
+    return tuple(out)
+
+
+def _text_of(content) -> str:
+    """History content is a string, or (Gradio 6) a list of {"type": "text", "text": ...} parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(_text_of(part.get("text", "") if isinstance(part, dict) else part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    return ""
