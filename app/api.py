@@ -86,6 +86,8 @@ class CitationModel(HitModel):
 
 class AnswerModel(BaseModel):
     model_config = ConfigDict(extra="allow")
+    answer_id: str = Field(description="stable id of this answer (same question answered the same way, same id); "
+                                       "name it when sending feedback")
     question: str
     status: Literal["answered", "no_evidence", "invalid_question"]
     answer: str = Field(description="the answer, with [Mesure 16]-style markers naming its citations")

@@ -56,6 +56,7 @@ def collect(assistant) -> list[dict]:
     rows = []
     for qid, text, history in items:
         answer = assistant.ask(text, history or None).to_dict()
+        answer.pop("answer_id", None)  # added after the snapshot; derived from the rest
         try:
             hits = [h.id for h in assistant.searcher.search(text, k=10)]
         except Exception as err:  # noqa: BLE001 - the error itself is part of the behaviour

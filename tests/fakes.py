@@ -246,6 +246,7 @@ def free_port() -> int:
 
 # ---------------------------------------------------------- answer contract
 ANSWER_KEYS = {
+    "answer_id": str,
     "question": str,
     "status": str,
     "answer": str,
@@ -322,6 +323,8 @@ def answer_dict_problems(data, source: str | None = None) -> list[str]:
             problems.append(f"{key} is {type(data[key]).__name__}, not {type_.__name__}")
     if problems:
         return problems
+    if not re.fullmatch(r"ans-[0-9a-f]{20}", data["answer_id"]):
+        problems.append(f"answer_id {data['answer_id'][:40]!r} is not 'ans-' and 20 hex digits")
     if data["status"] not in STATUSES:
         problems.append(f"status {data['status']!r} not in {STATUSES}")
     if data["language"] not in ("fr", "en"):

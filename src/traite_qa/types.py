@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
@@ -323,8 +325,17 @@ class Answer:
         object.__setattr__(self, "measures", MappingProxyType(dict(self.measures)))
         object.__setattr__(self, "intent", str(self.intent))
 
+    @property
+    def answer_id(self) -> str:
+        """Stable id of this answer: the same question answered the same way
+        (text, citations, route) gets the same id, so feedback can name it."""
+        payload = json.dumps([self.question, self.status, self.answer, [c.id for c in self.citations], self.intent,
+                              self.language], ensure_ascii=False)
+        return "ans-" + hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:20]
+
     def to_dict(self) -> dict:
         return {
+            "answer_id": self.answer_id,
             "question": self.question,
             "status": self.status,
             "answer": self.answer,
