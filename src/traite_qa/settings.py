@@ -36,10 +36,12 @@ class Tuning:
     and `eval/calibrate.py` explore them with `settings.with_(name=value)`.
     """
 
-    # Reciprocal-rank fusion of the dense and BM25 rankings (`python -m eval.compare --sweep`).
+    # Reciprocal-rank fusion of three rankings: passage cosine, BM25, and each
+    # passage's best sentence cosine (`python -m eval.fusion`, cross-validated on dev).
     rrf_k: int = 20
-    dense_weight: float = 0.5
+    dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    sentence_weight: float = 0.5
     # How many chunks the vector store is asked for: all of them here (219),
     # a bounded set when an approximate store serves a large collection.
     dense_candidates: int = 256
@@ -53,11 +55,25 @@ class Tuning:
     w_number: float = 0.06
     w_quantity: float = 0.04
     w_prior: float = 0.08
-    # The no-evidence gate (`python -m eval.calibrate`): the best passage's cosine
-    # floor per language, and the share of the question's words the document lacks.
-    floor_fr: float = 0.82
-    floor_en: float = 0.80
+    # Topic lists: measures scoring at least `topic_ratio` of the best, at most
+    # `topic_max`; weights of the measure cards' dense and lexical votes.
+    topic_ratio: float = 0.6
+    topic_max: int = 8
+    topic_card_weight: float = 1.0
+    topic_lexical_weight: float = 1.0
+    synthesis_measures: int = 4  # measures listed under a synthesis
+    # A status asked about something described names a measure only when the
+    # measure's card ranks this high among the 45 for the question.
+    subject_card_rank: int = 3
+    # The no-evidence gate (`python -m eval.calibrate`, dev split + the curated
+    # refusals): below the language's floor, the best passage's cosine means
+    # off-topic when a share of the question's words never occur in the
+    # document (French only: English words never do); a question most of whose
+    # words the document lacks is off-topic whatever the cosine.
+    floor_fr: float = 0.836
+    floor_en: float = 0.797
     max_absent_share: float = 0.4
+    absent_share_alone: float = 0.7
 
     def __post_init__(self) -> None:
         for name in ("rrf_k", "evidence_passages", "dense_candidates"):

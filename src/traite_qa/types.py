@@ -110,8 +110,8 @@ class Chunk:
 
     @property
     def passage(self) -> str:
-        """What the embedder and BM25 see: the text with layout whitespace collapsed."""
-        return re.sub(r"[ \t]*\n\s*", "\n", re.sub(r"[ \t]+", " ", self.text)).strip()
+        """What the embedder and BM25 see: header and body, layout whitespace collapsed."""
+        return _collapse(self.text)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -130,6 +130,10 @@ class Chunk:
         return cls(**data)
 
 
+def _collapse(text: str) -> str:
+    return re.sub(r"[ \t]*\n\s*", "\n", re.sub(r"[ \t]+", " ", text)).strip()
+
+
 # -------------------------------------------------------------- understand
 class Route(enum.StrEnum):
     """How a question is answered (the `intent` field of an Answer)."""
@@ -141,6 +145,10 @@ class Route(enum.StrEnum):
     ACRONYM = "acronym"
     FOOTNOTE = "footnote"
     AGGREGATE = "aggregate"
+    TOPIC_LIST = "topic_list"
+    SYNTHESIS = "synthesis"
+    GREETING = "greeting"
+    CLARIFY = "clarify"  # a follow-up with nothing to follow
     MEASURE_QUESTION = "measure_question"
     SEARCH = "search"
     UNKNOWN_REFERENCE = "unknown_reference"
@@ -150,7 +158,7 @@ class Route(enum.StrEnum):
 # Routes answered from the document model rather than by quoting search results.
 STRUCTURED_ROUTES = frozenset({
     Route.ACRONYM, Route.FOOTNOTE, Route.AGGREGATE, Route.STATUS, Route.UNKNOWN_REFERENCE,
-    Route.RECOMMENDATION, Route.WHY, Route.STATUS_SEARCH,
+    Route.RECOMMENDATION, Route.WHY, Route.STATUS_SEARCH, Route.TOPIC_LIST, Route.GREETING, Route.CLARIFY,
 })
 
 
@@ -197,6 +205,15 @@ class Query:
     count: bool = False  # the question asks "how many"
     follow_up: bool = False  # measures borrowed from the history
     filters: Filters = field(default_factory=Filters)
+    core: str = ""  # the question without politeness: what is searched and matched
+    yes_no: bool = False  # answered by oui / non / en partie
+    years: tuple[int, ...] = ()  # years the question asks about ("en 2023"), not periods ("2019-2021")
+    topic: tuple[str, ...] = ()  # for topic lists: the stems that name the topic
+    wants: tuple[str, ...] = ()  # what the answer should hold besides facts: "recommendation", "why", "status"
+
+    def __post_init__(self) -> None:
+        if not self.core:
+            object.__setattr__(self, "core", self.text)
 
     @property
     def language(self) -> str:

@@ -29,6 +29,8 @@ from .structured import (
     MeasureResponder,
     UnknownReferenceResponder,
 )
+from .synthesis import ClarifyResponder, GreetingResponder, SynthesisResponder
+from .topics import MeasureCards, TopicResponder
 
 
 class Responder(Protocol):
@@ -43,12 +45,19 @@ class Assistant:
         self.evaluation = searcher.evaluation
         self.understander = searcher.understander
         measures = MeasureResponder(self.evaluation, searcher)
-        self.retrieval = RetrievalResponder(self.evaluation, searcher, self.settings.tuning, measures)
+        tuning = self.settings.tuning
+        cards = MeasureCards(self.evaluation, searcher)
+        self.retrieval = RetrievalResponder(self.evaluation, searcher, tuning, measures, cards)
+        topics = TopicResponder(self.evaluation, searcher, tuning, cards)
         self.responders: dict[Route, Responder] = {
+            Route.GREETING: GreetingResponder(),
+            Route.CLARIFY: ClarifyResponder(),
             Route.UNKNOWN_REFERENCE: UnknownReferenceResponder(self.evaluation),
-            Route.ACRONYM: AcronymResponder(self.evaluation, searcher),
+            Route.ACRONYM: AcronymResponder(self.evaluation, searcher, self.retrieval),
             Route.FOOTNOTE: FootnoteResponder(self.evaluation, searcher),
             Route.AGGREGATE: AggregateResponder(self.evaluation, searcher),
+            Route.TOPIC_LIST: topics,
+            Route.SYNTHESIS: SynthesisResponder(self.evaluation, searcher, tuning, self.retrieval, topics),
             Route.STATUS: measures,
             Route.RECOMMENDATION: measures,
             Route.WHY: measures,

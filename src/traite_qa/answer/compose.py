@@ -10,6 +10,7 @@ import re
 
 from ..document import Measure, Status
 from ..types import Answer, Citation, Hit, Query
+from .templates import status_words
 
 MARKER_RE = re.compile(r"\[((?:Mesure|Note|Sigle|Tableau axe|Préambule|Bilan) [^\[\]]+?)\]")
 
@@ -69,7 +70,7 @@ class Composer:
         self.parts.append(text)
 
     def status_words(self, status: Status) -> str:
-        return f"{status.value} [{status.english}]" if self.query.english else status.value
+        return status_words(status, self.query.language)
 
     def measure_status(self, measure: Measure) -> None:
         self.statuses[measure.number] = measure.status.value

@@ -1,38 +1,77 @@
 """The retrieval route: search, pick the sentences that answer, quote them.
 
 Sentences of the top passages are scored as evidence; the gate decides
-whether they answer at all; the chosen ones are quoted verbatim with their
-markers, and the footnotes they call come along.
+whether they answer at all (or says what the document does not give, with
+the closest passage); the answer leads with one direct sentence (oui / non,
+a status, or where the quotes come from), then one quote per line. The
+footnotes a quote calls are cited as links, not pasted in.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from ..document import Evaluation
 from ..errors import UnknownReferenceError
 from ..search import Searcher
 from ..settings import Tuning
-from ..text import markers, sentence_spans
+from ..text import markers
 from ..types import NO_EVIDENCE, QUOTABLE_KINDS, Answer, Evidence, Hit, Query, Route
 from ..understand import satisfies
 from . import templates as T
 from .compose import Composer
 from .evidence import EvidenceScorer
-from .gate import Gate
+from .gate import Gate, Refusal
+from .polarity import decide
 from .structured import MeasureResponder, UnknownReferenceResponder
+from .topics import MeasureCards
 
 SEARCH_DEPTH = 24  # passages retrieved before the quotable ones are kept
+MAX_QUOTES = 3
 
 
 class RetrievalResponder:
-    def __init__(self, evaluation: Evaluation, searcher: Searcher, tuning: Tuning, measures: MeasureResponder):
+    def __init__(self, evaluation: Evaluation, searcher: Searcher, tuning: Tuning, measures: MeasureResponder,
+                 cards: MeasureCards):
         self.evaluation = evaluation
         self.searcher = searcher
         self.tuning = tuning
         self.measures = measures
+        self.cards = cards
         self.unknown = UnknownReferenceResponder(evaluation)
         self.scorer = EvidenceScorer(searcher.data, tuning)
         self.gate = Gate(searcher.data.source, self.scorer.vocabulary, tuning)
 
+    # ------------------------------------------------------------ pieces
+    def evidence(self, query: Query, hits: list[Hit] | None = None) -> tuple[list[Hit], list[Evidence], list[Evidence]]:
+        """(top passages, every sentence ranked, the sentences chosen to quote)."""
+        if hits is None:
+            hits = self.searcher.retrieve(query, k=SEARCH_DEPTH)
+        wanted_kinds = ("measure",) if query.route == Route.STATUS_SEARCH else QUOTABLE_KINDS
+        n = self.tuning.evidence_passages
+        top = [h for h in hits if h.kind in wanted_kinds][:n] or hits[:n]
+        vector = self.searcher.query_vector(query)
+        ranked = self.scorer.score(query, vector, top)
+        chosen = choose(ranked, self.tuning, answer_type=query.answer_type, scorer=self.scorer)
+        return top, ranked, self._with_answering_notes(query, vector, top, chosen)
+
+    def _with_answering_notes(self, query: Query, vector, top: list[Hit], chosen: list[Evidence]) -> list[Evidence]:
+        """A footnote the top passages call is quoted too when one of its
+        sentences answers as well as the quotes do (a decree's number, a law's
+        reference); otherwise it stays a link."""
+        if not chosen:
+            return chosen
+        present = {h.id for h in top}
+        called = [n for h in top for n in h.footnotes if 1 <= n <= len(self.evaluation.footnotes) and f"note-{n}" not in present]
+        notes = self.searcher.hits_for([f"note-{n}" for n in dict.fromkeys(called)])
+        if not notes:
+            return chosen
+        best = self.scorer.score(query, vector, notes)
+        if best and best[0].score >= chosen[0].score - self.tuning.choose_margin and not _repeats(best[0], chosen):
+            return [*chosen[: MAX_QUOTES - 1], best[0]]
+        return chosen
+
+    # ------------------------------------------------------------ answer
     def answer(self, query: Query) -> Answer:
         try:
             hits = self.searcher.retrieve(query, k=SEARCH_DEPTH)
@@ -44,64 +83,96 @@ class RetrievalResponder:
             notes = {n for h in own for n in h.footnotes}
             hits = own + [h for h in hits if h.kind == "footnote" and h.footnote in notes]
             hits = hits or self.searcher.hits_for([cid for n in query.measures for cid in self.searcher.measure_chunk_ids(n)])
-        # Sentences worth quoting live in measures, footnotes, the preamble and
-        # the conclusion; a glossary line or a table row is not an answer here.
-        wanted_kinds = ("measure",) if query.route == Route.STATUS_SEARCH else QUOTABLE_KINDS
-        n = self.tuning.evidence_passages
-        top = [h for h in hits if h.kind in wanted_kinds][:n] or hits[:n]
-        ranked = self.scorer.score(query.text, self.searcher.query_vector(query), top, query.answer_type)
-        chosen = choose(ranked, self.tuning, answer_type=query.answer_type)
+        top, ranked, chosen = self.evidence(query, hits)
+        if not chosen:
+            return self.refuse(query, top, ranked, None, "no passage")
         named = query.route == Route.MEASURE_QUESTION and bool(query.measures)
-        reason = "no passage" if not chosen else None
-        if chosen and not named:  # a named measure's best sentences are the answer
-            reason = self.gate.reason(query, top[0].dense, [e.text for e in chosen])
-        if reason:
-            return self._no_evidence(query, top, reason)
-        if query.route == Route.STATUS_SEARCH and chosen[0].hit.kind == "measure":
-            return self.measures.answer(query, numbers=_focus_measures(chosen[0].hit, query)[:1], route=Route.STATUS_SEARCH)
-        return self._compose(query, chosen)
+        refusal = None if named else self.gate.refusal(query, max(h.dense for h in top), chosen)
+        if refusal:
+            return self.refuse(query, top, ranked, refusal, refusal.note)
+        subject = self._subject(query, top, chosen)
+        if subject is not None:
+            answer = self.measures.answer(query, numbers=(subject,), route=Route.STATUS_SEARCH, evidence=chosen)
+            if answer is not None:
+                return answer
+        return self.compose(query, chosen)
 
-    def _compose(self, query: Query, chosen: list[Evidence]) -> Answer:
+    def _subject(self, query: Query, top: list[Hit], chosen: list[Evidence]) -> int | None:
+        """The one measure a status question is about, when three readings agree:
+        the best passage and the best sentence belong to it, and its card
+        (axis, action, title) is among the closest to the question."""
+        if query.route != Route.STATUS_SEARCH or not top or top[0].kind != "measure" or chosen[0].hit.kind != "measure":
+            return None
+        shared = [m for m in top[0].measures if m in chosen[0].hit.measures]
+        candidates = [m for m in shared if self.cards.rank_of(query, m) <= self.tuning.subject_card_rank]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def compose(self, query: Query, chosen: list[Evidence], lead: str | None = None) -> Answer:
         c = Composer(query)
         lang = query.language
-        c.say(T.EVIDENCE_LEAD[lang])
-        for evidence in chosen:
-            focus = _focus_measures(evidence.hit, query)
-            m = c.cite(evidence.hit, [evidence.text], focus=focus[0] if focus else None)
-            c.say(f"« {evidence.text} » {m}")
-            # The footnotes a quoted sentence calls come along, shown inline:
-            # they often hold the reference the question is about (a decree, a law).
-            for number in markers(evidence.text):
-                if 1 <= number <= len(self.evaluation.footnotes):
-                    note = self.searcher.hits_for([f"note-{number}"])[0]
-                    excerpt = _excerpt(note.text)
-                    c.say(f"  {T.FOOTNOTE_LABEL[lang]} {number} : « {excerpt} » {c.cite(note, [excerpt])}")
+        if lead is None:
+            if query.yes_no:
+                # The sentence sharing most of the question's words decides, and comes first.
+                decider = max(chosen, key=lambda e: (e.lexical, e.score))
+                chosen = [decider, *(e for e in chosen if e is not decider)]
+                lead = f"{T.YES_NO[lang][decide(query.core, decider.text)]} {self._according(chosen, lang)}"
+            else:
+                lead = self._according(chosen, lang)
+        c.say(lead)
+        self._quote_lines(c, chosen)
         cited = sorted({n for cit in c.citations.values() if cit["hit"].kind == "measure" for n in cit["hit"].measures})
-        if cited:
-            parts = [f"{T.MEASURE_WORD[lang]} {n} « {self.evaluation.measure(n).title} » : "
-                     f"{c.status_words(self.evaluation.measure(n).status)}" for n in cited]
-            c.say(T.STATUS_LINE[lang] + " ; ".join(parts) + ".")
-            for n in cited:
-                c.measure_status(self.evaluation.measure(n))
+        if len(cited) > 1 or cited and len({e.hit.id for e in chosen}) > 1:
+            items = ", ".join(f"{T.MEASURE_WORD[lang]} {n} ({c.status_words(self.evaluation.measure(n).status)})" for n in cited)
+            c.say(T.STATUS_OF_CITED[lang].format(items=items))
+        for n in cited:
+            c.measure_status(self.evaluation.measure(n))
         return c.answer(query.route)
 
-    def _no_evidence(self, query: Query, hits: list[Hit], reason: str = "") -> Answer:
-        suggestions = _suggestions(hits, self.evaluation)
-        no_answer = T.no_answer(query.language)
-        text = f"{no_answer} {T.CLOSEST[query.language]}" + " ; ".join(suggestions) + "." if suggestions else no_answer
-        return Answer(query.text, NO_EVIDENCE, text, intent=query.route, language=query.language,
-                      suggestions=tuple(suggestions), notes=(reason,) if reason else ())
+    def _quote_lines(self, c: Composer, chosen: list[Evidence]) -> None:
+        for evidence in chosen:
+            focus = _focus_measures(evidence.hit, c.query)
+            marker = c.cite(evidence.hit, [evidence.text], focus=focus[0] if focus else None)
+            # The notes a quote calls are linked (cited without a quote), not pasted in.
+            notes = [c.cite(self.searcher.hits_for([f"note-{n}"])[0], []) for n in markers(evidence.text)
+                     if 1 <= n <= len(self.evaluation.footnotes)]
+            c.say(f"- « {evidence.text} » {' '.join([marker, *notes])}")
+
+    def _according(self, chosen: list[Evidence], lang: str) -> str:
+        sources = {e.hit.id.split("#")[0] for e in chosen}
+        hit = chosen[0].hit
+        if len(sources) > 1 or hit.kind not in T.ACCORDING[lang]:
+            return T.ACCORDING[lang]["many"]
+        if hit.kind == "measure":
+            focus = hit.measures[0]
+            return T.ACCORDING[lang]["measure"].format(n=focus, status=T.status_words(self.evaluation.measure(focus).status, lang))
+        return T.ACCORDING[lang][hit.kind].format(n=hit.footnote)
+
+    def refuse(self, query: Query, top: list[Hit], ranked: list[Evidence], refusal: Refusal | None, note: str) -> Answer:
+        """No answer: say what is missing; quote the closest passage when the
+        question was near (a year, a figure, an organisation the document lacks)."""
+        lang = query.language
+        suggestions = tuple(_suggestions(top, self.evaluation))
+        if refusal is None or not refusal.closest_worth_quoting or not ranked:
+            text = T.UNKNOWN_PLACE[lang].format(detail=refusal.detail) if refusal and refusal.kind == "unknown_place" else T.no_answer(lang)
+            return Answer(query.text, NO_EVIDENCE, text, intent=query.route, language=lang, suggestions=suggestions,
+                          notes=(note,) if note else ())
+        what = T.VALUE_WORDS[lang].get(refusal.detail if refusal.kind == "missing_value" else query.answer_type or "", "")
+        first = T.NOT_GIVEN[lang][refusal.kind].format(detail=refusal.detail, what=what)
+        c = Composer(query)
+        c.say(f"{first} {T.NOT_GIVEN[lang]['closest']}")
+        self._quote_lines(c, ranked[:1])
+        return dataclasses.replace(c.answer(query.route, status=NO_EVIDENCE), suggestions=suggestions, notes=(note,))
 
 
-def choose(ranked: list[Evidence], tuning: Tuning, limit: int = 3, answer_type: str | None = None) -> list[Evidence]:
+def choose(ranked: list[Evidence], tuning: Tuning, limit: int = MAX_QUOTES, answer_type: str | None = None,
+           scorer: EvidenceScorer | None = None) -> list[Evidence]:
     """The best sentence, plus up to two close seconds (not repeats of it).
 
     When the question wants an amount, a count or a date and none of those
     sentences holds one, the best sentence of the same passage that does (if
     close enough) replaces the last pick: the topic sentence alone does not
-    answer, and the figure that does usually follows it. A figure from another
-    passage is about something else ("the third plan's budget" must not be
-    answered with another budget line).
+    answer, and the figure that does usually follows it. A sentence that only
+    announces what follows (it ends with ":") brings the next one along.
     """
     if not ranked:
         return []
@@ -116,7 +187,21 @@ def choose(ranked: list[Evidence], tuning: Tuning, limit: int = 3, answer_type: 
                       and satisfies(answer_type, [e.text]) and not _repeats(e, chosen)), None)
         if typed is not None:
             chosen = (chosen if len(chosen) < limit else chosen[:-1]) + [typed]
+    if scorer is not None and chosen[0].text.rstrip().endswith(":"):
+        follower = _next_sentence(chosen[0], ranked, scorer)
+        if follower is not None and not _repeats(follower, chosen):
+            chosen = [chosen[0], follower, *chosen[1:]][:limit]
     return chosen
+
+
+def _next_sentence(evidence: Evidence, ranked: list[Evidence], scorer: EvidenceScorer) -> Evidence | None:
+    spans = scorer.sentences_of(evidence.hit)
+    after = [s for s in spans if s[0] >= evidence.end]
+    if not after:
+        return None
+    start, end = after[0]
+    return next((e for e in ranked if e.hit.id == evidence.hit.id and e.start == start), None) or Evidence(
+        evidence.hit, start, end, evidence.score, evidence.dense, 0.0)
 
 
 def _repeats(evidence: Evidence, chosen: list[Evidence]) -> bool:
@@ -126,19 +211,6 @@ def _repeats(evidence: Evidence, chosen: list[Evidence]) -> bool:
 def _focus_measures(hit: Hit, query: Query) -> tuple[int, ...]:
     asked = [m for m in query.measures if m in hit.measures]
     return tuple(asked) or hit.measures if hit.kind == "measure" else ()
-
-
-def _excerpt(text: str, limit: int = 400) -> str:
-    """The whole text when short, else its first sentences up to `limit` chars (verbatim)."""
-    if len(text) <= limit:
-        return text
-    spans = sentence_spans(text)
-    end = spans[0][1]
-    for _, e in spans[1:]:
-        if e > limit:
-            break
-        end = e
-    return text[:end]
 
 
 def _suggestions(hits: list[Hit], evaluation: Evaluation) -> list[str]:

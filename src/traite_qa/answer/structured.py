@@ -5,29 +5,27 @@ reference the document does not have. Quotes come from the named passages."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..document import Evaluation
 from ..search import Searcher
-from ..text import sentence_spans
-from ..types import NO_EVIDENCE, Answer, Filters, Hit, Query, Route
+from ..tables import table
+from ..text import analyze, sentence_spans
+from ..types import NO_EVIDENCE, Answer, Evidence, Filters, Hit, Query, Route
 from . import templates as T
 from .compose import Composer
+from .polarity import decide
 
-_RECOMMEND_RE = re.compile(
-    r"\b(recommand\w*|préconis\w*|invite|appelle|suggère|propose|il importe|il convient|conviendrait|"
-    r"nécessaire|doit|doivent|devrait|devraient|rappelle|demande)\b",
-    re.IGNORECASE,
-)
-_STATUS_EVIDENCE_RE = re.compile(
-    r"(mise? en œuvre|mises en œuvre|réalis\w*|n'a pas été|n'ont pas été|aucun\w*|absence|faute|partiellement|"
-    r"salue|pas encore|toujours pas|reste|insuffisan\w*|effectiv\w*)",
-    re.IGNORECASE,
-)
-_REASON_RE = re.compile(
-    r"(faute|en l'absence|absence|manque|malgré|insuffisan\w*|n'a pas|n'ont pas|pas été|aucun\w*|toutefois|"
-    r"cependant|pourtant|seulement|uniquement|en raison|car |parce)",
-    re.IGNORECASE,
-)
+@lru_cache(maxsize=1)
+def _picks() -> dict[str, re.Pattern]:
+    # Unfolded: the document's own wording, accents included.
+    return {name: re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+            for name, patterns in table("cues")["sentence_picks"].items()}
+
+
+def status_sentences(hits: list[Hit], number: int) -> list[tuple[Hit, str]]:
+    """Sentences of a measure that say where it stands (naming it first), or its first sentence."""
+    return _pick(hits, _picks()["status"], 2, prefer=_names(number)) or _first_sentences(hits, 1)
 
 
 def _names(number: int) -> re.Pattern:
@@ -54,10 +52,11 @@ def _first_sentences(hits: list[Hit], limit: int) -> list[tuple[Hit, str]]:
 
 # route: (sentence picker, max measures answered)
 _PICKERS = {
-    Route.STATUS: (lambda hits, n: _pick(hits, _STATUS_EVIDENCE_RE, 2, prefer=_names(n)) or _first_sentences(hits, 1), 4),
-    Route.RECOMMENDATION: (lambda hits, n: _pick(hits, _RECOMMEND_RE, 3, prefer=re.compile(r"recommand", re.I)), 2),
+    Route.STATUS: (status_sentences, 4),
+    Route.RECOMMENDATION: (lambda hits, n: _pick(hits, _picks()["recommendation"], 3, prefer=re.compile(r"recommand", re.I)), 2),
     Route.WHY: (
-        lambda hits, n: _pick(hits, _REASON_RE, 3, prefer=_names(n)) or _pick(hits, _STATUS_EVIDENCE_RE, 2) or _first_sentences(hits, 2),
+        lambda hits, n: _pick(hits, _picks()["why"], 3, prefer=_names(n)) or _pick(hits, _picks()["status"], 2)
+        or _first_sentences(hits, 2),
         2,
     ),
 }
@@ -72,35 +71,67 @@ class MeasureResponder:
         self.evaluation = evaluation
         self.searcher = searcher
 
-    def answer(self, query: Query, numbers: tuple[int, ...] | None = None, route: Route | None = None) -> Answer | None:
+    def answer(self, query: Query, numbers: tuple[int, ...] | None = None, route: Route | None = None,
+               evidence: list[Evidence] | None = None) -> Answer | None:
         route = route or query.route
         numbers = numbers or query.measures
         if not numbers and route == Route.RECOMMENDATION:  # "Que recommande la CNCDH sur … ?"
             hits = self.searcher.retrieve(query, k=3, filters=Filters(kind="measure"))
             numbers = hits[0].measures[:1] if hits else ()
+        if not numbers or query.refs.titled and not query.refs.measures and not query.follow_up and not self._agrees(query):
+            return None  # a title-like question that retrieval reads otherwise: let retrieval answer
         pick, limit = _PICKERS[route]
-        template = T.PER_MEASURE[_TEMPLATE_OF[route]][query.language]
+        lang = query.language
+        template = T.PER_MEASURE[_TEMPLATE_OF[route]][lang]
         c = Composer(query)
         for number in numbers[:limit]:
             measure = self.evaluation.measure(number)
-            quotes = pick(self.searcher.hits_for(self.searcher.measure_chunk_ids(number)), number)
+            quotes = self._quotes(number, pick, evidence)
             if not quotes:
                 continue
             shared = ", ".join(str(n) for n in measure.group if n != number)
+            lead = ""
+            if query.yes_no and route in (Route.STATUS, Route.STATUS_SEARCH):
+                lead = T.YES_NO[lang][decide(query.core, "", measure.status)] + " "
             c.say(template.format(
-                n=number, title=measure.title, axis=measure.axis, action=measure.action,
-                status=c.status_words(measure.status), quotes=" ".join(f"« {text} »" for _, text in quotes),
-                markers=c.cite_quotes(quotes, focus=number),
-                shared=T.SHARED[query.language].format(shared=shared) if shared else "",
+                lead=lead, n=number, title=measure.title, axis=measure.axis, action=measure.action,
+                status=c.status_words(measure.status), shared=T.SHARED[lang].format(shared=shared) if shared else "",
             ))
+            for hit, text in quotes:
+                c.say(f"- « {text} » {c.cite(hit, [text], focus=number)}")
             c.measure_status(measure)
         return c.answer(route) if c.citations else None
 
+    def _quotes(self, number: int, pick, evidence: list[Evidence] | None) -> list[tuple[Hit, str]]:
+        """The retrieval's own sentences of this measure first (they answer the
+        question's wording), then the route's picks, two or three in all."""
+        own = [(e.hit, e.text) for e in evidence or () if e.hit.kind == "measure" and number in e.hit.measures][:2]
+        picked = pick(self.searcher.hits_for(self.searcher.measure_chunk_ids(number)), number)
+        out = list(own)
+        for hit, text in picked:
+            if len(out) >= 3 or own and len(out) >= 2:
+                break
+            if not any(text in t or t in text for _, t in out):
+                out.append((hit, text))
+        return out
+
+    def _agrees(self, query: Query) -> bool:
+        """A measure named by its title: the search, with nothing pinned, must
+        rank it among its first measure passages."""
+        hits = self.searcher.retrieve(query, k=8, pin=False)
+        top = [m for h in hits if h.kind == "measure" for m in h.measures][:3]
+        return any(m in top for m in query.refs.titled)
+
 
 class AcronymResponder:
-    def __init__(self, evaluation: Evaluation, searcher: Searcher):
+    """What an acronym stands for; when the question asks more than that
+    ("C'est quoi la Miprof, et pourquoi la remplacer ?"), the rest is answered
+    from retrieval below the definition."""
+
+    def __init__(self, evaluation: Evaluation, searcher: Searcher, retrieval=None):
         self.evaluation = evaluation
         self.searcher = searcher
+        self.retrieval = retrieval
 
     def answer(self, query: Query) -> Answer:
         c = Composer(query)
@@ -109,7 +140,28 @@ class AcronymResponder:
             hit = self.searcher.hits_for([f"sigle-{acronym.acronym}"])[0]
             marker = c.cite(hit, [hit.text])
             c.say(T.ACRONYM[query.language].format(acronym=acronym.acronym, definition=acronym.definition, marker=marker))
+        if self.retrieval is not None and _asks_more(query):
+            _, _, chosen = self.retrieval.evidence(query)
+            chosen = [e for e in chosen if e.hit.kind != "acronym"][:2]
+            if chosen and self.retrieval.gate.refusal(query, chosen[0].hit.dense, chosen) is None:
+                self.retrieval._quote_lines(c, chosen)
+                for n in sorted({m for e in chosen if e.hit.kind == "measure" for m in e.hit.measures}):
+                    c.measure_status(self.evaluation.measure(n))
         return c.answer(Route.ACRONYM)
+
+
+def _asks_more(query: Query) -> bool:
+    """Content words besides the acronyms and the asking for a definition."""
+    from ..understand.form import content_words
+
+    named = {w for a in query.refs.acronyms for w in analyze(a)}
+    extra = [w for w in content_words(query.core) if w not in named and not _picks_define().search(w)]
+    return len(extra) >= 2
+
+
+@lru_cache(maxsize=1)
+def _picks_define() -> re.Pattern:
+    return re.compile(r"^(?:signif|veut|dir|defin|sigl|acronym|stand|mean|abbrevi|correspond|design|developp|quoi)")
 
 
 class FootnoteResponder:

@@ -1,18 +1,39 @@
 """Every sentence the assistant writes around its quotes, in French and English.
 
-Quotes stay in French; the framing follows the question's language.
+Quotes stay in French; the framing follows the question's language. Answers
+are plain text with light Markdown: the direct sentence first, then one quote
+per line ("- « … » [Mesure 16]"), statuses in lower case mid-sentence.
 """
 
 from __future__ import annotations
 
-NO_ANSWER_FR = "Le document ne répond pas à cette question."
-NO_ANSWER_EN = "The document does not answer this question."
+from ..types import Status
+
+NO_ANSWER = {"fr": "Le document ne répond pas à cette question.", "en": "The document does not answer this question."}
+NO_ANSWER_FR, NO_ANSWER_EN = NO_ANSWER["fr"], NO_ANSWER["en"]
 
 INVALID = {
     "empty": "La question est vide : posez une question sur l'évaluation (par exemple « Où en est la mesure 16 ? »).",
     "too_long": "La question est trop longue (limite : {limit} caractères) : posez une question sur un point précis.",
     "not_text": "La question n'est pas du texte.",
     "filter": "Filtre invalide : {error}",
+}
+
+GREETING = {
+    "fr": ("Bonjour ! Je réponds aux questions sur l'évaluation, par la CNCDH (12 janvier 2023), du deuxième plan "
+           "national d'action contre la traite des êtres humains (2019-2021), en citant le document. Vous pouvez "
+           "demander par exemple :\n- « Où en est la mesure 16 ? »\n- « Quelles mesures concernent les mineurs ? »\n"
+           "- « Quelles sont les principales critiques de la CNCDH ? »\n- « Que signifie OCRTEH ? »"),
+    "en": ("Hello! I answer questions about the CNCDH's evaluation (12 January 2023) of France's second national "
+           "action plan against trafficking in human beings (2019-2021), quoting the document (in French). You can "
+           "ask for instance:\n- « What is the status of measure 16? »\n- « Which measures concern minors? »\n"
+           "- « What are the CNCDH's main criticisms? »"),
+}
+CLARIFY = {
+    "fr": ("Pouvez-vous préciser votre question ? « {question} » fait suite à une question précédente, et cette "
+           "conversation n'en a pas. Par exemple : « Pourquoi la mesure 16 n'a-t-elle pas été réalisée ? »"),
+    "en": ("Could you say more? « {question} » follows on from an earlier question, and this conversation has none. "
+           "For instance: « Why was measure 16 not implemented? »"),
 }
 
 UNKNOWN_MEASURE = {
@@ -35,29 +56,85 @@ FOOTNOTE = {
 FOOTNOTE_WHERE = {"fr": " (appelée par {where})", "en": " (cited by {where})"}
 SECTION_NAMES = {"preambule": "le préambule", "bilan": "le bilan"}
 
-# Per-measure routes: status, recommendations, reasons.
+# Per-measure routes: status, recommendations, reasons. {lead} is "**Non** : " for a yes/no question.
 PER_MEASURE = {
     "status": {
-        "fr": "La mesure {n} « {title} » (axe {axis}, action {action}) est {status}{shared}. La CNCDH écrit : {quotes} {markers}",
-        "en": "Measure {n} « {title} » (axis {axis}, action {action}) is {status}{shared}. The CNCDH writes: {quotes} {markers}",
+        "fr": "{lead}La mesure {n} « {title} » (axe {axis}, action {action}) est **{status}**{shared}.",
+        "en": "{lead}Measure {n} « {title} » (axis {axis}, action {action}) is **{status}**{shared}.",
     },
     "recommendation": {
-        "fr": "Sur la mesure {n} « {title} » ({status}), la CNCDH recommande : {quotes} {markers}",
-        "en": "On measure {n} « {title} » ({status}), the CNCDH recommends: {quotes} {markers}",
+        "fr": "Sur la mesure {n} « {title} » ({status}), la CNCDH recommande :",
+        "en": "On measure {n} « {title} » ({status}), the CNCDH recommends (quoted in French):",
     },
     "why": {
-        "fr": "La mesure {n} « {title} » est {status}. La CNCDH explique : {quotes} {markers}",
-        "en": "Measure {n} « {title} » is {status}. The CNCDH explains: {quotes} {markers}",
+        "fr": "La mesure {n} « {title} » est **{status}**. La CNCDH explique :",
+        "en": "Measure {n} « {title} » is **{status}**. The CNCDH explains (quoted in French):",
     },
 }
 SHARED = {"fr": " (évaluée avec la mesure {shared})", "en": " (assessed together with measure {shared})"}
 
-EVIDENCE_LEAD = {"fr": "D'après l'évaluation de la CNCDH :", "en": "According to the CNCDH's evaluation (quoted in French):"}
-FOOTNOTE_LABEL = {"fr": "note", "en": "footnote"}
-STATUS_LINE = {"fr": "Statut — ", "en": "Status — "}
+# Retrieval answers: where the quotes come from.
+ACCORDING = {
+    "fr": {"measure": "D'après la mesure {n} ({status}) :", "footnote": "D'après la note {n} :",
+           "preamble": "D'après le préambule de l'évaluation :", "conclusion": "D'après le bilan de la CNCDH :",
+           "table": "D'après l'annexe 2 :", "acronym": "D'après l'annexe 1 :", "many": "D'après l'évaluation de la CNCDH :"},
+    "en": {"measure": "According to measure {n} ({status}), quoted in French:",
+           "footnote": "According to footnote {n}, quoted in French:",
+           "preamble": "According to the evaluation's preamble, quoted in French:",
+           "conclusion": "According to the CNCDH's conclusion, quoted in French:",
+           "table": "According to annex 2, quoted in French:", "acronym": "According to annex 1:",
+           "many": "According to the CNCDH's evaluation, quoted in French:"},
+}
+YES_NO = {
+    "fr": {"oui": "**Oui.**", "non": "**Non.**", "en partie": "**En partie.**",
+           None: "Le document ne permet pas de répondre simplement par oui ou par non."},
+    "en": {"oui": "**Yes.**", "non": "**No.**", "en partie": "**Partly.**",
+           None: "The document does not allow a plain yes or no."},
+}
+STATUS_OF_CITED = {"fr": "Statut des mesures citées : {items}.", "en": "Status of the measures cited: {items}."}
+
+# Topic lists and synthesis.
+TOPIC_LEAD = {
+    "fr": "Mesures du plan liées à votre question, de la plus proche à la moins proche{within} :",
+    "en": "Measures of the plan related to your question, closest first{within}:",
+}
+TOPIC_COUNT = {
+    "fr": "{n} mesure{s} du plan se rapporte{nt} à votre question{within} :",
+    "en": "{n} measure{s} of the plan relate{verb_s} to your question{within}:",
+}
+TOPIC_WITHIN = {"fr": " ({what})", "en": " ({what})"}
+TOPIC_NONE = {
+    "fr": "Aucune mesure {what} ne se rapporte à votre question. Les plus proches, tous statuts confondus :",
+    "en": "No {what} measure relates to your question. The closest ones, whatever their status:",
+}
+TOPIC_ITEM = {"fr": "- **Mesure {n}** « {title} » — {status}{quote} {marker}", "en": "- **Measure {n}** « {title} » — {status}{quote} {marker}"}
+SYNTHESIS_LEAD = {"fr": "En résumé, d'après l'évaluation de la CNCDH :", "en": "In short, according to the CNCDH's evaluation (quoted in French):"}
+SYNTHESIS_MEASURES = {"fr": "Mesures qui illustrent ce point :", "en": "Measures that illustrate the point:"}
+SYNTHESIS_ITEM = {"fr": "- mesure {n} « {title} » ({status}) {marker}", "en": "- measure {n} « {title} » ({status}) {marker}"}
+
+# Refusals that still show the closest passage.
+NOT_GIVEN = {
+    "fr": {"missing_year": "Le document ne donne pas cette information pour {detail}.",
+           "missing_value": "Le document ne donne pas {what} sur ce point.",
+           "missing_entity": "Le document ne donne pas {what} concernant {detail}.",
+           "closest": "Le passage le plus proche :"},
+    "en": {"missing_year": "The document does not give this for {detail}.",
+           "missing_value": "The document gives no {what} on this point.",
+           "missing_entity": "The document gives no {what} about {detail}.",
+           "closest": "The closest passage, quoted in French:"},
+}
+VALUE_WORDS = {"fr": {"money": "de montant", "count": "de chiffre", "date": "de date", "": "cette information"},
+               "en": {"money": "amount", "count": "figure", "date": "date", "": "information"}}
+UNKNOWN_PLACE = {"fr": "Le document ne parle pas de ce pays ({detail}).", "en": "The document does not discuss this country ({detail})."}
+CLOSEST_TOPICS = {"fr": "Sujets proches que vous pouvez interroger :", "en": "Closest topics you could ask about:"}
 MEASURE_WORD = {"fr": "mesure", "en": "measure"}
-CLOSEST = {"fr": "Sujets proches que vous pouvez interroger : ", "en": "Closest topics you could ask about: "}
 
 
 def no_answer(language: str) -> str:
-    return NO_ANSWER_EN if language == "en" else NO_ANSWER_FR
+    return NO_ANSWER.get(language, NO_ANSWER["fr"])
+
+
+def status_words(status: Status, language: str) -> str:
+    """'non réalisée' mid-sentence in French; in English, 'not implemented'
+    with the document's own label beside it ('not implemented, « Non réalisée »')."""
+    return f"{status.english}, « {status.value} »" if language == "en" else status.value.lower()

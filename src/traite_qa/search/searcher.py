@@ -98,19 +98,22 @@ class Searcher:
         filters = check_filters(self.evaluation, status=status, axis=axis, action=action, kind=kind)
         return self.retrieve(self.understander.read(text), k, filters)
 
-    def retrieve(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
+    def retrieve(self, query: Query, k: int, filters: Filters | None = None, pin: bool = True) -> list[Hit]:
         """The top k chunks for a question already read, within `filters`
-        (default: the query's own). Raises UnknownReferenceError for "mesure 52"."""
+        (default: the query's own). Raises UnknownReferenceError for "mesure 52".
+        `pin=False` ranks by the fused score alone (to check a guess against it)."""
         check_references(self.evaluation, query.search_refs)
         filters = query.filters if filters is None else filters
         mask = self._mask(filters)
-        dense = self._dense_scores(self.query_vector(query))
-        lexical = self.data.lexical.scores(expand(query.text, query.english))
+        vector = self.query_vector(query)
+        dense = self._dense_scores(vector)
+        lexical = self.data.lexical.scores(expand(query.core, query.english))
         t = self.settings.tuning
-        fused = fuse(dense, lexical, t.rrf_k, t.dense_weight, t.lexical_weight)
+        sentence = self._sentence_scores(vector) if t.sentence_weight > 0 else None
+        fused = fuse(dense, lexical, t.rrf_k, t.dense_weight, t.lexical_weight, sentence, t.sentence_weight)
         fused[~mask] = -np.inf
         order = [int(i) for i in np.argsort(-fused, kind="stable") if mask[i]]
-        pinned = [i for i in order if is_pinned(self.chunks[i], query.search_refs, self.evaluation)]
+        pinned = [i for i in order if pin and is_pinned(self.chunks[i], query.search_refs, self.evaluation)]
         pinned_set = set(pinned)
         rest = [i for i in order if i not in pinned_set]
         hits = []
@@ -121,7 +124,7 @@ class Searcher:
         return hits
 
     def query_vector(self, query: Query) -> np.ndarray:
-        return self._embed(query.text)
+        return self._embed(query.core)
 
     def embed_query(self, query: str) -> np.ndarray:
         return self._embed(clean_question(query, self.settings.max_question_chars))
@@ -159,6 +162,13 @@ class Searcher:
             if vid >= 0:
                 dense[self._vector_rows[int(vid)]] = score
         return dense
+
+    def _sentence_scores(self, vector: np.ndarray) -> np.ndarray:
+        """The best sentence cosine of every chunk (-1 for chunks without indexed sentences)."""
+        table = self.data.sentences
+        best = np.full(len(self.chunks), -1.0, dtype=np.float32)
+        np.maximum.at(best, table.rows, table.vectors @ vector)
+        return best
 
     def _embed(self, text: str) -> np.ndarray:
         # The same questions come back (example buttons, several users):

@@ -15,8 +15,8 @@ from dataclasses import replace
 from ..document import Evaluation
 from ..settings import Settings
 from ..types import Filters, Query, Route
-from .answer_type import answer_type, satisfies
-from .followup import resolve
+from .answer_type import answer_type, asked_years, implied, satisfies
+from .followup import leans_on_history, resolve
 from .language import is_english
 from .references import ReferenceFinder, status_in
 from .route import Router
@@ -38,6 +38,8 @@ class Understander:
         turns = _valid_history(history, self.settings.history_messages)
         if turns:
             query = resolve(query, turns, self.router, self.evaluation, self.settings.max_question_chars)
+        if not query.follow_up and query.route not in (Route.GREETING,) and leans_on_history(query):
+            query = replace(query, route=Route.CLARIFY)  # "Pourquoi ?" with nothing before it
         query = replace(query, filters=filters)
         if query.route == Route.AGGREGATE and filters:
             query = _within_filters(query, filters)
@@ -64,6 +66,6 @@ def _within_filters(query: Query, filters: Filters) -> Query:
 
 
 __all__ = [
-    "ReferenceFinder", "Router", "Understander", "answer_type", "check_filters", "check_k", "check_references",
+    "ReferenceFinder", "Router", "Understander", "answer_type", "asked_years", "implied", "check_filters", "check_k", "check_references",
     "clean_question", "is_english", "satisfies", "status_in",
 ]

@@ -10,13 +10,31 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from functools import lru_cache
+
 from ..document import Evaluation
+from ..tables import phrase_pattern, table
 from ..text import STOPWORDS, fold, words
 from ..types import Query, Route
-from .route import RECO_CUES, STATUS_CUES, WHY_CUES, Router
+from .form import content_words, read_form
+from .route import Router
 
-_FOLLOW_UP_START = re.compile(r"^(et|mais|and|what about|pourquoi|why|quelles? recommandations?|lesquelles|la suivante)\b")
 _CARRIED = (Route.STATUS, Route.RECOMMENDATION, Route.WHY)
+
+
+@lru_cache(maxsize=1)
+def _cues() -> dict:
+    c = table("cues")["follow_up"]
+    return {"opener": re.compile(r"^\W*" + phrase_pattern(c["openers"]).pattern), "relative": phrase_pattern(c["relative"])}
+
+
+def leans_on_history(query: Query) -> bool:
+    """A question that only makes sense after another ("Pourquoi ?", "Et la suivante ?")."""
+    folded = fold(query.core)
+    cues = _cues()
+    opener = bool(cues["opener"].search(folded))
+    return (opener or bool(cues["relative"].search(folded))) and len(content_words(query.core)) <= 1 and not (
+        query.refs.measures or query.refs.footnotes or query.refs.acronyms or query.refs.titled)
 
 
 def resolve(query: Query, history: list[dict], router: Router, evaluation: Evaluation, max_chars: int) -> Query:
@@ -26,8 +44,8 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
     previous_q, previous_a, previous_measures = last_exchange(history, max_chars)
     if not previous_q and not previous_a:
         return query
-    folded = fold(query.text)
-    elliptic = bool(_FOLLOW_UP_START.search(folded)) or len([w for w in words(folded) if w not in STOPWORDS]) <= 2
+    folded = fold(query.core)
+    elliptic = bool(_cues()["opener"].search(folded)) or len([w for w in words(folded) if w not in STOPWORDS]) <= 2
     if not elliptic:
         return query
     previous = router.read(previous_q) if previous_q else None
@@ -49,11 +67,12 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
         route = previous.route if previous and previous.route in _CARRIED else Route.STATUS
         return replace(query, route=route, refs=replace(query.refs, measures=(other,)), follow_up=True)
     refs = replace(query.refs, measures=measures[:2])
-    if RECO_CUES.search(folded):
+    form = read_form(query.core)
+    if form.recommendation:
         return replace(query, route=Route.RECOMMENDATION, refs=refs, follow_up=True)
-    if WHY_CUES.search(folded):
+    if form.why:
         return replace(query, route=Route.WHY, refs=refs, follow_up=True)
-    if STATUS_CUES.search(folded):
+    if form.status:
         return replace(query, route=Route.STATUS, refs=refs, follow_up=True)
     return replace(query, route=Route.MEASURE_QUESTION, refs=refs, follow_up=True)
 

@@ -6,10 +6,13 @@ first; the router picks a structured answer for them.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..document import Evaluation
+from ..tables import regex_list, table
 from ..text import STOPWORDS, analyze, fold
 from ..types import References, Status
+from .numbers import digits
 
 _ORD = r"(?:e|eme|ieme|er|ere|re|th|st|nd|rd)"
 _NUM = r"(-?\d{1,15})"
@@ -27,18 +30,6 @@ _AXIS_RE = re.compile(r"\b(?:axes?|axis)\s*(?:n\s*°|no\.?|numero)?\s*(-?\d{1,15
 _ACTION_RE = re.compile(r"\b(?:actions?)\s*(?:n\s*°|no\.?|numero)\s*(-?\d{1,15})\b|\baction\s+(-?\d{1,15})\b")
 _ORDINAL_WORDS = {"premiere": 1, "first": 1, "derniere": -1, "last": -1}
 _ORDINAL_WORD_RE = re.compile(r"\b(premiere|derniere|first|last)\s+(mesure|measure|note|footnote)\b")
-_DEFINE_CUES = re.compile(
-    r"\b(signifi\w*|veut dire|veulent dire|definition|definir|c'est quoi|qu'est-ce que|qu'est ce que|acronyme|sigle|"
-    r"developpe\w*|correspond\w*|designe|designent|signification|sens de|what is|who is|stand for|stands for|mean|means|"
-    r"meaning|abbreviation|acronym)\b"
-)
-_LISTING_RE = re.compile(
-    r"\b(quelles? (?:sont|etaient) les mesures|quelles? mesures|which measures|what measures|lesquelles|"
-    r"combien (?:de|d')\s*(?:mesures|axes|actions)|how many (?:measures|axes|actions)|"
-    r"nombre (?:de|d')\s*(?:mesures|axes|actions)|number of (?:measures|axes|actions)|"
-    r"(?:liste|lister|enumerer) (?:des |les )?mesures|list (?:of )?(?:the )?measures|"
-    r"mesures (?:de|dans|relevant de) l'(?:axe|action)|measures (?:of|in) (?:axis|action))\b"
-)
 _PLURAL_SCOPE_RE = re.compile(r"\b(mesures|measures|axes|actions)\b")
 
 
@@ -48,15 +39,32 @@ def _numbers(match: re.Match) -> list[int]:
     return first + rest
 
 
+@lru_cache(maxsize=1)
+def _cues() -> dict:
+    c = table("cues")["references"]
+    named = c["status_named"]
+    return {
+        "define": re.compile(r"\b(?:" + "|".join(c["definition"]) + r")\b"),
+        "listing": re.compile(r"\b(?:" + "|".join(c["listing"]) + r")\b"),
+        # Most specific first: "non réalisées" also contains "réalisées".
+        "status": [(Status.NON_REALISEE, regex_list(named["non_realisee"])),
+                   (Status.PARTIELLEMENT, regex_list(named["partiellement"])),
+                   (Status.REALISEE, regex_list(named["realisee"]))],
+    }
+
+
 def status_in(folded: str) -> Status | None:
     """The status a question asks about, if any ('non réalisées', 'fully implemented'...)."""
-    if re.search(r"\b(non realisee?s?|pas (?:ete )?(?:realisee?s?|mises? en oeuvre)|not implemented|unimplemented|not carried out)\b", folded):
-        return Status.NON_REALISEE
-    if re.search(r"\b(partiellement|en partie|partially|partly)\b", folded):
-        return Status.PARTIELLEMENT
-    if re.search(r"\b(realisee?s?|entierement|totalement|fully|implemented|achieved|completed)\b", folded):
-        return Status.REALISEE
+    for status, pattern in _cues()["status"]:
+        if re.search(rf"\b(?:{pattern.pattern})\b", folded):
+            return status
     return None
+
+
+def _not_a_year(number: int, match: re.Match) -> bool:
+    """Years and year ranges are never references ("plan d'action 2019-2021")."""
+    end = match.string[match.end(): match.end() + 2]
+    return not (1900 <= number <= 2099 or end[:1] == "-" and end[1:2].isdigit())
 
 
 class ReferenceFinder:
@@ -68,26 +76,30 @@ class ReferenceFinder:
         self._titles = [(m.number, _title_key(m.title)) for m in evaluation.measures]
 
     def find(self, question: str) -> References:
+        question = digits(question)
         folded = fold(question)
         measures: list[int] = []
         for regex in _MEASURE_RES:
             for match in regex.finditer(folded):
-                measures += _numbers(match)
+                if _not_a_year(int(match.group(1)), match):
+                    measures += _numbers(match)
         footnotes: list[int] = []
         for regex in _FOOTNOTE_RES:
             for match in regex.finditer(folded):
-                footnotes += _numbers(match)
+                if _not_a_year(int(match.group(1)), match):
+                    footnotes += _numbers(match)
         for match in _ORDINAL_WORD_RE.finditer(folded):
             is_measure = match.group(2) in ("mesure", "measure")
             count = len(self.evaluation.measures if is_measure else self.evaluation.footnotes)
             value = _ORDINAL_WORDS[match.group(1)]
             (measures if is_measure else footnotes).append(count if value == -1 else value)
-        axes = [int(m) for m in _AXIS_RE.findall(folded)]
-        actions = [int(a or b) for a, b in _ACTION_RE.findall(folded)]
+        axes = [int(m.group(1)) for m in _AXIS_RE.finditer(folded) if _not_a_year(int(m.group(1)), m)]
+        actions = [int(m.group(1) or m.group(2)) for m in _ACTION_RE.finditer(folded)
+                   if _not_a_year(int(m.group(1) or m.group(2)), m)]
         acronyms = self.acronyms(folded)
         titled = self.titles(question)
         listing = not (measures or titled) and bool(
-            _LISTING_RE.search(folded) or ((axes or actions) and _PLURAL_SCOPE_RE.search(folded))
+            _cues()["listing"].search(folded) or ((axes or actions) and _PLURAL_SCOPE_RE.search(folded))
         )
         return References(
             measures=tuple(dict.fromkeys(measures)),
@@ -102,7 +114,7 @@ class ReferenceFinder:
         )
 
     def _defines(self, folded: str, acronyms: tuple[str, ...]) -> bool:
-        if _DEFINE_CUES.search(folded):
+        if _cues()["define"].search(folded):
             return True
         # "OCRTEH ?", "le SIAO", "DACG : ?": nothing asked besides the acronym.
         named = {fold(a) for a in acronyms}
