@@ -53,7 +53,7 @@ from traite_qa.document import Status
 from traite_qa.errors import InvalidQuestionError
 from traite_qa.references import clean_question
 from traite_qa.verify import answer_problems
-from traite_qa_app import testing
+import live
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 OUT = Path(__file__).parent / "out"
@@ -464,10 +464,10 @@ def _code(body) -> str:
 
 # ------------------------------------------------------------------ server
 @pytest.fixture(scope="session")
-def live_server(index_settings):  # shared with the other server tests (app/testing.py counts the users)
-    server = testing.acquire(index_settings.index_dir, OUT)
+def live_server(index_settings):  # shared with the other server tests (tests/live.py counts the users)
+    server = live.acquire(index_settings.index_dir, OUT)
     yield server
-    testing.release(server)
+    live.release(server)
 
 
 @pytest.fixture(scope="module")

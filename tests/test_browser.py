@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from traite_qa.document import Status
-from traite_qa_app import testing
+import live
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,9 +29,9 @@ ANSWER_TIMEOUT = 90_000  # ms; the first answer may wait for a busy machine
 
 @pytest.fixture(scope="session")
 def live_server(index_settings):
-    server = testing.acquire(index_settings.index_dir, OUT)
+    server = live.acquire(index_settings.index_dir, OUT)
     yield server
-    testing.release(server)
+    live.release(server)
 
 
 @pytest.fixture(scope="session")

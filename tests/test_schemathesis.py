@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from traite_qa_app import testing
+import live
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 OUT = Path(__file__).parent / "out"
@@ -34,10 +34,10 @@ OPERATIONS = 5  # /api/search, /api/ask, /api/measures, /api/measures/{n}, /heal
 
 
 @pytest.fixture(scope="session")
-def live_server(index_settings):  # shared with the other server tests (app/testing.py counts the users)
-    server = testing.acquire(index_settings.index_dir, OUT)
+def live_server(index_settings):  # shared with the other server tests (tests/live.py counts the users)
+    server = live.acquire(index_settings.index_dir, OUT)
     yield server
-    testing.release(server)
+    live.release(server)
 
 
 def st_command() -> list[str]:

@@ -1,0 +1,167 @@
+"""What may reach the Gradio app mounted at `/`.
+
+Gradio serves far more than this app uses: file upload and download,
+deep links, dev reload, monitoring, run history, MCP, streaming, proxies...
+and copies any input shaped like `{"path": ..., "meta": {"_type":
+"gradio.FileData"}}` into its cache, serving it back (its own path check is
+skipped in a mounted app). So `GradioGuard` lets through only the routes the
+page and `gradio_client` need, and checks the event payloads before Gradio
+parses them:
+
+- a route not listed in `ROUTES` gets a JSON 404;
+- a query string over `MAX_QUERY_BYTES` gets 414 (Gradio's routes take
+  short ones), and the page's `deep_link` parameter 404;
+- `queue/join` and `call/<api>` bodies must be JSON objects whose data holds
+  no dict with a "path", "url" or "meta" key anywhere (422: this app takes no
+  files), naming a function or API that exists (404 / 422, not Gradio's 500);
+- a Gradio session may hold `session_max_events` unfinished events (429).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .errors import send_error
+
+API = "/gradio_api"
+# Our own routes (server.py): not Gradio's business.
+OWN_PREFIXES = ("/api/", "/static/traite-qa/", "/static/docs/", "/docs/")
+OWN_PATHS = ("/api", "/healthz", "/docs", "/openapi.json")
+MAX_QUERY_BYTES = 1024
+FILE_KEYS = ("path", "url", "meta")
+SESSION_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SEGMENT = r"[A-Za-z0-9_-]{1,64}"
+_ASSET = r"[A-Za-z0-9_./-]{1,200}"
+
+
+def _routes(api_names: list[str]) -> dict[str, list[re.Pattern]]:
+    names = "|".join(re.escape(n) for n in api_names) or "(?!)"
+    get = [
+        "/", "/config/?", "/theme\\.css", "/favicon\\.ico", "/robots\\.txt",
+        f"/assets/{_ASSET}", f"/static/{_ASSET}",
+        f"{API}/info/?", f"{API}/heartbeat/{_SEGMENT}", f"{API}/queue/data",
+        f"{API}/call/(?:{names})/{_SEGMENT}",
+    ]
+    post = [f"{API}/queue/join", f"{API}/call/(?:{names})/?"]
+    return {"GET": [re.compile(p) for p in get], "POST": [re.compile(p) for p in post]}
+
+
+class GradioGuard:
+    def __init__(self, app, blocks, session_max_events: int):
+        self.app = app
+        self.blocks = blocks
+        self.session_max_events = session_max_events
+        # Functions the server runs (a `js=`-only listener has no Python side).
+        self.fns = {i for i, fn in blocks.fns.items() if fn.fn is not None}
+        self.api_names = sorted(
+            fn.api_name for fn in blocks.fns.values() if fn.api_name and fn.fn is not None and fn.api_visibility != "private"
+        )
+        self.routes = _routes(self.api_names)
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in OWN_PATHS or path.startswith(OWN_PREFIXES):
+            return await self.app(scope, receive, send)
+        method = scope["method"]
+        if not any(p.fullmatch(path) for p in self.routes.get(method, ())):
+            known = any(p.fullmatch(path) for ps in self.routes.values() for p in ps)
+            if known:
+                allow = "GET" if any(p.fullmatch(path) for p in self.routes["GET"]) else "POST"
+                return await send_error(send, 405, "method_not_allowed", f"{method} is not allowed on {path}: use {allow}", None, {"Allow": allow})
+            return await send_error(send, 404, "not_found", f"no such endpoint: {path[:100]} (see /docs)")
+        query = scope.get("query_string", b"")
+        if len(query) > MAX_QUERY_BYTES:
+            return await send_error(send, 414, "uri_too_long", f"the query string is over {MAX_QUERY_BYTES} bytes: the page's routes take short ones")
+        if path == "/" and re.search(rb"(^|&)deep_link=", query):
+            return await send_error(send, 404, "not_found", "deep links are turned off on this server")
+        if method != "POST":
+            return await self.app(scope, receive, send)
+        body, problem = await self._payload(receive, path)
+        if problem is not None:
+            status, code, message, *field = problem
+            headers = {"Retry-After": "2"} if status == 429 else None
+            return await send_error(send, status, code, message, field[0] if field else None, headers)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+    async def _payload(self, receive, path: str) -> tuple[bytes, tuple | None]:
+        """The body (read in full: BodyLimitMiddleware has capped it) and what
+        is wrong with it, as (status, code, message, field), or None."""
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"", (400, "bad_request", "the client left")
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return body, (400, "invalid_json", "the body is not valid JSON: send a JSON object like {\"data\": [...]}", "body")
+        if not isinstance(payload, dict):
+            return body, (422, "invalid_body", "the body must be a JSON object like {\"data\": [...]}", "body")
+        problem = file_data_problem(payload)
+        if problem is not None:
+            return body, (422, "file_data_refused", f"{problem}: this app takes no files, only text", "data")
+        if not isinstance(payload.get("data", []), list):
+            return body, (422, "invalid_field", "data must be a list of the function's inputs", "data")
+        if path.endswith("/queue/join"):
+            return body, self._join_problem(payload)
+        return body, None
+
+    def _join_problem(self, payload: dict) -> tuple | None:
+        fn_index = payload.get("fn_index")
+        if isinstance(fn_index, bool) or not isinstance(fn_index, int) or fn_index not in self.fns:
+            return 422, "invalid_field", "fn_index names no function of this app (see /config)", "fn_index"
+        trigger = payload.get("trigger_id")
+        if trigger is not None and (isinstance(trigger, bool) or not isinstance(trigger, int)):
+            return 422, "invalid_field", "trigger_id must be an integer or null", "trigger_id"
+        session = payload.get("session_hash")
+        if not isinstance(session, str) or not SESSION_RE.fullmatch(session):
+            return 422, "invalid_field", "session_hash must be 1-64 letters, digits, '-' or '_'", "session_hash"
+        if self.pending(session) >= self.session_max_events:
+            return 429, "too_many_events", (
+                f"this session already has {self.session_max_events} unfinished requests: wait for their answers"
+            ), "session_hash"
+        return None
+
+    def pending(self, session: str) -> int:
+        """Events of a session not yet delivered. Gradio keeps no public
+        count, so this reads its queue's table (a test fails if it moves)."""
+        queue = getattr(self.blocks, "_queue", None)
+        table = getattr(queue, "pending_event_ids_session", None) or {}
+        return len(table.get(session, ()))
+
+
+def file_data_problem(payload) -> str | None:
+    """Where the payload carries a dict Gradio could treat as a file (a
+    "path", "url" or "meta" key, at any depth), or None. Iterative: a deeply
+    nested payload cannot exhaust the stack."""
+    stack = [(payload, "body")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            for key in FILE_KEYS:
+                if key in value:
+                    return f"{where} has a {key!r} key"
+            stack.extend((v, f"{where}.{_label(k)}") for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(value))
+    return None
+
+
+def _label(key) -> str:
+    """A key of the client's payload, shown safely (short, word characters only)."""
+    text = str(key)
+    return text if re.fullmatch(r"\w{1,30}", text) else "…"
