@@ -136,18 +136,20 @@ def pieces(stream: Iterable) -> Iterator[str | object]:
     """The assistant's stream as text pieces to append, then its final Answer.
 
     The library's contract: `ask_stream` yields str deltas, then the Answer.
-    Until that lands it yields the growing text instead; a piece that starts
-    with everything shown so far is read as that growing text. (Read as
-    deltas, a delta that happens to repeat the text before it would lose
-    its start until the final answer replaces the streamed text.)"""
+    Until that lands it yields the growing text instead (always longer than
+    the piece before); a piece longer than everything shown so far and
+    starting with it is read as that growing text, and the first piece that
+    is not switches to deltas for good. (A second delta that happens to start
+    with the first would lose that start on screen until the final answer
+    replaces the streamed text.)"""
     shown = ""
     growing = True
     for item in stream:
         if not isinstance(item, str):
             yield item
             return
-        if growing and item.startswith(shown):
-            delta = item[len(shown):]  # "" for a repeat
+        if growing and len(item) > len(shown) and item.startswith(shown):
+            delta = item[len(shown):]
         else:
             growing = False
             delta = item

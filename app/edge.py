@@ -165,17 +165,17 @@ def _secured(send):
 
 def _head_only(send, receive):
     """HEAD served by the GET route: GET's status and headers, no body. The
-    first body chunk ends the response; from then on the application is told
-    the client left, so an endless GET (an event stream) stops too."""
+    response ends with its headers; from then on the application is told the
+    client left, so an endless GET (an event stream) stops too."""
     done = False
 
     async def send_head(message):
         nonlocal done
-        if message["type"] != "http.response.body":
-            return await send(message)
-        if not done:
-            done = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if done or message["type"] != "http.response.start":
+            return
+        await send(message)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        done = True
 
     async def receive_head():
         if done:

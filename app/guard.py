@@ -14,7 +14,11 @@ parses them:
 - `queue/join` and `call/<api>` bodies must be JSON objects whose data holds
   no dict with a "path", "url" or "meta" key anywhere (422: this app takes no
   files), naming a function or API that exists (404 / 422, not Gradio's 500);
-- a Gradio session may hold `session_max_events` unfinished events (429).
+- at most `queue_max_size` events wait in the queue, and a Gradio session
+  may hold `session_max_events` unfinished ones: beyond, 429 with
+  Retry-After, so a flood of joins is refused at once and cannot push a
+  real turn far back. (Gradio's own "queue full", for joins racing past the
+  check, is a 503: it is answered as the same 429.)
 """
 
 from __future__ import annotations
@@ -48,10 +52,11 @@ def _routes(api_names: list[str]) -> dict[str, list[re.Pattern]]:
 
 
 class GradioGuard:
-    def __init__(self, app, blocks, session_max_events: int):
+    def __init__(self, app, blocks, session_max_events: int, queue_max_size: int):
         self.app = app
         self.blocks = blocks
         self.session_max_events = session_max_events
+        self.queue_max_size = queue_max_size
         # Functions the server runs (a `js=`-only listener has no Python side).
         self.fns = {i for i, fn in blocks.fns.items() if fn.fn is not None}
         self.api_names = sorted(
@@ -91,7 +96,7 @@ class GradioGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        return await self.app(scope, replay, send)
+        return await self.app(scope, replay, _busy_as_429(send))
 
     async def _payload(self, receive, path: str) -> tuple[bytes, tuple | None]:
         """The body (read in full: BodyLimitMiddleware has capped it) and what
@@ -117,7 +122,11 @@ class GradioGuard:
         if not isinstance(payload.get("data", []), list):
             return body, (422, "invalid_field", "data must be a list of the function's inputs", "data")
         if path.endswith("/queue/join"):
-            return body, self._join_problem(payload)
+            problem = self._join_problem(payload)
+            if problem is not None:
+                return body, problem
+        if self.waiting() >= self.queue_max_size:
+            return body, BUSY
         return body, None
 
     def _join_problem(self, payload: dict) -> tuple | None:
@@ -136,12 +145,36 @@ class GradioGuard:
             ), "session_hash"
         return None
 
+    # Gradio keeps no public count of these: both read its queue (`_queue`),
+    # and tests/test_security.py fails if that moves.
     def pending(self, session: str) -> int:
-        """Events of a session not yet delivered. Gradio keeps no public
-        count, so this reads its queue's table (a test fails if it moves)."""
-        queue = getattr(self.blocks, "_queue", None)
-        table = getattr(queue, "pending_event_ids_session", None) or {}
+        """Events of a session not yet delivered to it."""
+        table = getattr(getattr(self.blocks, "_queue", None), "pending_event_ids_session", None) or {}
         return len(table.get(session, ()))
+
+    def waiting(self) -> int:
+        """Events waiting in the queue (not yet running)."""
+        queue = getattr(self.blocks, "_queue", None)
+        return len(queue) if queue is not None else 0
+
+
+BUSY = (429, "queue_full", "the server is busy answering other questions: retry in a few seconds")
+
+
+def _busy_as_429(send):
+    """Gradio's own "queue full" (503, its shape) as the guard's 429."""
+    replaced = False
+
+    async def wrapped(message):
+        nonlocal replaced
+        if message["type"] == "http.response.start" and message["status"] == 503:
+            replaced = True
+            status, code, text = BUSY
+            return await send_error(send, status, code, text, None, {"Retry-After": "2"})
+        if not replaced:
+            await send(message)
+
+    return wrapped
 
 
 def file_data_problem(payload) -> str | None:

@@ -131,7 +131,10 @@ def _mount_ui(app: FastAPI, state: AppState) -> None:
     # Gradio skips its allowed/blocked path check until `launch()` sets this;
     # a mounted app never launches. With it, blocked_paths applies too.
     blocks.has_launched = True
-    app.add_middleware(GradioGuard, blocks=blocks, session_max_events=state.settings.session_max_events)
+    settings = state.settings
+    app.add_middleware(
+        GradioGuard, blocks=blocks, session_max_events=settings.session_max_events, queue_max_size=settings.queue_max_size
+    )
 
 
 def _fastapi(**kwargs) -> FastAPI:

@@ -284,7 +284,6 @@ def build_ui(state: AppState) -> gr.Blocks:
         query.submit(search_ui, search_inputs, results, api_visibility="private", **work)
         gr.api(ask_api, api_name="ask", **work)
         gr.api(search_api, api_name="search", **work)
-    # Bounded: at most queue_max_size events wait (more get "queue full"),
-    # and GradioGuard caps each session's unfinished events.
+    # At most queue_max_size events wait; GradioGuard answers the excess with 429.
     demo.queue(default_concurrency_limit=settings.chat_concurrency, max_size=settings.queue_max_size)
     return demo

@@ -76,8 +76,11 @@ def server_env(index_dir: Path, gradio_tmp: Path | None = None, **extra: str) ->
     return env
 
 
-def start(index_dir: Path, log_dir: Path, timeout: float = READY_TIMEOUT, env: dict[str, str] | None = None) -> LiveServer:
-    """Run `python -m traite_qa chat --port N` and wait until it answers.
+def start(
+    index_dir: Path, log_dir: Path, timeout: float = READY_TIMEOUT, env: dict[str, str] | None = None, until: str = "ready"
+) -> LiveServer:
+    """Run `python -m traite_qa chat --port N` and wait until it answers:
+    `until="ready"` (/healthz 200: model and index loaded) or "page" (/ served).
     `env`: extra environment (TRAITE_QA_* settings)."""
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +106,8 @@ def start(index_dir: Path, log_dir: Path, timeout: float = READY_TIMEOUT, env: d
                 if server.page_seconds != server.page_seconds:  # nan: page not yet served
                     if client.get(server.url + "/").status_code == 200:
                         server.page_seconds = time.monotonic() - started
+                        if until == "page":
+                            return server
                 if client.get(server.url + "/healthz").status_code == 200:
                     server.ready_seconds = time.monotonic() - started
                     return server
