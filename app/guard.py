@@ -119,12 +119,11 @@ class GradioGuard:
         problem = file_data_problem(payload)
         if problem is not None:
             return body, (422, "file_data_refused", f"{problem}: this app takes no files, only text", "data")
-        if not isinstance(payload.get("data", []), list):
-            return body, (422, "invalid_field", "data must be a list of the function's inputs", "data")
-        if path.endswith("/queue/join"):
+        problem = field_problem(payload, join=path.endswith("/queue/join"))
+        if problem is None and path.endswith("/queue/join"):
             problem = self._join_problem(payload)
-            if problem is not None:
-                return body, problem
+        if problem is not None:
+            return body, problem
         if self.waiting() >= self.queue_max_size:
             return body, BUSY
         return body, None
@@ -133,12 +132,7 @@ class GradioGuard:
         fn_index = payload.get("fn_index")
         if isinstance(fn_index, bool) or not isinstance(fn_index, int) or fn_index not in self.fns:
             return 422, "invalid_field", "fn_index names no function of this app (see /config)", "fn_index"
-        trigger = payload.get("trigger_id")
-        if trigger is not None and (isinstance(trigger, bool) or not isinstance(trigger, int)):
-            return 422, "invalid_field", "trigger_id must be an integer or null", "trigger_id"
-        session = payload.get("session_hash")
-        if not isinstance(session, str) or not SESSION_RE.fullmatch(session):
-            return 422, "invalid_field", "session_hash must be 1-64 letters, digits, '-' or '_'", "session_hash"
+        session = payload["session_hash"]
         if self.pending(session) >= self.session_max_events:
             return 429, "too_many_events", (
                 f"this session already has {self.session_max_events} unfinished requests: wait for their answers"
@@ -156,6 +150,34 @@ class GradioGuard:
         """Events waiting in the queue (not yet running)."""
         queue = getattr(self.blocks, "_queue", None)
         return len(queue) if queue is not None else 0
+
+
+def field_problem(payload: dict, join: bool) -> tuple | None:
+    """The fields Gradio reads (its PredictBody), checked with the API's error
+    shape rather than FastAPI's, and stricter: Gradio would coerce "0" to 0."""
+    if not isinstance(payload.get("data"), list):
+        return 422, "invalid_field", "data must be a list of the function's inputs", "data"
+    session = payload.get("session_hash")
+    if (join or session is not None) and not (isinstance(session, str) and SESSION_RE.fullmatch(session)):
+        return 422, "invalid_field", "session_hash must be 1-64 letters, digits, '-' or '_'", "session_hash"
+    event_id = payload.get("event_id")
+    if event_id is not None and not (isinstance(event_id, str) and SESSION_RE.fullmatch(event_id)):
+        return 422, "invalid_field", "event_id must be 1-64 letters, digits, '-' or '_', or null", "event_id"
+    trigger = payload.get("trigger_id")
+    if trigger is not None and (isinstance(trigger, bool) or not isinstance(trigger, int)):
+        return 422, "invalid_field", "trigger_id must be an integer or null", "trigger_id"
+    for name in ("simple_format", "batched"):
+        if payload.get(name) not in (None, False) and not (name == "simple_format" and payload[name] is True):
+            return 422, "invalid_field", f"{name} must be false (this app's functions take one input at a time)", name
+    if payload.get("oauth_token") is not None:
+        return 422, "invalid_field", "oauth_token must be null: this app has no sign-in", "oauth_token"
+    try:  # a lone surrogate ("\ud800") could not be encoded on the way back
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return 422, "invalid_text", "the payload holds a lone surrogate (\\ud800-\\udfff): send valid Unicode text", "data"
+    except RecursionError:
+        return 422, "invalid_body", "the payload is nested too deeply", "data"
+    return None
 
 
 BUSY = (429, "queue_full", "the server is busy answering other questions: retry in a few seconds")
