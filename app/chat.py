@@ -25,6 +25,7 @@ from .state import AssistantUnavailable
 log = logging.getLogger("traite_qa_app")
 
 SHOWN_REFUSED_CHARS = 120  # of a refused over-long question, what the conversation keeps
+LIVE_INTERVAL = 0.1  # seconds between two updates of a streamed answer
 CHAT_LOAD_WAIT = 60.0  # seconds a chat turn waits for the model at start-up (the API does not wait)
 LOADING = "Chargement du modèle et de l'index…"
 INTERNAL = "Une erreur interne est survenue ; reformulez la question ou réessayez."

@@ -13,6 +13,7 @@ Named endpoints for `gradio_client`:
 from __future__ import annotations
 
 import logging
+import time
 
 import gradio as gr
 import pandas as pd
@@ -105,15 +106,20 @@ def build_ui(state: AppState) -> gr.Blocks:
             filters = {"axis": chat.parse_axis(axis, n_axes), "status": chat.parse_status(status)}
             assistant = state.assistant(timeout=chat.CHAT_LOAD_WAIT)
             history = chat.history_for(turns[:-1], settings.max_history_messages)
-            final, streamed = None, ""
+            final, streamed, shown_at = None, "", time.monotonic()
             for item in chat.pieces(assistant.ask_stream(message, history, **filters)):
                 if not isinstance(item, str):
                     final = item
                     break
                 # An extractive answer is whole at once: rendered once, below.
-                # A generated one streams into #tqa-live only, up to the cap.
-                if assistant.generator is not None and len(streamed) < settings.max_stream_chars:
-                    streamed += item
+                # A generated one streams into #tqa-live only, up to the cap,
+                # at most every LIVE_INTERVAL (pieces that come faster are
+                # shown together; the final answer replaces them anyway).
+                if assistant.generator is None or len(streamed) >= settings.max_stream_chars:
+                    continue
+                streamed += item
+                if time.monotonic() - shown_at >= chat.LIVE_INTERVAL:
+                    shown_at = time.monotonic()
                     yield skip, skip, skip, skip, chat.live_html(streamed, settings.max_stream_chars)
             answer = final.to_dict() if final is not None else chat.error_answer(chat.INTERNAL)
         except AssistantUnavailable as err:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -186,16 +187,33 @@ def test_a_generated_answer_streams_deltas_without_re_rendering_the_conversation
     import gradio as gr
 
     settings = Settings(max_stream_chars=500)
-    deltas = [f"mot{i} " for i in range(1000)]  # ~7,000 characters, streamed as deltas
-    respond = chat_fn(fake_state(evaluation, settings, [*deltas, FakeAnswer("La réponse vérifiée.")]))
+
+    def slow_deltas():  # ~7,000 characters, a delta every 10 ms or so
+        for i in range(1000):
+            if i % 5 == 0:
+                time.sleep(0.05)
+            yield f"mot{i} "
+        yield FakeAnswer("La réponse vérifiée.")
+
+    state = fake_state(evaluation, settings, [])
+    state._assistant.ask_stream = lambda *a, **k: slow_deltas()
+    respond = chat_fn(state)
     updates = list(respond("Une question ?", [], "", ""))
     first, *streamed, last = updates
     assert "tqa-streaming" in first[1]  # the question and a pending bubble, rendered once
     for update in streamed:  # only the live text changes; the conversation and sources are skipped
         assert all(isinstance(u, type(gr.skip())) for u in update[:4]), update[:4]
-    assert 10 < len(streamed) <= settings.max_stream_chars // 5 + 1  # nothing more is sent past the cap
+    assert 3 < len(streamed) <= settings.max_stream_chars // 5 + 1  # nothing more is sent past the cap
     assert len(streamed[-1][4]) < 800
     assert "La réponse vérifiée." in last[1] and last[4] == ""  # the final answer, rendered once
+
+
+def test_pieces_that_come_at_once_are_shown_together(evaluation):
+    """Today's library streams even a structured answer word by word when a
+    generator is configured: shown at most every LIVE_INTERVAL, that is once."""
+    words = [("mot " * i) for i in range(1, 300)]
+    updates = list(chat_fn(fake_state(evaluation, Settings(), [*words, FakeAnswer("fin")]))("Une question ?", [], "", ""))
+    assert len(updates) <= 3
 
 
 def test_an_extractive_answer_is_rendered_once(evaluation):
