@@ -69,6 +69,8 @@ class GradioGuard:
         if scope["type"] != "http" or path in OWN_PATHS or path.startswith(OWN_PREFIXES):
             return await self.app(scope, receive, send)
         method = scope["method"]
+        if ".." in path.split("/") or "\\" in path:  # a climb out of /assets or /static (Gradio refuses it too)
+            return await send_error(send, 404, "not_found", "no such endpoint (see /docs)")
         if not any(p.fullmatch(path) for p in self.routes.get(method, ())):
             known = any(p.fullmatch(path) for ps in self.routes.values() for p in ps)
             if known:

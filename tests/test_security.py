@@ -223,6 +223,13 @@ def test_unused_gradio_routes_are_closed(http, server, path):
     assert files_under(server.gradio_tmp) == before
 
 
+@pytest.mark.parametrize("target", ["/assets/../../../../etc/passwd", "/static/..%2f..%2f..%2f..%2fetc/passwd",
+                                    "/assets/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/static/..\\..\\etc\\passwd"])
+def test_asset_paths_cannot_climb_out(server, target):
+    status, _, body = raw_get(server.port, target)
+    assert status in (400, 404) and PASSWD.encode() not in body, (status, body[:200])
+
+
 # ---------------------------------------------------- 5. Host, CORS, proxy
 @pytest.mark.parametrize("path", ["/", "/config", "/healthz", "/api/measures", "/gradio_api/info", "/docs"])
 def test_a_foreign_host_header_is_refused(http, server, path):
