@@ -297,3 +297,81 @@ def test_importing_the_server_sets_no_environment_variable():
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.stdout.strip() == "True", result.stderr[-2000:]
+
+
+def test_gradios_own_path_check_is_on_in_the_mounted_app(settings, tmp_path):
+    """Belt and braces behind GradioGuard: Gradio (6.31, the newest) skips its
+    allowed/blocked path check in a mounted app; create_app switches it on
+    with every path blocked. Reads Gradio internals on purpose: if they move,
+    this fails and the guard alone stands."""
+    from gradio import processing_utils
+    from gradio.context import LocalContext
+    from gradio.exceptions import InvalidPathError
+
+    from traite_qa_app.server import create_app
+
+    app = create_app(settings)
+    blocks = next(m for m in app.user_middleware if m.cls.__name__ == "GradioGuard").kwargs["blocks"]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x", encoding="utf-8")
+    token = LocalContext.blocks.set(blocks)
+    try:
+        for path, uploaded in [("/etc/passwd", True), ("/etc/passwd", False), ("/dev/zero", False), (str(secret), False)]:
+            with pytest.raises(InvalidPathError):
+                processing_utils._check_allowed(path, uploaded)
+    finally:
+        LocalContext.blocks.reset(token)
+
+
+# ---------------------------------------------------------- proxy headers
+def run_edge(trusted_proxy, peer: str, headers: list[tuple[bytes, bytes]], method: str = "GET"):
+    """One request through Edge to an app that records what it was given."""
+    import asyncio
+
+    from traite_qa_app.edge import Edge
+
+    seen = {}
+    sent = []
+
+    async def app(scope, receive, send):
+        seen.update(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"access-control-allow-origin", b"*")]})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": "/", "headers": [(b"host", b"127.0.0.1:7860"), *headers],
+             "client": (peer, 5555), "scheme": "http", "query_string": b""}
+    asyncio.run(Edge(app, HostPolicy("127.0.0.1"), trusted_proxy)(scope, receive, send))
+    return seen, sent
+
+
+FORWARDED = [(b"x-forwarded-for", b"203.0.113.7"), (b"x-forwarded-host", b"evil.example"), (b"x-forwarded-proto", b"https"),
+             (b"forwarded", b"for=203.0.113.7"), (b"x-real-ip", b"203.0.113.7")]
+
+
+def test_forwarded_headers_are_dropped_without_a_trusted_proxy():
+    for trusted in (None, "10.0.0.0/8"):
+        seen, _ = run_edge(trusted, "127.0.0.1", FORWARDED)
+        names = {k for k, _ in seen["headers"]}
+        assert not names & {b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"forwarded", b"x-real-ip"}
+        assert seen["client"][0] == "127.0.0.1" and seen["scheme"] == "http"
+
+
+def test_a_trusted_proxy_forwards_the_client_and_scheme():
+    seen, _ = run_edge("10.0.0.0/8", "10.1.2.3", FORWARDED)
+    assert seen["client"][0] == "203.0.113.7" and seen["scheme"] == "https"
+    assert (b"x-forwarded-host", b"evil.example") in seen["headers"]  # the proxy's to set
+
+
+def test_edge_sets_security_headers_strips_cors_and_serves_head_without_body():
+    _, sent = run_edge(None, "127.0.0.1", [], method="HEAD")
+    start, body = sent
+    names = {k for k, _ in start["headers"]}
+    assert b"content-security-policy" in names and b"x-content-type-options" in names
+    assert b"access-control-allow-origin" not in names
+    assert body == {"type": "http.response.body", "body": b"", "more_body": False}
