@@ -6,7 +6,9 @@ then defaults. A bad value raises `ConfigError` naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -90,6 +92,27 @@ class Settings:
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
 
+    # ------------------------------------------------------------ web server
+    # `traite-qa chat`: what the served app accepts. Checked by _check_web().
+    # Host names (besides the bound address, and localhost/127.0.0.1 when bound
+    # there) accepted in the Host and Origin headers; "*" accepts any (not advised:
+    # it re-opens DNS rebinding). TRAITE_QA_TRUSTED_HOSTS=qa.example.org,10.0.0.5
+    trusted_hosts: tuple[str, ...] = ()
+    # Reverse proxies (IPs or CIDRs, comma-separated, or "*") whose X-Forwarded-*
+    # headers are believed; None: those headers are dropped. TRAITE_QA_TRUSTED_PROXY
+    trusted_proxy: str | None = None
+    max_body_bytes: int = 1024 * 1024  # every route; larger bodies get 413
+    # Request line + headers. Room for a 2,000-character GET question (up to
+    # 12 bytes a character once percent-encoded); longer heads get a 400.
+    max_header_bytes: int = 64 * 1024
+    read_timeout: float = 10.0  # seconds a client has to send its request head, and then its body
+    queue_max_size: int = 64  # chat/Gradio events waiting at once; more get 503 "queue full"
+    session_max_events: int = 2  # unfinished events one Gradio session may hold; more get 429
+    chat_concurrency: int = 8  # chat/Gradio events answered at once
+    max_chat_turns: int = 50  # exchanges kept in a chat session (oldest dropped)
+    max_history_messages: int = 50  # history messages taken by /api/ask and /ask; the chat passes the latest ones
+    max_stream_chars: int = 20_000  # streamed text shown while an answer is generated (the final answer is shown whole)
+
     def __post_init__(self) -> None:
         for name in ("source", "index_dir", "model_cache"):
             value = getattr(self, name)
@@ -115,6 +138,7 @@ class Settings:
             raise ConfigError("llm_timeout must be > 0 (TRAITE_QA_LLM_TIMEOUT)")
         if bool(self.llm_base_url) != bool(self.llm_model):
             raise ConfigError("set both TRAITE_QA_LLM_BASE_URL and TRAITE_QA_LLM_MODEL to use a generator, or neither")
+        _check_web(self)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -148,6 +172,8 @@ class Settings:
 
 
 def _convert(name: str, type_: str, raw: str):
+    if type_.startswith("tuple"):
+        return _names(raw)
     try:
         if "int" in type_:
             return int(raw)
@@ -162,3 +188,45 @@ def _positive(settings: Settings, *names: str) -> None:
     for name in names:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name}={getattr(settings, name)} must be > 0 (TRAITE_QA_{name.upper()})")
+
+
+# A host name, "*.domain", an IPv4 or an IPv6 address, or "*" (any host).
+_HOST_RE = re.compile(r"\*|(\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9])?|[0-9a-f:.]*:[0-9a-f:.]*")
+
+
+def _names(value) -> tuple[str, ...]:
+    """'a.example, b.example' (or any iterable of names) -> ('a.example', 'b.example')."""
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(item).strip().lower() for item in items if str(item).strip())
+
+
+def _check_web(settings: Settings) -> None:
+    """The web server block: normalise the host lists, refuse values that would
+    disable a limit."""
+    # IPv6 addresses are kept without their brackets, as the Host check compares them.
+    hosts = tuple(h[1:-1] if h.startswith("[") and h.endswith("]") else h for h in _names(settings.trusted_hosts))
+    object.__setattr__(settings, "trusted_hosts", hosts)
+    for host in hosts:
+        if not _HOST_RE.fullmatch(host):
+            raise ConfigError(
+                f"trusted host {host!r} is not a host name, '*.domain' or an IP address (TRAITE_QA_TRUSTED_HOSTS=name1,name2)"
+            )
+    if settings.trusted_proxy is not None:
+        proxies = _names(settings.trusted_proxy)
+        for proxy in proxies:
+            if proxy != "*":
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError:
+                    raise ConfigError(
+                        f"trusted proxy {proxy!r} is not an IP address or network (TRAITE_QA_TRUSTED_PROXY=10.0.0.2,10.1.0.0/16 or *)"
+                    ) from None
+        object.__setattr__(settings, "trusted_proxy", ",".join(proxies) or None)
+    _positive(
+        settings, "max_body_bytes", "max_header_bytes", "queue_max_size", "session_max_events", "chat_concurrency",
+        "max_chat_turns", "max_history_messages", "max_stream_chars",
+    )
+    if settings.read_timeout <= 0:
+        raise ConfigError(f"read_timeout={settings.read_timeout} must be > 0 seconds (TRAITE_QA_READ_TIMEOUT)")
+    if settings.max_header_bytes < 8 * 1024:
+        raise ConfigError(f"max_header_bytes={settings.max_header_bytes} is too small for a browser's headers: use 8192 or more (TRAITE_QA_MAX_HEADER_BYTES)")
