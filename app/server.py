@@ -28,6 +28,7 @@ import traite_qa  # noqa: E402
 from traite_qa import KINDS, ConfigError, Settings, Status  # noqa: E402
 
 from .api import build_router  # noqa: E402
+from .feedback_api import add_feedback_routes  # noqa: E402
 from .errors import (  # noqa: E402
     MAX_BODY_BYTES,
     BodyLimitMiddleware,
@@ -95,6 +96,7 @@ def create_app(
     install_error_handlers(app, messages)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, prefix="/api/")
     router = build_router(state)
+    add_feedback_routes(router, state)  # on this router, so APIRoutingGuard below knows them
     app.include_router(router)
     _static_routes(app)
     app.add_middleware(APIRoutingGuard, routes=[r for r in router.routes if isinstance(r, APIRoute)])
