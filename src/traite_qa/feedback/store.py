@@ -74,7 +74,8 @@ class FeedbackStore:
                 text(f"INSERT INTO feedback ({_COLUMNS}, rating, reason, comment, created_at) VALUES "
                      "(:answer_id, :question, :answer_json, :citations, :settings_json, :model_fingerprint, "
                      ":rating, :reason, :comment, :created_at) RETURNING id"),
-                {**_row(record), "rating": record.rating, "reason": record.reason, "comment": record.comment},
+                {**_row(record), "rating": record.rating, "reason": record.reason,
+                 "comment": clean_text(record.comment) if record.comment is not None else None},
             ).scalar_one()
 
     def log(self, record: FeedbackRecord) -> None:
