@@ -17,7 +17,7 @@ import ipaddress
 from typing import Literal
 
 from fastapi import APIRouter, Body, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from traite_qa import REASONS, FeedbackStoreError, InvalidFeedbackError, UnknownAnswerError
 
@@ -32,9 +32,10 @@ ERRORS = {
     401: "TRAITE_QA_FEEDBACK_TOKEN is set and the request does not carry it",
     403: "Served to 127.0.0.1 only (set TRAITE_QA_FEEDBACK_TOKEN to read it from elsewhere)",
     404: "The answer is not among this server's recent answers, and its JSON was not sent",
+    409: "The answer JSON sent is not the answer answer_id names (changed, or another answer)",
     413: "Request body over 1024 KiB",
     415: "Body not sent as application/json",
-    422: "Invalid field: answer_id, rating, reason, comment (too long) or answer (not the one answer_id names)",
+    422: "Invalid field: answer_id, rating, reason (only with 'down'), comment (too long), answer (not an Answer JSON)",
     503: "The feedback database is unreachable or locked: nothing was saved (answering is not affected)",
 }
 
@@ -74,6 +75,11 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
     settings = state.settings
 
     class FeedbackRequest(BaseModel):
+        # A reason goes with 'down' only: stated in the schema, so clients and fuzzers know it.
+        model_config = ConfigDict(json_schema_extra={
+            "if": {"properties": {"rating": {"const": "up"}}, "required": ["rating"]},
+            "then": {"properties": {"reason": {"type": "null"}}},
+        })
         answer_id: str = Field(pattern=ANSWER_ID_PATTERN, description="the `answer_id` of the answer rated",
                                examples=["ans-0123456789abcdef0123"])
         rating: Literal["up", "down"] = Field(description="👍 'up' or 👎 'down'")
@@ -88,7 +94,7 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
         "/api/feedback",
         status_code=201,
         response_model=FeedbackSaved,
-        responses=_errors(400, 404, 413, 415, 422, 503),
+        responses=_errors(400, 404, 409, 413, 415, 422, 503),
         summary="Rate an answer (👍/👎, with what was wrong and a comment)",
         tags=["feedback"],
     )
@@ -99,6 +105,8 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
                 request.answer_id, request.rating, request.reason.value if request.reason else None, request.comment, answer
             )
         except InvalidFeedbackError as err:
+            if err.field == "answer":  # well-formed, but not the answer answer_id names
+                raise APIError(409, "answer_mismatch", str(err), "answer") from None
             raise APIError(422, "invalid_feedback", str(err), err.field) from None
         except UnknownAnswerError as err:
             raise APIError(404, "unknown_answer", str(err), "answer_id") from None

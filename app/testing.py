@@ -66,6 +66,8 @@ def server_env(index_dir: Path, **extra: str) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # Feedback sent while testing goes next to the test's index, not into the user's data dir.
+    env.setdefault("TRAITE_QA_DATABASE_URL", f"sqlite:///{Path(index_dir).parent / 'feedback.sqlite3'}")
     env.update(extra)
     return env
 

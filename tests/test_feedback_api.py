@@ -99,7 +99,7 @@ def test_an_answer_this_server_forgot_is_rated_with_its_json(fake_index, tmp_pat
         assert "send the answer JSON" in missing.json()["error"]["message"]
         tampered = {**answer, "answer": answer["answer"] + " (modifié)"}
         assert_error(second.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": "up", "answer": tampered}),
-                     422, "invalid_feedback", "answer")
+                     409, "answer_mismatch", "answer")
         ok = second.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": "up", "answer": answer})
         assert ok.status_code == 201, ok.text
     [row] = FeedbackStore(url).feedback()
@@ -243,7 +243,9 @@ def test_the_retours_fragment_escapes_what_users_wrote():
 def test_openapi_documents_the_feedback_contract(http):
     spec = http.get("/openapi.json").json()
     post = spec["paths"]["/api/feedback"]["post"]
-    assert {"201", "400", "404", "413", "415", "422", "503"} <= set(post["responses"])
+    assert {"201", "400", "404", "409", "413", "415", "422", "503"} <= set(post["responses"])
+    body_schema = spec["components"]["schemas"][post["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]]
+    assert body_schema["then"] == {"properties": {"reason": {"type": "null"}}}  # a reason goes with "down" only
     ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
     props = spec["components"]["schemas"][ref]["properties"]
     assert props["answer_id"]["pattern"] == "^ans-[0-9a-f]{20}$"

@@ -7,8 +7,9 @@ What must hold: no 5xx; every reply is UTF-8 JSON valid against
 `/openapi.json`; every 4xx has the error shape; an oracle predicts from the
 body alone whether it is valid, and a valid one is saved (201, and the row
 is in the database) when the answer is known to the server or sent along
-unaltered, else 404 `unknown_answer`; an invalid one gets 422 naming the
-field at fault (when only one is).
+unaltered, else 404 `unknown_answer` (409 `answer_mismatch` when another
+answer's JSON is sent); an invalid one gets 422 naming the field at fault
+(when only one is).
 """
 
 from __future__ import annotations
@@ -95,10 +96,10 @@ def verdicts_for(body: dict, answers: dict[str, dict]) -> dict[str, bool | None]
         # The generator sends real answers, real answers with their text changed, answers missing a key, or junk.
         shaped = isinstance(sent, dict) and isinstance(sent.get("answer"), str) and any(
             {**sent, "answer": a["answer"]} == a for a in answers.values())
-        # A known answer_id: the server's own copy is used and the one sent is not
-        # needed; otherwise the one sent must be the answer the id names.
-        known = isinstance(answer_id, str) and answer_id in answers
-        verdicts["answer"] = shaped and (known or (sent in answers.values() and sent["answer_id"] == answer_id))
+        # Well-formed is enough here: with a known answer_id the server's own copy
+        # is used; otherwise an answer that is not the one the id names is a
+        # conflict (409, checked in the test), told apart from a malformed one (422).
+        verdicts["answer"] = shaped
     return verdicts
 
 
@@ -140,10 +141,12 @@ def test_fuzz_feedback_json(app):
                 failures.add(f"a non-object body got {status} {_code(reply)}", body)
             return
         verdicts = verdicts_for(body, by_id)
-        expect(failures, body, status, reply, verdicts, codes, extra_ok=(201, 404))
+        expect(failures, body, status, reply, verdicts, codes, extra_ok=(201, 404, 409))
         if combine(verdicts.values()) is True:
             known = body["answer_id"] in by_id
-            if status != (201 if known else 404):
+            # Every well-formed answer generated has a known id: sent with an unknown id, it is another answer's.
+            expected = 201 if known else (409 if body.get("answer") is not None else 404)
+            if status != expected:
                 failures.add(f"a valid body for a {'known' if known else 'unknown'} answer got {status} {_code(reply)}", body)
         if status == 201:
             saved.append(reply["id"])
@@ -151,6 +154,8 @@ def test_fuzz_feedback_json(app):
                 failures.add("201 does not echo the answer_id and rating", body)
         elif status == 404 and reply["error"]["code"] != "unknown_answer":
             failures.add(f"404 with code {reply['error']['code']}", body)
+        elif status == 409 and (reply["error"]["code"], reply["error"]["field"]) != ("answer_mismatch", "answer"):
+            failures.add(f"409 with {_code(reply)}", body)
 
     run()
     stored = {r.id: r for r in store.feedback()}

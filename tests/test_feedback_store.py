@@ -306,6 +306,12 @@ def test_sqlite_file_is_created_on_the_first_write_only_private_and_in_wal_mode(
     store.close()
 
 
+def test_the_libpq_spelling_of_postgresql_is_understood(pg):
+    store = FeedbackStore(pg.url().replace("postgresql://", "postgres://"))
+    assert store.backend == "postgresql" and store.schema_version() >= 0
+    store.close()
+
+
 @pytest.mark.parametrize("bad", ["sqlite://", "sqlite:///:memory:", "mysql://x/y", "not a url"])
 def test_unusable_urls_are_config_errors(bad):
     with pytest.raises(ConfigError, match="TRAITE_QA_DATABASE_URL"):

@@ -10,13 +10,23 @@ Not a pipeline stage: nothing under document/ … answer/ imports it
 (import-linter checks it); it wraps an assistant from the outside.
 """
 
-from .export import candidates, to_yaml
-from .migrations import LATEST as SCHEMA_VERSION
-from .model import RATINGS, REASONS, FeedbackRecord
-from .recorder import FeedbackRecorder, RecentAnswers, RecordingAssistant, with_feedback
-from .store import FeedbackStore
+# name -> module defining it. Lazy: the CLI registers `traite-qa feedback` on
+# every run, and SQLAlchemy (0.2 s to import) is needed only when it is used.
+_LAZY = {
+    "RATINGS": "model", "REASONS": "model", "FeedbackRecord": "model",
+    "FeedbackStore": "store", "SCHEMA_VERSION": "migrations",
+    "FeedbackRecorder": "recorder", "RecentAnswers": "recorder", "RecordingAssistant": "recorder", "with_feedback": "recorder",
+    "candidates": "export", "to_yaml": "export",
+}
 
-__all__ = [
-    "RATINGS", "REASONS", "SCHEMA_VERSION", "FeedbackRecord", "FeedbackRecorder", "FeedbackStore", "RecentAnswers",
-    "RecordingAssistant", "candidates", "to_yaml", "with_feedback",
-]
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, "LATEST" if name == "SCHEMA_VERSION" else name)
+    raise AttributeError(f"module 'traite_qa.feedback' has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 
 from ..settings import Settings
-from .export import to_yaml
 from .model import RATINGS, REASONS, now_utc
-from .store import FeedbackStore
 
 
 def add_commands(sub) -> None:
@@ -41,7 +39,9 @@ def _filters(parser) -> None:
     parser.add_argument("--reason", choices=list(REASONS))
 
 
-def _store(args, settings: Settings) -> FeedbackStore:
+def _store(args, settings: Settings):
+    from .store import FeedbackStore  # SQLAlchemy: imported only when a feedback command runs
+
     if args.database:
         settings = settings.with_(database_url=args.database)
     return FeedbackStore.from_settings(settings)
@@ -66,6 +66,8 @@ def _list(args, settings: Settings) -> int:
 
 
 def _export(args, settings: Settings) -> int:
+    from .export import to_yaml
+
     records = _store(args, settings).feedback(args.rating, args.reason)
     text = to_yaml(records, when=now_utc()[:19] + "Z")
     if args.output:

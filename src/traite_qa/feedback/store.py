@@ -40,6 +40,8 @@ class FeedbackStore:
         except ArgumentError:
             raise ConfigError(f"database URL {url[:60]!r} is not a URL: use sqlite:///PATH or postgresql://… "
                               "(TRAITE_QA_DATABASE_URL)") from None
+        if self.url.drivername == "postgres":  # the libpq spelling, unknown to SQLAlchemy
+            self.url = self.url.set(drivername="postgresql")
         if self.url.get_backend_name() == "sqlite" and self.url.database in (None, "", ":memory:"):
             raise ConfigError("an in-memory SQLite database would lose the feedback: use sqlite:///PATH (TRAITE_QA_DATABASE_URL)")
         if self.url.get_backend_name() not in ("sqlite", "postgresql"):
@@ -204,9 +206,10 @@ class FeedbackStore:
                 yield conn
         except (SQLAlchemyError, OSError, ModuleNotFoundError) as err:
             reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200] or type(err).__name__
+            effect = "" if doing.startswith("read") else "nothing was saved and answering is not affected: "
             raise FeedbackStoreError(
                 f"could not {doing}: the database {self.display} is unavailable ({reason}); "
-                "nothing was saved and answering is not affected: retry later, or check TRAITE_QA_DATABASE_URL"
+                f"{effect}retry later, or check TRAITE_QA_DATABASE_URL"
             ) from None
 
 
