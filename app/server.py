@@ -26,6 +26,7 @@ from traite_qa import KINDS, ConfigError, Settings, Status
 
 from .api import build_router
 from .edge import Edge, HostPolicy
+from .feedback_api import add_feedback_routes
 from .errors import BodyLimitMiddleware, SafeJSONResponse, ValidationMessages, error_response, install_error_handlers
 from .state import AppState
 
@@ -88,6 +89,7 @@ def create_app(
     )
     install_error_handlers(app, messages)
     router = build_router(state)
+    add_feedback_routes(router, state)  # on this router, so APIRoutingGuard below knows them
     app.include_router(router)
     _static_routes(app)
     # Gradio adds credentialed CORS headers (any Origin reflected when the

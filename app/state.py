@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 
-from traite_qa import Settings, TraiteQAError
+from traite_qa import FeedbackRecorder, Settings, TraiteQAError, with_feedback
 
 log = logging.getLogger("traite_qa_app")
 
@@ -35,7 +35,10 @@ class AppState:
 
             self.settings = settings or Settings.from_env()
             self.evaluation = parse_file(self.settings.source)
-        self._assistant = assistant
+        # Answers are remembered in memory (never on disk) so feedback can name
+        # them; the database is opened only when feedback is first saved.
+        self.feedback = FeedbackRecorder(self.settings)
+        self._assistant = with_feedback(assistant, self.feedback) if assistant is not None else None
         self.rebuild_stale = rebuild_stale
         self._error: str | None = None
         self._ready = threading.Event()
@@ -63,7 +66,7 @@ class AppState:
             # (model fingerprint included) is rebuilt first, with progress on stderr.
             assistant = Assistant.load(settings=self.settings, build=self.rebuild_stale, progress=self.rebuild_stale)
             assistant.warm_up()
-            self._assistant = assistant
+            self._assistant = with_feedback(assistant, self.feedback)
             self.evaluation = assistant.evaluation
         except TraiteQAError as err:
             self._error = str(err)

@@ -72,6 +72,8 @@ def server_env(index_dir: Path, gradio_tmp: Path | None = None, **extra: str) ->
     )
     if gradio_tmp is not None:  # where Gradio would write uploads and cached files
         env["GRADIO_TEMP_DIR"] = str(gradio_tmp)
+    # Feedback sent while testing goes next to the test's index, not into the user's data dir.
+    env.setdefault("TRAITE_QA_DATABASE_URL", f"sqlite:///{Path(index_dir).parent / 'feedback.sqlite3'}")
     env.update(extra)
     return env
 

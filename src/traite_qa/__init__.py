@@ -25,6 +25,7 @@ _LAZY = {
     "TraiteQAError": "errors", "ConfigError": "errors", "DocumentFormatError": "errors", "IndexMissingError": "errors",
     "StaleIndexError": "errors", "CorruptIndexError": "errors", "ModelError": "errors",
     "InvalidQuestionError": "errors", "InvalidFilterError": "errors", "UnknownReferenceError": "errors",
+    "InvalidFeedbackError": "errors", "UnknownAnswerError": "errors", "FeedbackStoreError": "errors",
     # text helpers the UI renders with
     "FOOTNOTE_MARKER_RE": "text",
     # stages
@@ -35,6 +36,9 @@ _LAZY = {
     "Understander": "understand", "clean_question": "understand",
     "Searcher": "search",
     "Assistant": "answer", "MARKER_RE": "answer", "answer_problems": "answer",
+    # answer feedback (outside the pipeline: wraps an Assistant)
+    "FeedbackStore": "feedback", "FeedbackRecorder": "feedback", "with_feedback": "feedback", "RATINGS": "feedback",
+    "REASONS": "feedback",
 }
 
 

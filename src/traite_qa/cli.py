@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default 127.0.0.1; TRAITE_QA_HOST)")
     p.add_argument("--port", type=int, help="port (default 7860; TRAITE_QA_PORT)")
     p.set_defaults(run=_chat)
+
+    from .feedback.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

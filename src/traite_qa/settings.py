@@ -30,6 +30,11 @@ def _default_model_cache() -> Path:
     return Path(base) / "traite-qa" / "models"
 
 
+def _default_database_url() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return f"sqlite:///{Path(base) / 'traite-qa' / 'feedback.sqlite3'}"
+
+
 @dataclass(frozen=True)
 class Tuning:
     """Constants that decide rankings and refusals, in one group.
@@ -91,6 +96,15 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
+    # feedback (issue 16, traite_qa.feedback). Nothing is written unless a user
+    # rates an answer, or log_questions is set: questions can name real people.
+    database_url: str | None = None  # None: SQLite in the user data dir; or sqlite:///PATH, postgresql://USER@HOST:PORT/DB
+    log_questions: bool = False  # also store every question and its answer, rated or not
+    feedback_retention_days: int = 180  # `traite-qa feedback purge` deletes anything older
+    feedback_recent_answers: int = 1000  # answers kept in memory only, so feedback can name one by its answer_id
+    feedback_comment_chars: int = 500  # longer comments are refused, not cut
+    database_timeout: float = 5.0  # seconds to wait for a connection or a lock before saying "not saved"
+    feedback_token: str | None = None  # when set, the "retours" summary needs `Authorization: Bearer <token>`
 
     # ------------------------------------------------------------ web server
     # `traite-qa chat`: what the served app accepts. Checked by _check_web().
@@ -139,6 +153,13 @@ class Settings:
         if bool(self.llm_base_url) != bool(self.llm_model):
             raise ConfigError("set both TRAITE_QA_LLM_BASE_URL and TRAITE_QA_LLM_MODEL to use a generator, or neither")
         _check_web(self)
+        _positive(self, "feedback_retention_days", "feedback_recent_answers", "feedback_comment_chars", "database_timeout")
+        if self.database_url and not self.database_url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://", "postgres://")):
+            scheme = self.database_url.split(":", 1)[0][:20]
+            raise ConfigError(
+                f"database_url with scheme {scheme!r} is not supported: use sqlite:///PATH or "
+                "postgresql://USER:PASSWORD@HOST:PORT/DB (TRAITE_QA_DATABASE_URL)"
+            )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -167,11 +188,21 @@ class Settings:
         return self.model_cache / "embeddings"
 
     @property
+    def feedback_database(self) -> str:
+        """The feedback store's URL: TRAITE_QA_DATABASE_URL, else a SQLite file in the user data dir."""
+        return self.database_url or _default_database_url()
+
+    @property
     def uses_generator(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
 
 
 def _convert(name: str, type_: str, raw: str):
+    if type_ == "bool":
+        flag = raw.strip().lower()
+        if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"TRAITE_QA_{name.upper()}={raw!r} is not a boolean: use 1 or 0")
+        return flag in ("1", "true", "yes", "on")
     if type_.startswith("tuple"):
         return _names(raw)
     try:
