@@ -18,7 +18,9 @@ from ..errors import MissingExtraError
 
 def require_extra(module: str, extra: str) -> None:
     """Raise MissingExtraError naming the pip command when `module` is not installed."""
-    import importlib.util
+    import importlib
 
-    if importlib.util.find_spec(module) is None:
-        raise MissingExtraError(f"{module} is not installed: pip install 'traite-qa[{extra}]'")
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(f"{module} is not installed: pip install 'traite-qa[{extra}]'") from None
