@@ -13,7 +13,7 @@ default one is missing, progress on stderr); the first call waits for it.
 # No `from __future__ import annotations`: the SDK reads the tools' annotations
 # at run time, and they use local values (the settings' max_k).
 import threading
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from . import require_extra
 
@@ -84,6 +84,7 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
     @server.tool(
         title="Search the evaluation / Rechercher dans l'évaluation",
         annotations=READ_ONLY,
+        structured_output=True,
         description=(
             "FR : recherche hybride (sens + mots exacts) dans l'évaluation ; renvoie les passages verbatim classés, "
             "avec leur mesure, statut, axe, action, note ou sigle. « mesure 16 », « note 47 » ou un sigle passent "
@@ -99,13 +100,14 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
         status: Annotated[str | None, Field(description=STATUS_HELP)] = None,
         axis: Annotated[int | None, Field(description=AXIS_HELP)] = None,
         kind: Annotated[Kind | None, Field(description="FR : type de passage. EN: kind of passage.")] = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         hits = _call(lambda: loader.assistant.searcher.search(query, k=k, status=status, axis=axis, kind=kind))
         return {"query": query, "hits": [hit.to_dict() for hit in hits]}
 
     @server.tool(
         title="Ask a question / Poser une question",
         annotations=READ_ONLY,
+        structured_output=True,
         description=(
             "FR : répond à une question avec des citations verbatim (statut d'une mesure, sigle, note, chiffres, "
             "comptes) ; renvoie le JSON Answer : status (answered, no_evidence, invalid_question), answer, "
@@ -117,12 +119,13 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
     def ask(
         question: Annotated[str, Field(description="FR : la question, ex. « Où en est la mesure 16 ? ». "
                                        "EN: the question, e.g. 'What is the status of measure 16?'.")],
-    ) -> dict:
+    ) -> dict[str, Any]:
         return _call(lambda: loader.assistant.ask(question)).to_dict()
 
     @server.tool(
         title="One measure / Une mesure",
         annotations=READ_ONLY,
+        structured_output=True,
         description=(
             "FR : une mesure du plan : titre, statut, axe, action, texte de l'évaluation et notes citées.\n"
             "EN: one measure of the plan: title, status, axis, action, the evaluation's text and the footnotes it cites."
@@ -130,12 +133,13 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
     )
     def get_measure(
         number: Annotated[int, Field(description="FR : numéro de la mesure (1-45). EN: measure number (1-45).")],
-    ) -> dict:
+    ) -> dict[str, Any]:
         return _call(lambda: _measure_detail(loader.assistant.evaluation, number))
 
     @server.tool(
         title="List measures / Lister les mesures",
         annotations=READ_ONLY,
+        structured_output=True,
         description=(
             "FR : les mesures du plan avec leur statut, filtrables par statut et par axe.\n"
             "EN: the plan's measures with their status, optionally filtered by status and axis."
@@ -144,7 +148,7 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
     def list_measures(
         status: Annotated[str | None, Field(description=STATUS_HELP)] = None,
         axis: Annotated[int | None, Field(description=AXIS_HELP)] = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         def run():
             assistant = loader.assistant
             filters = assistant.searcher.check_filters(status=status, axis=axis)
