@@ -48,12 +48,13 @@ def exports(searcher, tmp_path_factory):
     return {fmt: (root / fmt, export_index(searcher, root / fmt, fmt)) for fmt in ("jsonl", "npz")}
 
 
-def _load(directory):
+def _load(directory, fmt):
     """Read an export the way another app would: only the files and export.json."""
     meta = json.loads((directory / "export.json").read_text(encoding="utf-8"))
-    path = directory / meta["file"]
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == meta["sha256"]
-    if meta["file_format"] == "jsonl":
+    name = {"jsonl": "chunks.jsonl", "npz": "vectors.npz"}[fmt]
+    path = directory / name
+    assert meta["files"][name] == {"format": fmt, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    if fmt == "jsonl":
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
         return meta, rows, [r["id"] for r in rows], np.array([r["embedding"] for r in rows], dtype=np.float32)
     with np.load(path, allow_pickle=False) as npz:
@@ -64,7 +65,7 @@ def test_the_manifest_says_how_the_vectors_were_made(exports, searcher):
     manifest = searcher.data.manifest
     for fmt, (directory, meta) in exports.items():
         assert meta == json.loads((directory / "export.json").read_text(encoding="utf-8"))
-        assert meta["file"] == {"jsonl": "chunks.jsonl", "npz": "vectors.npz"}[fmt]
+        assert list(meta["files"]) == [{"jsonl": "chunks.jsonl", "npz": "vectors.npz"}[fmt]]
         assert meta["count"] == len(searcher.chunks) == 219
         assert meta["model"]["id"] == manifest["model"]["id"] and meta["model"]["fingerprint"] == manifest["model"]["fingerprint"]
         assert meta["model"]["dimension"] == 384
@@ -74,7 +75,7 @@ def test_the_manifest_says_how_the_vectors_were_made(exports, searcher):
 
 
 def test_jsonl_has_every_chunk_verbatim_with_its_vector(exports, searcher, source):
-    meta, rows, ids, vectors = _load(exports["jsonl"][0])
+    meta, rows, ids, vectors = _load(exports["jsonl"][0], "jsonl")
     assert ids == [c.id for c in searcher.chunks]
     for row, chunk in zip(rows, searcher.chunks):
         assert set(row) == {"id", "kind", "text", "header", "metadata", "embedded_text", "embedding"}
@@ -86,14 +87,24 @@ def test_jsonl_has_every_chunk_verbatim_with_its_vector(exports, searcher, sourc
 
 
 def test_npz_holds_the_same_vectors_as_jsonl(exports):
-    _, _, jsonl_ids, jsonl_vectors = _load(exports["jsonl"][0])
-    _, _, npz_ids, npz_vectors = _load(exports["npz"][0])
+    _, _, jsonl_ids, jsonl_vectors = _load(exports["jsonl"][0], "jsonl")
+    _, _, npz_ids, npz_vectors = _load(exports["npz"][0], "npz")
     assert npz_ids == jsonl_ids and npz_vectors.dtype == np.float32
     assert np.array_equal(npz_vectors, jsonl_vectors)  # JSON keeps every digit of a float32
 
 
+def test_both_formats_in_one_folder_are_both_listed(searcher, tmp_path):
+    export_index(searcher, tmp_path, "jsonl")
+    meta = export_index(searcher, tmp_path, "npz")
+    assert set(meta["files"]) == {"chunks.jsonl", "vectors.npz"}
+    for fmt in ("jsonl", "npz"):
+        _load(tmp_path, fmt)  # each listed with its own checksum
+    (tmp_path / "chunks.jsonl").write_text("changed\n")  # no longer what export.json describes
+    assert set(export_index(searcher, tmp_path, "npz")["files"]) == {"vectors.npz"}
+
+
 def test_the_stored_vectors_are_the_passages_embeddings(exports, searcher):
-    meta, rows, _, vectors = _load(exports["jsonl"][0])
+    meta, rows, _, vectors = _load(exports["jsonl"][0], "jsonl")
     model = searcher.embedder.model  # the sentence-transformers model, loaded once for the session
     texts = [meta["prompts"]["passage"] + row["embedded_text"] for row in rows[:8]]
     again = model.encode(texts, normalize_embeddings=True)
@@ -104,7 +115,7 @@ def test_the_stored_vectors_are_the_passages_embeddings(exports, searcher):
 def test_a_fresh_faiss_index_gives_the_searchers_dense_top_5(exports, searcher, fmt):
     import faiss
 
-    meta, _, ids, vectors = _load(exports[fmt][0])
+    meta, _, ids, vectors = _load(exports[fmt][0], fmt)
     store = faiss.IndexFlatIP(meta["model"]["dimension"])
     store.add(vectors)
     model = searcher.embedder.model

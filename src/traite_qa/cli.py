@@ -209,7 +209,7 @@ def _mcp(args, settings: Settings) -> int:
 
 
 def _export(args, settings: Settings) -> int:
-    from .integrations.export import export_index
+    from .integrations.export import FILE_OF, export_index
     from .search import Searcher
 
     manifest = export_index(Searcher.load(settings=settings), args.directory, args.format)
@@ -217,7 +217,7 @@ def _export(args, settings: Settings) -> int:
         print(json.dumps(manifest, ensure_ascii=False))
     else:
         model = manifest["model"]
-        print(f"{manifest['count']} chunks -> {args.directory / manifest['file']} (+ export.json): model {model['id']}, "
+        print(f"{manifest['count']} chunks -> {args.directory / FILE_OF[args.format]} (+ export.json): model {model['id']}, "
               f"dimension {model['dimension']}, prompts {manifest['prompts']}, normalised: {manifest['normalized']}")
     return 0
 

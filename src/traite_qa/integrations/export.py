@@ -61,9 +61,28 @@ def export_index(searcher, directory: str | Path, fmt: str = "jsonl") -> dict:
             np.savez(out, ids=np.array(chunk_ids), vector_ids=vector_ids, vectors=vectors)
     os.replace(tmp, target)  # a reader never sees half a file
 
-    manifest = _manifest(searcher, fmt, target, len(chunk_ids), int(vectors.shape[1]), vectors)
+    manifest = _manifest(searcher, len(chunk_ids), int(vectors.shape[1]), vectors)
+    manifest["files"] = {**_still_valid(directory, manifest),
+                         target.name: {"format": fmt, "sha256": hashlib.sha256(target.read_bytes()).hexdigest()}}
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def _still_valid(directory: Path, manifest: dict) -> dict:
+    """The files of an earlier export into the same folder (the other format)
+    that came from the same index and are unchanged: export.json keeps listing them."""
+    try:
+        previous = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(previous, dict) or any(previous.get(key) != manifest[key] for key in ("model", "source", "chunker")):
+        return {}
+    kept = {}
+    for name, info in (previous.get("files") or {}).items():
+        path = directory / name
+        if name in FILE_OF.values() and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == info.get("sha256"):
+            kept[name] = info
+    return kept
 
 
 def _record(chunk, vector_id: int, vector: np.ndarray) -> dict:
@@ -93,7 +112,7 @@ def _record(chunk, vector_id: int, vector: np.ndarray) -> dict:
     }
 
 
-def _manifest(searcher, fmt: str, target: Path, count: int, dimension: int, vectors: np.ndarray) -> dict:
+def _manifest(searcher, count: int, dimension: int, vectors: np.ndarray) -> dict:
     index = searcher.data.manifest
     embedder = searcher.embedder
     prompts = embedder.prompts
@@ -104,9 +123,6 @@ def _manifest(searcher, fmt: str, target: Path, count: int, dimension: int, vect
         "version": FORMAT_VERSION,
         "package_version": __version__,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "file": target.name,
-        "file_format": fmt,
-        "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
         "count": count,
         "model": {
             "id": index["model"]["id"],

@@ -53,7 +53,7 @@ class _Loader:
 
     def __init__(self, settings: Settings, assistant: Assistant | None):
         self._assistant = assistant
-        self._error: TraiteQAError | None = None
+        self._error: TraiteQAError | str | None = None
         self._done = threading.Event()
         if assistant is not None:
             self._done.set()
@@ -63,10 +63,15 @@ class _Loader:
     def _load(self, settings: Settings) -> None:
         try:
             self._assistant = Assistant.load(settings=settings)
-        except TraiteQAError as err:  # reported by every call: the server stays up to say so
-            self._error = err
+        except Exception as err:  # noqa: BLE001 - reported by every call: the server stays up to say so
+            self._error = err if isinstance(err, TraiteQAError) else f"{type(err).__name__}: {err}"
         finally:
             self._done.set()
+        if self._assistant is not None:
+            try:  # the model too, while the client gets ready; a failure resurfaces (as a tool error) in search
+                self._assistant.warm_up()
+            except Exception:  # noqa: BLE001
+                pass
 
     @property
     def assistant(self) -> Assistant:
