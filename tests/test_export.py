@@ -106,9 +106,11 @@ def test_both_formats_in_one_folder_are_both_listed(searcher, tmp_path):
 def test_the_stored_vectors_are_the_passages_embeddings(exports, searcher):
     meta, rows, _, vectors = _load(exports["jsonl"][0], "jsonl")
     model = searcher.embedder.model  # the sentence-transformers model, loaded once for the session
-    texts = [meta["prompts"]["passage"] + row["embedded_text"] for row in rows[:8]]
+    # One chunk of three kinds (a measure piece, a footnote, a glossary line) keeps the encode short.
+    picked = [next(i for i, r in enumerate(rows) if r["kind"] == kind) for kind in ("measure", "footnote", "acronym")]
+    texts = [meta["prompts"]["passage"] + rows[i]["embedded_text"] for i in picked]
     again = model.encode(texts, normalize_embeddings=True)
-    assert np.all(np.sum(again * vectors[:8], axis=1) > 0.999)
+    assert np.all(np.sum(again * vectors[picked], axis=1) > 0.999)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "npz"])
