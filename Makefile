@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel on disk (an unpinned resolve takes CUDA).
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# The extras too: the LangChain and MCP tests need them.
+	$(BIN)/pip install --quiet -e '.[dev,langchain,mcp]'
 	touch $(STAMP)
 
 # The chat: builds the index when missing or stale, then serves it.

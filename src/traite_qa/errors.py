@@ -36,6 +36,10 @@ class CorruptIndexError(TraiteQAError):
     """A file of the index is unreadable, truncated or inconsistent."""
 
 
+class MissingExtraError(TraiteQAError, ImportError):
+    """An integration needs an optional dependency (a pip extra) that is not installed."""
+
+
 class ModelError(TraiteQAError):
     """The embedding model cannot be found, converted or loaded."""
 

