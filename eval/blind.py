@@ -302,3 +302,57 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+# ------------------------------------------------------------- rewording
+def rewordings(questions: list[BlindQuestion]) -> list[tuple[BlindQuestion, str, str]]:
+    """One harmless rewording per question, the five kinds in turn (polite
+    prefix and "Merci.", all caps, accents stripped, no question mark, a typo)."""
+    from .snapshot import REWORDINGS
+
+    kinds = list(REWORDINGS)
+    return [(q, kinds[i % len(kinds)], REWORDINGS[kinds[i % len(kinds)]](q.question)) for i, q in enumerate(questions)]
+
+
+def rewording_kept(assistant, scores: list[Score]) -> tuple[float, list[str]]:
+    """Share of reworded questions that keep their result (correct stays
+    correct, wrong stays wrong), and the ids of the dev ones that flipped."""
+    from traite_qa import answer_problems
+
+    source = assistant.searcher.data.source
+    by_id = {s.question.id: s for s in scores}
+    kept, flipped = 0, []
+    items = rewordings([s.question for s in scores])
+    for q, kind, text in items:
+        answer = assistant.ask(text)
+        again = score(q, answer.to_dict(), source, assistant.evaluation, answer_problems(answer, assistant.evaluation, source))
+        if again.correct == by_id[q.id].correct:
+            kept += 1
+        elif q.split == "dev":
+            flipped.append(f"{q.id}~{kind}")
+    return kept / max(len(items), 1), flipped
+
+
+def summary_lines(dev: dict, test: dict, rewording: float | None, old: dict | None = None) -> list[str]:
+    """The issue's targets, measured on dev and test, in one table."""
+    def row(name, key, kind="overall", fmt="{:.2f}"):
+        d, t = dev.get(kind, {}).get(key), test.get(kind, {}).get(key)
+        cell = lambda v: "—" if v is None else fmt.format(v)  # noqa: E731
+        return f"| {name} | {cell(d)} | {cell(t)} |"
+    english = lambda s: s.get("english", {}).get("accuracy")  # noqa: E731
+    french = lambda s: s.get("french-like", {}).get("accuracy")  # noqa: E731
+    gap = lambda s: None if english(s) is None or french(s) is None else french(s) - english(s)  # noqa: E731
+    lines = ["| measure | dev | test |", "|---|---:|---:|",
+             row("gold passage in the top 5 citations", "gold@5"), row("gold answer sentence quoted", "quoted"),
+             row("facts correct", "facts"), row("topic-list measure recall", "topic_recall"),
+             row("near-domain unanswerable refused or flagged", "unanswerable_refused"),
+             row("answerable refused", "answerable_refused"),
+             f"| French − English accuracy | {_fmt(gap(dev))} | {_fmt(gap(test))} |",
+             row("wrong status stated (count)", "wrong_status", fmt="{}"), row("answer accuracy (all kinds)", "accuracy")]
+    if rewording is not None:
+        lines.append(f"| rewording check, results kept (dev + test) | {rewording:.3f} | |")
+    return lines
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:+.2f}"

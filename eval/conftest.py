@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from eval.common import load_questions  # noqa: E402
 
-_STATE: dict = {}
+STATE: dict = {}  # what the terminal summary prints
 
 
 @pytest.fixture(scope="session")
@@ -27,15 +27,10 @@ def questions():
 
 @pytest.fixture(scope="session")
 def assistant():
-    from traite_qa.answer import Assistant
-    from traite_qa.index.embedder import make_embedder
-    from traite_qa.index import ensure_index
-    from traite_qa.settings import Settings
+    from traite_qa import Assistant, Settings
 
-    settings = Settings.from_env()
-    embedder = make_embedder(settings)
-    ensure_index(settings, progress=False, embedder=embedder)  # builds only when missing or stale
-    assistant = Assistant.load(settings=settings, embedder=embedder)
+    # Builds only when missing or stale (the model's fingerprint included), then loads once.
+    assistant = Assistant.load(settings=Settings.from_env(), build=True, progress=False)
     assistant.warm_up()
     return assistant
 
@@ -47,13 +42,16 @@ def results(questions, assistant):
     results = run_all(questions, assistant.searcher, assistant)
     xfailed = {q.id: q.xfail for q in questions if q.xfail}
     summary, report = write_report(results, xfailed)
-    _STATE["summary"], _STATE["report"] = summary, report
+    STATE["summary"], STATE["report"] = summary, report
     return results
 
 
 def pytest_terminal_summary(terminalreporter):
-    if "summary" in _STATE:
+    if "summary" in STATE:
         terminalreporter.section("traite-qa evaluation (also in eval/report.md)")
-        terminalreporter.write_line(_STATE["summary"])
-        xfail = _STATE["report"]["xfail"]
+        terminalreporter.write_line(STATE["summary"])
+        xfail = STATE["report"]["xfail"]
         terminalreporter.write_line(f"xfail-marked questions: {len(xfail)}" + "".join(f"\n  {k}: {v}" for k, v in xfail.items()))
+    if "blind" in STATE:
+        terminalreporter.section("traite-qa blind questions: dev and test (also in eval/report-blind.md)")
+        terminalreporter.write_line(STATE["blind"])

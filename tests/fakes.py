@@ -338,8 +338,10 @@ def answer_dict_problems(data, source: str | None = None) -> list[str]:
             problems.append(f"measures key {number!r}")
         if status not in MEASURE_STATUSES:
             problems.append(f"measures[{number}] = {status!r}")
-    if data["status"] != "answered" and data["citations"]:
-        problems.append(f"a {data['status']} answer has citations")
+    # A refusal may quote the closest passage ("Le document ne donne pas de
+    # chiffre pour 2023 ; le passage le plus proche : …"); an invalid question cites nothing.
+    if data["status"] == "invalid_question" and data["citations"]:
+        problems.append("an invalid_question answer has citations")
     for i, citation in enumerate(data["citations"]):
         where = f"citations[{i}]"
         problems += hit_dict_problems(citation, where, source)

@@ -151,7 +151,7 @@ def test_english_detection():
 
 
 def test_expansion_adds_document_words_to_the_lexical_query():
-    assert "mineurs" in expand("Can kids be protected?", english=True)
+    assert "mineurs" in expand("Can children be protected?", english=True)
     assert "titre séjour" in expand("Peut-on obtenir des papiers ?", english=False)
     assert expand("Où en est la mesure 16 ?", english=False) == "Où en est la mesure 16 ?"
 

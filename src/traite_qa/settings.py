@@ -100,7 +100,7 @@ class Tuning:
     synthesis_measures: int = 4  # measures listed under a synthesis
     # A status asked about something described names a measure only when the
     # measure's card ranks this high among the 45 for the question.
-    subject_card_rank: int = 3
+    subject_card_rank: int = 1
     # The no-evidence gate (`python -m eval.calibrate`, dev split + the curated
     # refusals): below the language's floor, the best passage's cosine means
     # off-topic when a share of the question's words never occur in the

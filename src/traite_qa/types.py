@@ -209,7 +209,7 @@ class Query:
     yes_no: bool = False  # answered by oui / non / en partie
     years: tuple[int, ...] = ()  # years the question asks about ("en 2023"), not periods ("2019-2021")
     topic: tuple[str, ...] = ()  # for topic lists: the stems that name the topic
-    wants: tuple[str, ...] = ()  # what the answer should hold besides facts: "recommendation", "why", "status"
+    wants: tuple[str, ...] = ()  # what the answer should hold besides facts: "recommendation", "why", "status", "reference"
 
     def __post_init__(self) -> None:
         if not self.core:

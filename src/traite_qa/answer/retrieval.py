@@ -16,8 +16,8 @@ from ..errors import UnknownReferenceError
 from ..search import Searcher
 from ..settings import Tuning
 from ..text import markers
-from ..types import NO_EVIDENCE, QUOTABLE_KINDS, Answer, Evidence, Hit, Query, Route
-from ..understand import satisfies
+from ..types import NO_EVIDENCE, QUOTABLE_KINDS, Answer, Evidence, Filters, Hit, Query, Route
+from ..understand import holds_reference, satisfies
 from . import templates as T
 from .compose import Composer
 from .evidence import EvidenceScorer
@@ -50,6 +50,9 @@ class RetrievalResponder:
         wanted_kinds = ("measure",) if query.route == Route.STATUS_SEARCH else QUOTABLE_KINDS
         n = self.tuning.evidence_passages
         top = [h for h in hits if h.kind in wanted_kinds][:n] or hits[:n]
+        if "reference" in query.wants:  # a decree, a law, a report: the footnotes hold them
+            seen = {h.id for h in top}
+            top += [h for h in self.searcher.retrieve(query, k=3, filters=Filters(kind="footnote")) if h.id not in seen]
         vector = self.searcher.query_vector(query)
         ranked = self.scorer.score(query, vector, top)
         chosen = choose(ranked, self.tuning, answer_type=query.answer_type, scorer=self.scorer)
@@ -67,7 +70,13 @@ class RetrievalResponder:
         if not notes:
             return chosen
         best = self.scorer.score(query, vector, notes)
-        if best and best[0].score >= chosen[0].score - self.tuning.choose_margin and not _repeats(best[0], chosen):
+        if "reference" in query.wants:
+            # A decree, a law, a report asked for: the notes that hold one compete more widely.
+            best = [e for e in best if holds_reference(e.text)] or best
+            margin = self.tuning.type_margin
+        else:
+            margin = self.tuning.choose_margin
+        if best and best[0].score >= chosen[0].score - margin and not _repeats(best[0], chosen):
             return [*chosen[: MAX_QUOTES - 1], best[0]]
         return chosen
 
@@ -113,9 +122,12 @@ class RetrievalResponder:
         if lead is None:
             if query.yes_no:
                 # The sentence sharing most of the question's words decides, and comes first.
+                # Whether a measure was carried out is its status's to say: with no
+                # measure agreed on, no sentence decides it.
                 decider = max(chosen, key=lambda e: (e.lexical, e.score))
                 chosen = [decider, *(e for e in chosen if e is not decider)]
-                lead = f"{T.YES_NO[lang][decide(query.core, decider.text)]} {self._according(chosen, lang)}"
+                verdict = None if query.route == Route.STATUS_SEARCH else decide(query.core, decider.text)
+                lead = f"{T.YES_NO[lang][verdict]} {self._according(chosen, lang)}"
             else:
                 lead = self._according(chosen, lang)
         c.say(lead)
@@ -143,8 +155,9 @@ class RetrievalResponder:
         if len(sources) > 1 or hit.kind not in T.ACCORDING[lang]:
             return T.ACCORDING[lang]["many"]
         if hit.kind == "measure":
-            focus = hit.measures[0]
-            return T.ACCORDING[lang]["measure"].format(n=focus, status=T.status_words(self.evaluation.measure(focus).status, lang))
+            measure = self.evaluation.measure(hit.measures[0])
+            return T.ACCORDING[lang]["measure"].format(n=measure.number, title=measure.title,
+                                                       status=T.status_words(measure.status, lang))
         return T.ACCORDING[lang][hit.kind].format(n=hit.footnote)
 
     def refuse(self, query: Query, top: list[Hit], ranked: list[Evidence], refusal: Refusal | None, note: str) -> Answer:

@@ -75,10 +75,10 @@ SHARED = {"fr": " (évaluée avec la mesure {shared})", "en": " (assessed togeth
 
 # Retrieval answers: where the quotes come from.
 ACCORDING = {
-    "fr": {"measure": "D'après la mesure {n} ({status}) :", "footnote": "D'après la note {n} :",
+    "fr": {"measure": "D'après la mesure {n} « {title} » ({status}) :", "footnote": "D'après la note {n} :",
            "preamble": "D'après le préambule de l'évaluation :", "conclusion": "D'après le bilan de la CNCDH :",
            "table": "D'après l'annexe 2 :", "acronym": "D'après l'annexe 1 :", "many": "D'après l'évaluation de la CNCDH :"},
-    "en": {"measure": "According to measure {n} ({status}), quoted in French:",
+    "en": {"measure": "According to measure {n} « {title} » ({status}), quoted in French:",
            "footnote": "According to footnote {n}, quoted in French:",
            "preamble": "According to the evaluation's preamble, quoted in French:",
            "conclusion": "According to the CNCDH's conclusion, quoted in French:",

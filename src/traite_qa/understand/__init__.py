@@ -15,7 +15,7 @@ from dataclasses import replace
 from ..document import Evaluation
 from ..settings import Settings
 from ..types import Filters, Query, Route
-from .answer_type import answer_type, asked_years, implied, satisfies
+from .answer_type import answer_type, asked_years, asks_reference, holds_reference, implied, satisfies
 from .followup import leans_on_history, resolve
 from .language import is_english
 from .references import ReferenceFinder, status_in
@@ -67,6 +67,6 @@ def _within_filters(query: Query, filters: Filters) -> Query:
 
 __all__ = [
     "SEARCH_MODES", "ReferenceFinder", "Router", "Understander", "answer_type", "asked_years", "check_filters",
-    "check_k", "check_mode", "check_references", "implied",
+    "check_k", "check_mode", "check_references", "implied", "asks_reference", "holds_reference",
     "clean_question", "is_english", "satisfies", "status_in",
 ]

@@ -35,6 +35,8 @@ def _cues() -> dict:
                              r"|\b(?:" + "|".join(t["approximate_counts"]) + r")s?\b", re.IGNORECASE),
         "date": re.compile(rf"\b{_YEAR}\b|\b(?:{months})\b", re.IGNORECASE),
         "implied": {fold(e) for e in t["implied_entities"]},
+        "reference_q": phrase_pattern(t["reference_question"]),
+        "reference": re.compile("|".join(t["reference_evidence"])),
     }
 
 
@@ -49,6 +51,15 @@ def answer_type(question: str) -> str | None:
     if cues["count_q"].search(folded):
         return "count"
     return None
+
+
+def asks_reference(question: str) -> bool:
+    """Does the question ask for a decree, a law, a report, a source?"""
+    return bool(_cues()["reference_q"].search(fold(question)))
+
+
+def holds_reference(text: str) -> bool:
+    return bool(_cues()["reference"].search(fold(text)))
 
 
 def asked_years(question: str) -> tuple[int, ...]:

@@ -35,7 +35,7 @@ def _cues() -> dict:
     return {
         "wh": phrase_pattern([*c["wh"]["fr"], *c["wh"]["en"]]),
         "fr_inversion": re.compile(yn["fr_inversion"]),
-        "yn_phrases": phrase_pattern(yn["fr_phrases"]),
+        "yn_phrases": re.compile(phrase_pattern(yn["fr_phrases"]).pattern + r"|\best-ce qu'"),
         "qu_est_ce": re.compile(r"\bqu'est[- ]ce\b"),
         # At the head of a clause, or after a preposition ("à qui", "depuis quand").
         "wh_head": re.compile(r"(?:^|[.?!;:,] ?|\b(?:a|de|par|pour|depuis|jusqu'a|avec|chez|sur|en) )(?:"

@@ -74,6 +74,10 @@ class ReferenceFinder:
         self.evaluation = evaluation
         self._acronyms = {fold(a.acronym): a.acronym for a in evaluation.acronyms}
         self._titles = [(m.number, _title_key(m.title)) for m in evaluation.measures]
+        # The document's words: a question word outside it is a typo or a word of another topic.
+        texts = [m.body for m in evaluation.measures] + [f.text for f in evaluation.footnotes] + [
+            p.text for p in evaluation.preamble + evaluation.conclusion]
+        self._vocabulary = frozenset(w for t in texts for w in re.findall(r"\w+", fold(t)))
 
     def find(self, question: str) -> References:
         question = digits(question)
@@ -116,9 +120,11 @@ class ReferenceFinder:
     def _defines(self, folded: str, acronyms: tuple[str, ...]) -> bool:
         if _cues()["define"].search(folded):
             return True
-        # "OCRTEH ?", "le SIAO", "DACG : ?": nothing asked besides the acronym.
+        # "OCRTEH ?", "le SIAO", "DACG : ?": nothing asked besides the acronym;
+        # in a short question one unknown word is a misspelt cue ("que sigifie le SIAO").
         named = {fold(a) for a in acronyms}
-        return not [w for w in re.findall(r"\w+", folded) if w not in STOPWORDS and w not in named]
+        rest = [w for w in re.findall(r"\w+", folded) if w not in STOPWORDS and w not in named]
+        return not rest or len(rest) == 1 and len(folded.split()) <= 5 and rest[0] not in self._vocabulary
 
     def acronyms(self, folded: str) -> tuple[str, ...]:
         found = [self._acronyms[w] for w in re.findall(r"\w+", folded) if w in self._acronyms]

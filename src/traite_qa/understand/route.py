@@ -17,7 +17,7 @@ from dataclasses import replace
 from ..document import Evaluation
 from ..text import STOPWORDS, fold
 from ..types import Query, References, Route
-from .answer_type import answer_type, asked_years
+from .answer_type import answer_type, asked_years, asks_reference
 from .courtesy import core as strip_courtesy
 from .form import Form, read_form
 from .language import is_english
@@ -38,7 +38,8 @@ class Router:
             return Query(text, Route.GREETING, core=text, english=is_english(text))
         refs = self.finder.find(core)
         form = read_form(core)
-        wants = tuple(w for w, on in (("recommendation", form.recommendation), ("why", form.why), ("status", form.status)) if on)
+        wants = tuple(w for w, on in (("recommendation", form.recommendation), ("why", form.why), ("status", form.status),
+                                      ("reference", asks_reference(core))) if on)
         base = Query(text, Route.SEARCH, refs, refs, english=is_english(core), answer_type=answer_type(core),
                      core=core, yes_no=form.yes_no, years=asked_years(core), wants=wants)
         return replace(base, **self._route(core, refs, form))
