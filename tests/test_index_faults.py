@@ -732,3 +732,59 @@ def test_files_that_are_not_files_are_refused_then_repaired(case, hostile_result
     assert result["error"] == case.error.__name__, result
     _check_message(case, result["message"])
     assert result["rebuilt"] is True and result["loads_after"] is True, result
+
+
+# ------------------------------------------------ the CLI: build repairs, --source
+def _not_a_file(kind: str, tmp: Path) -> Path:
+    if kind == "dev-zero":
+        return Path("/dev/zero")
+    if kind == "fifo":
+        os.mkfifo(tmp / "source.fifo")
+        return tmp / "source.fifo"
+    return tmp  # a folder
+
+
+@pytest.mark.parametrize("command", ["outline", "build"])
+@pytest.mark.parametrize("kind, words", [("dev-zero", "a character device"), ("fifo", "a FIFO"), ("folder", "a folder")])
+def test_cli_refuses_a_source_that_is_not_a_file(tmp_path, command, kind, words):
+    """`--source /dev/zero` once read until memory ran out; a FIFO blocks a naive read for good."""
+    source = _not_a_file(kind, tmp_path)
+    proc = run_cli("--source", str(source), "--index", str(tmp_path / "index"), command, timeout=120)
+    stderr = clean_stderr(proc.stderr)
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr[-2000:]
+    assert f"source document {source} is {words}, not a regular file" in stderr, stderr[-2000:]
+    assert "TRAITE_QA_SOURCE" in stderr
+
+
+def test_a_source_over_the_cap_is_refused_before_it_is_read(tmp_path, settings):
+    from traite_qa.document.source import MAX_SOURCE_BYTES
+    from traite_qa.errors import DocumentFormatError
+    from traite_qa.index.load import read_source
+
+    huge = tmp_path / "huge.txt"
+    with open(huge, "wb") as f:
+        f.truncate(MAX_SOURCE_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(DocumentFormatError, match=r"over the [\d,]+-byte limit"):
+        read_source(settings.with_(source=huge))
+
+
+REPAIRED_BY_CLI = [case for case in CASES + HOSTILE if case.id in {
+    "manifest-store-a-dict", "manifest-deeply-nested", "manifest-files-dotdot", "chunk-span-strings",
+    "chunk-forged-status-and-title", "sentences-shifted-span", "vectors-symlink-to-dev-zero", "chunks-a-fifo",
+    "bm25-file-symlink-to-dev-zero", "index-dir-a-fifo",
+}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", REPAIRED_BY_CLI, ids=[c.id for c in REPAIRED_BY_CLI])
+def test_cli_build_without_force_repairs(case, make_damaged):
+    """Issue 10: `traite-qa build` (no --force) on a damaged index once failed too."""
+    ctx = make_damaged(case)
+    proc = run_cli("--index", str(ctx.settings.index_dir), "--source", str(ctx.settings.source), "build", "--json",
+                   timeout=600)
+    stderr = clean_stderr(proc.stderr)
+    assert proc.returncode == 0, f"{case.id}: exit {proc.returncode}: {stderr[-2000:]}"
+    report = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    assert report["skipped"] is False, report
+    assert index_problem(ctx.settings, ctx.embedder) is None
+    assert Searcher.load(settings=ctx.settings, embedder=ctx.embedder).search("mesure 16", k=1)[0].measures == (16,)

@@ -77,8 +77,8 @@ def build_index(
     settings: Settings, force: bool = False, progress: bool = False, embedder: BaseEmbedder | None = None
 ) -> dict:
     started = time.perf_counter()
+    source, source_sha = read_source(settings)  # a bad --source fails here, before the model is touched
     embedder = embedder or make_embedder(settings)
-    source, source_sha = read_source(settings)
     evaluation = parse(source)  # a malformed document stops here, before any write
     chunks = chunk_evaluation(evaluation, source, settings.chunk_size, settings.chunk_overlap)
     report = {
