@@ -1,0 +1,98 @@
+/* traite-qa page: one language, and dropdowns that close.
+ * - Gradio's components carry English strings that its French translation
+ *   lacks, or that are not translatable at all ("Search...", "Fullscreen"):
+ *   they are replaced in text, placeholders, titles and aria-labels.
+ * - A dropdown's option list stays open when the focus leaves it with Tab:
+ *   it is closed by blurring its input when the focus goes elsewhere. */
+(function () {
+  "use strict";
+  if (window.__tqaPage) return;
+  window.__tqaPage = true;
+
+  var FRENCH = {
+    "Search...": "Rechercher…",
+    "Filter...": "Filtrer…",
+    "Filter": "Filtrer",
+    "Clear filters": "Effacer les filtres",
+    "Copy table data": "Copier le tableau",
+    "Fullscreen": "Plein écran",
+    "Exit fullscreen mode": "Quitter le plein écran",
+    "Exit fullscreen": "Quitter le plein écran",
+    "Copy": "Copier",
+    "Copied": "Copié",
+    "Copy to clipboard": "Copier",
+    "Clear": "Effacer",
+    "Close": "Fermer",
+    "Loading...": "Chargement…",
+    "Loading": "Chargement",
+    "Error": "Erreur",
+    "Use via API": "Utiliser via l'API",
+    "Built with Gradio": "Créé avec Gradio",
+    "Settings": "Paramètres",
+    "Download": "Télécharger",
+    "Reset": "Réinitialiser",
+    "Reset to default": "Valeur par défaut",
+    "Share": "Partager",
+    "Dropdown": "Liste déroulante",
+    "Slider": "Curseur",
+    "Number input for": "Valeur de",
+    "Textbox": "Zone de texte",
+    "Select": "Choisir",
+    "Expand": "Déplier",
+    "Collapse": "Replier",
+    "Show more": "Afficher plus",
+    "Show less": "Afficher moins",
+  };
+  var ATTRIBUTES = ["placeholder", "title", "aria-label"];
+
+  function translate(root) {
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    var node;
+    while ((node = walker.nextNode())) {
+      var text = node.nodeValue.trim();
+      if (text && Object.prototype.hasOwnProperty.call(FRENCH, text)) {
+        node.nodeValue = node.nodeValue.replace(text, FRENCH[text]);
+      }
+    }
+    ATTRIBUTES.forEach(function (name) {
+      root.querySelectorAll("[" + name + "]").forEach(function (el) {
+        var value = el.getAttribute(name);
+        if (Object.prototype.hasOwnProperty.call(FRENCH, value)) el.setAttribute(name, FRENCH[value]);
+        else if (name === "aria-label" && /^Number input for /.test(value)) el.setAttribute(name, "Valeur de " + value.slice(17));
+      });
+    });
+  }
+  window.tqaTranslate = translate;
+
+  var scheduled = false;
+  new MutationObserver(function () {
+    if (scheduled) return;
+    scheduled = true;
+    window.requestAnimationFrame(function () {
+      scheduled = false;
+      if (document.body) translate(document.body);
+    });
+  }).observe(document.documentElement, { childList: true, subtree: true, attributes: true, attributeFilter: ATTRIBUTES });
+
+  document.documentElement.setAttribute("lang", "fr");
+
+  // Tab out of a dropdown: close its list.
+  document.addEventListener("focusout", function (event) {
+    var field = event.target.closest && event.target.closest(".gradio-dropdown, [data-testid=dropdown]");
+    if (!field) return;
+    var next = event.relatedTarget;
+    if (next && field.contains(next)) return;
+    window.setTimeout(function () {
+      if (field.contains(document.activeElement)) return;
+      var input = field.querySelector("input");
+      if (input) input.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+      field.querySelectorAll("ul.options, [role=listbox]").forEach(function (list) {
+        if (list.closest(".gradio-dropdown, [data-testid=dropdown]") === field) list.hidden = true;
+      });
+    }, 0);
+  }, true);
+  document.addEventListener("focusin", function (event) {
+    var field = event.target.closest && event.target.closest(".gradio-dropdown, [data-testid=dropdown]");
+    if (field) field.querySelectorAll("ul.options, [role=listbox]").forEach(function (list) { list.hidden = false; });
+  }, true);
+})();
