@@ -205,7 +205,10 @@ _NOTE_WORDING = [
 
 
 def _num(text: str) -> str:
-    return text.rstrip(".").replace(".", ",")
+    try:
+        return f"{float(text.rstrip('.')):.2f}".replace(".", ",")
+    except ValueError:
+        return text
 
 
 def humane_note(note: str) -> str:

@@ -42,6 +42,10 @@
     "Collapse": "Replier",
     "Show more": "Afficher plus",
     "Show less": "Afficher moins",
+    "More tabs": "Autres onglets",
+    "Reset to default value": "Revenir à la valeur par défaut",
+    "Gradio footer navigation": "Liens de bas de page",
+    "Use via API or MCP": "Utiliser via l'API ou MCP",
   };
   var ATTRIBUTES = ["placeholder", "title", "aria-label"];
 

@@ -144,8 +144,8 @@ def build_ui(state: AppState) -> gr.Blocks:
         demo.load(h.retours, None, [retours, refresh], api_visibility="private", **QUIET)
         refresh.click(h.retours, None, [retours, refresh], api_visibility="private", **QUIET)
         search_inputs = [query, k, s_status, s_axis, s_kind]
-        search_btn.click(h.search_ui, search_inputs, results, api_visibility="private", **work)
-        query.submit(h.search_ui, search_inputs, results, api_visibility="private", **work)
+        search_btn.click(h.search_ui, search_inputs, results, api_visibility="private", **work, show_progress="minimal")
+        query.submit(h.search_ui, search_inputs, results, api_visibility="private", **work, show_progress="minimal")
         gr.api(h.ask_api, api_name="ask", **work)
         gr.api(h.search_api, api_name="search", **work)
     # At most queue_max_size events wait; GradioGuard answers the excess with 429.
