@@ -10,8 +10,7 @@
  * - Each finished turn (#tqa-record) is kept in localStorage; after a reload
  *   the conversation is sent back to be rendered (#tqa-restore), and
  *   "Exporter la conversation" saves it as Markdown with its sources.
- * - Marker chips show their passage, footnote calls open the note, "Copier"
- *   copies the answer as Markdown.
+ * Chips, footnote calls, "Copier" and the export are in actions.js.
  * The server renders and escapes all HTML; this script only inserts text
  * (textContent) or clones nodes the server rendered. */
 (function () {
@@ -22,8 +21,6 @@
   var STORE = "traite-qa.conversation.v1";
   var MAX_RESTORE_CHARS = 900000; // under the server's 1 MiB body cap
   var WATCHDOG_MS = 180000;
-  var EXPORT_HEAD = "# Conversation avec traite-qa\n\nQuestions sur l'évaluation, par la CNCDH (2023), du 2e plan " +
-    "national d'action contre la traite des êtres humains (2019-2021). Les citations sont extraites du document.";
 
   function $(selector) { return document.querySelector(selector); }
   function conv() { return document.getElementById("tqa-conversation"); }
@@ -136,16 +133,18 @@
 
   document.addEventListener("scroll", function (event) {
     var el = conv();
-    if (event.target !== el || el.__tqaProgrammatic) return;
+    if (event.target !== el) return;
+    // Our own scrolling lands where we put it; anything else is the reader's.
+    if (el.__tqaTarget !== undefined && Math.abs(el.scrollTop - Math.min(el.__tqaTarget, el.scrollHeight - el.clientHeight)) < 2) return;
     follow = atBottom(el);
     lastTop = el.scrollTop;
     if (follow) hidePill();
   }, true);
 
   function scrollBox(el, top) {
-    el.__tqaProgrammatic = true;
+    el.__tqaTarget = top;
     el.scrollTop = top;
-    window.setTimeout(function () { el.__tqaProgrammatic = false; lastTop = el.scrollTop; }, 50);
+    lastTop = el.scrollTop;
   }
 
   function showNewest(el) {
@@ -336,82 +335,6 @@
     if (event.target.closest && event.target.closest("#tqa-question")) updateCount();
   }, true);
 
-  // ------------------------------------------------------- passages, notes
-  function showPassage(targetId) {
-    var card = document.getElementById(targetId);
-    if (!card) return false;
-    var section = card.closest(".tqa-sources-turn");
-    if (section) {
-      document.querySelectorAll(".tqa-sources-turn").forEach(function (s) { s.hidden = s !== section; });
-    }
-    document.querySelectorAll(".tqa-source.tqa-active").forEach(function (c) { c.classList.remove("tqa-active"); });
-    card.classList.add("tqa-active", "tqa-flash");
-    card.scrollIntoView({ behavior: "smooth", block: "center" });
-    window.setTimeout(function () { card.classList.remove("tqa-flash"); }, 1600);
-    return true;
-  }
-
-  function openNote(noteId) {
-    var note = document.getElementById(noteId);
-    if (!note) return;
-    note.open = true;
-    note.classList.add("tqa-flash");
-    note.scrollIntoView({ behavior: "smooth", block: "nearest" });
-    window.setTimeout(function () { note.classList.remove("tqa-flash"); }, 1600);
-  }
-  window.tqaOpenNote = openNote;
-
-  function copyText(text, button) {
-    function done(ok) {
-      if (!button) return;
-      var old = button.getAttribute("data-label") || button.textContent;
-      button.setAttribute("data-label", old);
-      button.textContent = ok ? "Copié ✓" : "Copie impossible";
-      window.setTimeout(function () { button.textContent = old; }, 1500);
-    }
-    function fallback() {
-      var area = document.createElement("textarea");
-      area.value = text;
-      area.setAttribute("readonly", "");
-      area.style.position = "fixed";
-      area.style.opacity = "0";
-      document.body.appendChild(area);
-      area.select();
-      var ok = false;
-      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
-      document.body.removeChild(area);
-      done(ok);
-    }
-    window.__tqaLastCopied = text;
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(function () { done(true); }, fallback);
-    } else {
-      fallback();
-    }
-  }
-
-  function exportConversation(button) {
-    var list = loadTurns();
-    var status = document.getElementById("tqa-count");
-    if (!list.length) {
-      if (status) status.textContent = "Aucune conversation à exporter pour l'instant.";
-      return;
-    }
-    var text = EXPORT_HEAD + "\n\n" + list.map(function (t) { return t.markdown || ""; }).join("\n\n") + "\n";
-    window.__tqaLastExport = text;
-    var blob = new Blob([text], { type: "text/markdown;charset=utf-8" });
-    var link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = "conversation-traite-qa-" + new Date().toISOString().slice(0, 10) + ".md";
-    document.body.appendChild(link);
-    link.click();
-    window.setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
-    if (button) {
-      button.textContent = "Conversation exportée ✓";
-      window.setTimeout(function () { button.textContent = "Exporter la conversation"; }, 1500);
-    }
-  }
-
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!target.closest) return;
@@ -425,32 +348,6 @@
       queue = [];
       failed = [];
       saveTurns([]);
-      return;
-    }
-    if (target.closest("#tqa-export")) {
-      event.preventDefault();
-      exportConversation(target.closest("#tqa-export"));
-      return;
-    }
-    var el = target.closest(".tqa-marker, .tqa-fnref, .tqa-copy, .tqa-suggest, .tqa-example");
-    if (!el) return;
-    if (el.classList.contains("tqa-marker")) {
-      var t = el.getAttribute("data-target");
-      if (t) { event.preventDefault(); showPassage(t); }
-    } else if (el.classList.contains("tqa-fnref")) {
-      var note = el.getAttribute("data-note");
-      if (note) { event.preventDefault(); openNote(note); }
-    } else if (el.classList.contains("tqa-copy")) {
-      event.preventDefault();
-      copyText(el.getAttribute("data-text") || "", el);
-    } else {
-      event.preventDefault();
-      var q = el.getAttribute("data-question") || el.textContent;
-      if (q && q.trim()) {
-        var tab = document.querySelector("#tqa-tabs button[role=tab]");
-        enqueue(q);
-        if (tab && tab.getAttribute("aria-selected") !== "true") tab.click();
-      }
     }
   }, true);
 })();

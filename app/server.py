@@ -36,6 +36,7 @@ STATIC_PREFIX = "/static/traite-qa"
 STATIC_FILES = {
     "style.css": "text/css",
     "chat.js": "text/javascript",
+    "actions.js": "text/javascript",
     "feedback.js": "text/javascript",
     "dashboard.js": "text/javascript",
     "page.js": "text/javascript",

@@ -3,8 +3,9 @@
 All HTML is built by `render` (escaped); Gradio only moves it around. The
 page's behaviour is client-side, in the scripts served from
 /static/traite-qa/: chat.js (the question queue, scrolling, the saved
-conversation, chips, copy, export), feedback.js (👍/👎), dashboard.js (the
-measures table and chart) and page.js (French strings, dropdowns).
+conversation), actions.js (chips, footnotes, copy, export), feedback.js
+(👍/👎), dashboard.js (the measures table and chart) and page.js (French
+strings, dropdowns).
 
 The visible question box and "Envoyer" button run no Python: chat.js echoes
 the question at once, queues it, and feeds the questions one by one to the

@@ -1,4 +1,5 @@
-"""What the browser tests share: Debian's chromium through Playwright, a tab
+"""What the browser tests share (the `browser` fixture itself is in conftest.py,
+one per session): a tab
 with the network guard, axe-core, and the checks a person's eye would make.
 
 Every request that would leave 127.0.0.1 is blocked and recorded; each test
@@ -45,18 +46,6 @@ def live_server(index_settings):
     server = live.acquire(index_settings.index_dir, OUT)
     yield server
     live.release(server)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("chromium is missing: `make browser-deps` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 class Page:
@@ -106,7 +95,8 @@ class Page:
         return self.wait_answer(index)
 
     def wait_answer(self, index: int):
-        return self.page.wait_for_selector(f"#tqa-answer-{index}", timeout=ANSWER_TIMEOUT)
+        self.page.wait_for_selector(f"#tqa-answer-{index}", timeout=ANSWER_TIMEOUT)
+        return self.page.locator(f"#tqa-answer-{index}")
 
     def tab(self, name: str):
         self.page.get_by_role("tab", name=name).click()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import live
-from browser_support import OUT, PHONE, TABLET, Page, browser, live_server, publish, tab  # noqa: F401 - fixtures
+from browser_support import OUT, PHONE, TABLET, Page, live_server, publish, tab  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 SLOW_LOAD = Path(__file__).parent / "slow_load"
