@@ -80,23 +80,27 @@
 
   document.documentElement.setAttribute("lang", "fr");
 
-  // Tab out of a dropdown: close its list.
+  // Tab out of a dropdown: its option list (aria-controls) stays open over
+  // the form; hide it until the dropdown has the focus again.
+  function optionList(input) {
+    var id = input.getAttribute("aria-controls");
+    var list = id ? document.getElementById(id) : null;
+    return list ? (list.closest(".options") || list) : null;
+  }
   document.addEventListener("focusout", function (event) {
-    var field = event.target.closest && event.target.closest(".gradio-dropdown, [data-testid=dropdown]");
-    if (!field) return;
-    var next = event.relatedTarget;
-    if (next && field.contains(next)) return;
+    var input = event.target;
+    if (!input.matches || !input.matches("input[role=combobox]")) return;
     window.setTimeout(function () {
-      if (field.contains(document.activeElement)) return;
-      var input = field.querySelector("input");
-      if (input) input.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
-      field.querySelectorAll("ul.options, [role=listbox]").forEach(function (list) {
-        if (list.closest(".gradio-dropdown, [data-testid=dropdown]") === field) list.hidden = true;
-      });
+      if (document.activeElement === input) return;
+      var list = optionList(input);
+      if (list) list.style.display = "none";
+      input.setAttribute("aria-expanded", "false");
     }, 0);
   }, true);
   document.addEventListener("focusin", function (event) {
-    var field = event.target.closest && event.target.closest(".gradio-dropdown, [data-testid=dropdown]");
-    if (field) field.querySelectorAll("ul.options, [role=listbox]").forEach(function (list) { list.hidden = false; });
+    var input = event.target;
+    if (!input.matches || !input.matches("input[role=combobox]")) return;
+    var list = optionList(input);
+    if (list) list.style.display = "";
   }, true);
 })();

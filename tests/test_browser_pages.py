@@ -115,6 +115,8 @@ def test_nothing_is_wider_than_a_phone_or_tablet(browser, live_server, viewport)
     if viewport == PHONE:
         cells = page.page.evaluate("() => getComputedStyle(document.querySelector('#tqa-mtable tbody tr')).display")
         assert cells == "grid"  # a card per measure, not a squeezed table
+        page.page.locator("#tqa-mcount").scroll_into_view_if_needed()
+        page.page.evaluate("() => window.scrollBy(0, document.getElementById('tqa-mcount').getBoundingClientRect().top - 10)")
         publish(page.screenshot("dashboard-mobile.png"), "dashboard-mobile.png")
     page.tab("Recherche")
     assert page.too_wide() == [], "search"
