@@ -165,7 +165,9 @@ class Handlers:
         if not operator_request(request, self.settings.feedback_token):
             return hidden, gr.update(visible=False)
         try:
-            html = retours_html(self.state.feedback.store.summary(10))
+            html = ('<h2 class="tqa-retours-title">Retours des utilisateurs</h2><p class="tqa-help">Visible seulement par '
+                    "l'exploitant (depuis cette machine, ou avec le jeton des retours).</p>"
+                    + retours_html(self.state.feedback.store.summary(10)))
         except TraiteQAError:
             html = render.error_html("Les retours ne sont pas lisibles : la base de données est indisponible.")
         return gr.update(visible=True, value=html), gr.update(visible=True)

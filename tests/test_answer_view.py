@@ -226,3 +226,20 @@ def test_weak_search_results_are_flagged():
     assert not render.weak_results([hit(1, 0.70, 0.0, pinned=True)], 0.82)  # an exact reference
     html = render.hits_html("q", [hit(1, 0.88, 2.3)], floor=0.82)
     assert "tqa-warning" not in html and "score" not in visible_text(html.split("Détails techniques")[0]).lower()
+
+
+# ----------------------------------------------------- the operator's view
+def test_retours_view_only_for_this_machine_or_the_token():
+    from types import SimpleNamespace
+
+    from traite_qa_app.handlers import operator_request
+
+    def request(host, authorization=""):
+        return SimpleNamespace(client=SimpleNamespace(host=host), headers={"authorization": authorization} if authorization else {})
+
+    assert operator_request(request("127.0.0.1"), None) and operator_request(request("::1"), None)
+    assert not operator_request(request("203.0.113.5"), None) and not operator_request(None, None)
+    # With a token, the token decides (behind a proxy every client looks local).
+    assert not operator_request(request("127.0.0.1"), "s3cret")
+    assert operator_request(request("203.0.113.5", "Bearer s3cret"), "s3cret")
+    assert not operator_request(request("203.0.113.5", "Bearer wrong"), "s3cret")

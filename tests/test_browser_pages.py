@@ -67,6 +67,8 @@ def test_dashboard_chart_counts_and_a_bar_filters_the_table(tab, evaluation):
     assert tab.page.inner_text("#tqa-mcount").startswith(f"{len(wanted)} mesure")
     tab.page.click("#tqa-mreset")
     assert len(rows_shown(tab.page)) == 45
+    # The test browser is on 127.0.0.1: the operator's "retours" view is shown.
+    assert tab.page.locator("#tqa-retours .tqa-retours").is_visible()
 
 
 def test_dashboard_search_and_status_sort_in_status_order(tab, evaluation):
