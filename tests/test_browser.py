@@ -112,6 +112,11 @@ def test_xss_question_is_shown_as_text_and_runs_nothing(tab):
     page.locator(".tqa-user .tqa-bubble").first.hover()
     page.wait_for_timeout(300)
     assert tab.dialogs == []
+    # gr.HTML renders through JS templates (Handlebars, `${}`): user text is not a template.
+    template = "${alert(1)} {{constructor.constructor('alert(2)')()}} ${window.__x=1} {{#each this}}x{{/each}}"
+    tab.ask(template, 1)
+    assert page.locator(".tqa-user .tqa-bubble").nth(1).inner_text() == template
+    assert page.evaluate("() => window.__x === undefined") and tab.dialogs == []
     # Kept in localStorage and restored after a reload: still text.
     page.reload()
     tab.ready()
