@@ -162,3 +162,46 @@ def test_sentence_splitter_keeps_abbreviations_and_initials():
         "Selon les articles L. 425-1 et L. 425-3 du Ceseda, un titre est délivré.",
         "M. X est venu, etc. Puis il est parti.",
     ]
+
+
+def test_a_history_turn_with_a_lone_surrogate_is_read_safely(router):
+    # Found by the fuzz suite: a broken history turn reached the number parser.
+    query = router.understand("Et ?", [{"role": "user", "content": "la mesure seize \udc80"}])
+    assert query.measures == (16,) and query.follow_up
+
+
+@pytest.mark.parametrize("question, measure", [
+    ("Où en est la seizième mesure ?", 16), ("mesure XVI", 16), ("la 16e mesure", 16),
+    ("mesure vingt-deux ?", 22), ("Quel statut pour la quarante-troisième mesure ?", 43),
+    ("What about the sixteenth measure?", 16),
+])
+def test_measures_named_in_words_or_roman_numerals(router, question, measure):
+    assert router.understand(question).refs.measures == (measure,)
+
+
+@pytest.mark.parametrize("question", [
+    "Quel bilan pour le plan d'action 2019-2021 ?", "Que dit l'action 2019 du gouvernement ?",
+])
+def test_years_are_never_references(router, question):
+    refs = router.understand(question).refs
+    assert not refs.actions and not refs.measures and not refs.axes
+
+
+@pytest.mark.parametrize("question, route", [
+    ("Bonjour", Route.GREETING), ("Merci !", Route.GREETING), ("Pourquoi ?", Route.CLARIFY),
+    ("Quelles mesures concernent les mineurs ?", Route.TOPIC_LIST),
+    ("Quelles sont les principales critiques de la CNCDH ?", Route.SYNTHESIS),
+    ("Quel statut la France a-t-elle obtenu dans l'Alliance 8.7 ?", Route.STATUS_SEARCH),
+    ("Que recommande la CNCDH sur la formation des magistrats ?", Route.SEARCH),
+])
+def test_templates_answer_only_named_objects(router, question, route):
+    assert router.understand(question).route == route
+
+
+@pytest.mark.parametrize("polite", [
+    "Bonjour, pourriez-vous me dire : {q} Merci.", "BONJOUR, {q}", "{q} Merci beaucoup",
+])
+def test_politeness_does_not_change_how_a_question_is_read(router, polite):
+    plain = router.understand("Où en est la mesure 16 ?")
+    reworded = router.understand(polite.format(q="Où en est la mesure 16 ?"))
+    assert (reworded.route, reworded.refs.measures) == (plain.route, plain.refs.measures)

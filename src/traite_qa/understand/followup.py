@@ -109,6 +109,8 @@ def last_exchange(history: list[dict], max_chars: int) -> tuple[str, str, tuple[
             break
     if answer and not measures:
         measures = tuple(int(n) for n in re.findall(r"\[Mesures? (\d+)", answer[: 2 * max_chars]))
+    # History turns are user input: made encodable like a question.
+    question, answer = (t.encode("utf-8", "replace").decode("utf-8") for t in (question, answer))
     return question.strip()[:max_chars], answer.strip()[: 2 * max_chars], measures
 
 

@@ -41,6 +41,8 @@ def _to_roman(value: int) -> str:
 
 def digits(text: str) -> str:
     """`text` with numbers written in words or roman numerals as digits."""
+    # Lone surrogates (a broken history turn) cannot cross into the number parser.
+    text = text.encode("utf-8", "replace").decode("utf-8")
     text = _ROMAN_AFTER.sub(lambda m: m.group(1) + str(roman_value(m.group(2)) or m.group(2)), text)
     text = _ROMAN_BEFORE.sub(lambda m: (f"{roman_value(m.group(1))}e {m.group(3)}" if roman_value(m.group(1))
                                         else m.group(0)), text)
