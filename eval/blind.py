@@ -108,7 +108,8 @@ class Score:
     quoted: bool | None = None
     fact: bool | None = None  # None: the question has no fact to check
     correct: bool = False
-    recall: float | None = None  # topic lists
+    recall: float | None = None  # topic lists: share of the measures concerned that the answer names
+    precision: float | None = None  # topic lists: share of the measures named that are concerned
     problems: list[str] = field(default_factory=list)  # broken guarantees (wrong status, bad quote)
     why: str = ""
 
@@ -139,6 +140,7 @@ def score(q: BlindQuestion, answer: dict, source: str, evaluation, problems: lis
         named = _named_measures(answer)
         wanted = set(q.topic_measures) or set(q.measures)
         s.recall = len(named & wanted) / len(wanted) if wanted else 0.0
+        s.precision = len(named & wanted) / len(named) if named else 0.0
         s.correct = not refused and s.recall >= 0.85
         s.why = "" if s.correct else f"recall {s.recall:.2f}: missing {sorted(wanted - named)}"
     elif kind == "yes_no":
@@ -224,6 +226,7 @@ def aggregate(scores: list[Score]) -> dict[str, dict]:
         answerable = [s for s in ss if s.question.answerable]
         facts = [s for s in answerable if s.fact is not None]
         recalls = [s.recall for s in ss if s.recall is not None]
+        precisions = [s.precision for s in ss if s.precision is not None]
         out[kind] = {
             "n": len(ss),
             "accuracy": _mean([s.correct for s in ss]),
@@ -233,6 +236,7 @@ def aggregate(scores: list[Score]) -> dict[str, dict]:
             "answerable_refused": _mean([s.refused for s in answerable]),
             "unanswerable_refused": _mean([s.refused for s in ss if not s.question.answerable]),
             "topic_recall": _mean(recalls),
+            "topic_precision": _mean(precisions),
             "wrong_status": sum(any("status" in p for p in s.problems) for s in ss),
             "problems": sum(bool(s.problems) for s in ss),
         }
@@ -245,8 +249,8 @@ def _mean(values) -> float | None:
 
 
 def table(stats: dict[str, dict], title: str) -> str:
-    cols = ("n", "accuracy", "gold@5", "quoted", "facts", "topic_recall", "answerable_refused", "unanswerable_refused",
-            "wrong_status")
+    cols = ("n", "accuracy", "gold@5", "quoted", "facts", "topic_recall", "topic_precision", "answerable_refused",
+            "unanswerable_refused", "wrong_status")
     lines = [f"### {title}", "", "| kind | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     order = [k for k in (*KINDS, "overall") if k in stats]
     for kind in order:
@@ -345,6 +349,7 @@ def summary_lines(dev: dict, test: dict, rewording: float | None, old: dict | No
     lines = ["| measure | dev | test |", "|---|---:|---:|",
              row("gold passage in the top 5 citations", "gold@5"), row("gold answer sentence quoted", "quoted"),
              row("facts correct", "facts"), row("topic-list measure recall", "topic_recall"),
+             row("topic-list precision (measures named that are concerned)", "topic_precision"),
              row("near-domain unanswerable refused or flagged", "unanswerable_refused"),
              row("answerable refused", "answerable_refused"),
              f"| French − English accuracy | {_fmt(gap(dev))} | {_fmt(gap(test))} |",
