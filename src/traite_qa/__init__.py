@@ -23,7 +23,7 @@ _LAZY = {
     # settings and errors
     "Settings": "settings", "Tuning": "settings",
     "TraiteQAError": "errors", "ConfigError": "errors", "DocumentFormatError": "errors", "IndexMissingError": "errors",
-    "StaleIndexError": "errors", "CorruptIndexError": "errors", "ModelError": "errors",
+    "StaleIndexError": "errors", "CorruptIndexError": "errors", "ModelError": "errors", "VectorStoreError": "errors",
     "InvalidQuestionError": "errors", "InvalidFilterError": "errors", "UnknownReferenceError": "errors",
     # text helpers the UI renders with
     "FOOTNOTE_MARKER_RE": "text",

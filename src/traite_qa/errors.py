@@ -36,6 +36,10 @@ class CorruptIndexError(TraiteQAError):
     """A file of the index is unreadable, truncated or inconsistent."""
 
 
+class VectorStoreError(TraiteQAError):
+    """The vector store backend is missing or unreachable (e.g. a Qdrant server)."""
+
+
 class ModelError(TraiteQAError):
     """The embedding model cannot be found, converted or loaded."""
 

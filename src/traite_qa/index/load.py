@@ -7,7 +7,7 @@ Layout: `index_dir` is a symlink to one immutable version folder
                     source sha256, package version, created-at, file sha256s
     chunks.jsonl    one chunk per line (id, kind, header, body, span, ...)
     ids.json        [[vector id, chunk id], ...]: the row -> chunk map
-    vectors.faiss   IndexIDMap2(IndexFlatIP)
+    vectors.faiss   IndexIDMap2(IndexFlatIP) (vectors.npz: ids and vectors, for Qdrant)
     bm25/           bm25s index over the same chunks, in chunks.jsonl order
     sentences.npz   every sentence of every quotable chunk: chunk id, [start, end)
                     in the chunk body, and its embedding (for evidence selection)
@@ -35,10 +35,15 @@ from ..types import Chunk
 from .chunker import CHUNKER_VERSION, MAX_WHOLE_CHARS
 from .embedder import BaseEmbedder, make_embedder
 from .lexical import LexicalIndex
-from .store import STORES, VectorStore
+from .store import STORES, VectorStore, open_store
 
 FORMAT = 2  # 2: the manifest names its vector store
-FILES = ("chunks.jsonl", "ids.json", "vectors.faiss", "sentences.npz")
+FILES = ("chunks.jsonl", "ids.json", "vectors.faiss", "sentences.npz")  # with the default store
+
+
+def index_files(store: str) -> tuple[str, ...]:
+    """The checksummed files of an index whose vectors live in `store`."""
+    return ("chunks.jsonl", "ids.json", STORES[store].FILE, "sentences.npz")
 FIX = "run `traite-qa build`"
 
 
@@ -135,16 +140,32 @@ def _manifest_shape_problem(manifest: dict) -> str | None:
         return "store"
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         return "files"
-    missing = [name for name in FILES if name not in files]
+    missing = [name for name in index_files(manifest["store"]) if name not in files]
     return f"files.{missing[0]}" if missing else None
 
 
-def check_manifest(manifest: dict, settings: Settings, source_sha: str, fingerprint: str | None = None) -> None:
+def _encoder_change(built: object, now: dict | None) -> str | None:
+    """'index built with query encoder X, settings say Y (TRAITE_QA_QUERY_ENCODER)', when that is the change."""
+    if not isinstance(built, dict) or not now:
+        return None
+    for role, variable in (("passages", "PASSAGE_ENCODER"), ("queries", "QUERY_ENCODER")):
+        was, wanted = (built.get(role) or {}).get("encoder"), now[role]["encoder"]
+        if was != wanted:
+            noun = "passage" if role == "passages" else "query"
+            return f"index built with {noun} encoder {was!r}, settings say {wanted!r} (TRAITE_QA_{variable}, TRAITE_QA_QUANTIZE)"
+    return None
+
+
+def check_manifest(manifest: dict, settings: Settings, source_sha: str, fingerprint: str | None = None,
+                   encoders: dict | None = None) -> None:
     """Raise StaleIndexError naming the first mismatch with the settings, source or model."""
     built = manifest["model"]["id"]
     if built != settings.model:
         raise StaleIndexError(f"index built with model {built!r}, settings say {settings.model!r}: {FIX}")
     if fingerprint is not None and manifest["model"].get("fingerprint") != fingerprint:
+        changed = _encoder_change(manifest["model"].get("encoders"), encoders)
+        if changed:
+            raise StaleIndexError(f"{changed}: {FIX}")
         raise StaleIndexError(
             f"model {settings.model!r} changed since the build (fingerprint {manifest['model'].get('fingerprint')} "
             f"-> {fingerprint}): {FIX}"
@@ -163,7 +184,11 @@ def _check_files(index_dir: Path, manifest: dict) -> None:
         path = index_dir / name
         if not path.exists():
             raise CorruptIndexError(f"{path} is missing: {FIX} --force")
-        if sha256_file(path) != expected:
+        try:
+            actual = sha256_file(path)
+        except OSError as err:
+            raise CorruptIndexError(f"{path} is unreadable ({err.strerror}): {FIX} --force") from None
+        if actual != expected:
             raise CorruptIndexError(f"{path} is damaged (checksum differs from the manifest; truncated?): {FIX} --force")
 
 
@@ -183,20 +208,35 @@ def index_problem(settings: Settings, embedder: BaseEmbedder | None = None) -> s
 
 # ---------------------------------------------------------------------- load
 def load_index(settings: Settings, embedder: BaseEmbedder | None = None) -> IndexData:
-    index_dir = settings.index_dir
+    """Load and check the index. Reads one version folder: the symlink is
+    resolved once, so a build swapping it meanwhile (another process) cannot
+    mix two versions; if that build also removed the folder being read, the
+    new version is read instead."""
+    for attempt in range(3):
+        folder = settings.index_dir.resolve()
+        try:
+            return _load_version(folder, settings, embedder)
+        except (IndexMissingError, CorruptIndexError, OSError):
+            if attempt == 2 or settings.index_dir.resolve() == folder:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _load_version(index_dir: Path, settings: Settings, embedder: BaseEmbedder | None) -> IndexData:
     manifest = read_manifest(index_dir)
     source, source_sha = read_source(settings)
-    check_manifest(manifest, settings, source_sha, embedder.fingerprint if embedder is not None else None)
+    check_manifest(manifest, settings, source_sha, *((embedder.fingerprint, embedder.describe()) if embedder is not None else ()))
     _check_files(index_dir, manifest)
     chunks = _read_chunks(index_dir / "chunks.jsonl")
     id_map = _read_id_map(index_dir / "ids.json")
     dimension = int(manifest["model"]["dimension"])
-    store = STORES[manifest["store"]].load(index_dir / "vectors.faiss", dimension)
+    store_file = STORES[manifest["store"]].FILE
+    store = open_store(manifest["store"], index_dir / store_file, dimension, settings, manifest["files"][store_file])
     row_of_chunk = {c.id: i for i, c in enumerate(chunks)}
     unknown = [cid for cid in id_map.values() if cid not in row_of_chunk]
     if unknown or len(id_map) != len(chunks) or set(store.ids().tolist()) != set(id_map):
         raise CorruptIndexError(
-            f"vectors.faiss, ids.json and chunks.jsonl in {index_dir} disagree "
+            f"{store_file}, ids.json and chunks.jsonl in {index_dir} disagree "
             f"({len(store)} vectors, {len(id_map)} ids, {len(chunks)} chunks): {FIX} --force"
         )
     for chunk in chunks:  # the chunks must still be the source's text

@@ -23,6 +23,7 @@ def vector_id(chunk_id: str) -> int:
 
 class VectorStore(Protocol):
     dimension: int
+    FILE: str  # its file in the index folder (checksummed in the manifest)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
@@ -40,6 +41,12 @@ class VectorStore(Protocol):
 class FaissFlatStore:
     """Exact inner-product search (cosine on normalised vectors): at a few
     hundred chunks a flat scan takes microseconds and never misses."""
+
+    FILE = "vectors.faiss"
+
+    @classmethod
+    def create(cls, dimension: int, settings=None) -> "FaissFlatStore":
+        return cls(dimension)
 
     def __init__(self, dimension: int, index=None):
         import faiss
@@ -71,7 +78,7 @@ class FaissFlatStore:
         return int(self._index.ntotal)
 
     @classmethod
-    def load(cls, path: Path, dimension: int) -> "FaissFlatStore":
+    def load(cls, path: Path, dimension: int, settings=None, checksum: str | None = None) -> "FaissFlatStore":
         import faiss
 
         try:
@@ -100,10 +107,22 @@ class FaissHNSWStore(FaissFlatStore):
         super().__init__(dimension, index)
 
 
+from .qdrant import QdrantStore  # noqa: E402 - it imports qdrant_client only when used
+
 # Backends by name (the `vector_store` setting, recorded in the manifest). A
-# new one implements VectorStore plus `load(path, dimension)`; the searcher
-# only calls `search` and `ids`, so retrieval does not change.
-STORES = {"faiss-flat": FaissFlatStore, "faiss-hnsw": FaissHNSWStore}
+# new one implements VectorStore plus `create(dimension, settings)` and
+# `load(path, dimension, settings)`; the searcher only calls `search` and
+# `ids`, so retrieval does not change.
+STORES = {"faiss-flat": FaissFlatStore, "faiss-hnsw": FaissHNSWStore, "qdrant": QdrantStore}
+
+
+def new_store(name: str, dimension: int, settings=None) -> VectorStore:
+    return STORES[name].create(dimension, settings)
+
+
+def open_store(name: str, path: Path, dimension: int, settings=None, checksum: str | None = None) -> VectorStore:
+    """The store saved at `path` (its FILE inside an index folder); `checksum`: that file's sha256, from the manifest."""
+    return STORES[name].load(path, dimension, settings, checksum)
 
 
 def set_search_threads(threads: int) -> None:
