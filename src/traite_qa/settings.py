@@ -97,6 +97,8 @@ class Settings:
     # within encode_batch_wait_ms of each other share one call (1: one at a time).
     encode_batch_max: int = 32
     encode_batch_wait_ms: float = 2.0
+    # OpenMP threads per encode call (0: the engine's default, one per core).
+    encode_threads: int = 0
     vector_store: str = "faiss-flat"  # or "faiss-hnsw" (approximate; for large collections) or "qdrant"
     # Qdrant (vector_store=qdrant): a server's URL, or unset for the client's
     # in-process local mode; collections are named <prefix>-<vectors sha256[:12]>.
@@ -143,6 +145,8 @@ class Settings:
                 "set TRAITE_QA_QUERY_ENCODER=torch and TRAITE_QA_PASSAGE_ENCODER=torch, or unset TRAITE_QA_MODEL"
             )
         _positive(self, "encode_batch_max")
+        if self.encode_threads < 0:
+            raise ConfigError(f"encode_threads={self.encode_threads} must be >= 0 (0: one per core) (TRAITE_QA_ENCODE_THREADS)")
         if not 0 <= self.encode_batch_wait_ms <= 1000:
             raise ConfigError(f"encode_batch_wait_ms={self.encode_batch_wait_ms} must be within 0-1000 (TRAITE_QA_ENCODE_BATCH_WAIT_MS)")
         if not self.qdrant_collection.replace("-", "").replace("_", "").isalnum():

