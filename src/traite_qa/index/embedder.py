@@ -129,8 +129,9 @@ class SentenceTransformerEmbedder(BaseEmbedder):
     ~2x faster, cosine ~0.98. Each gets its own fingerprint (other vectors)."""
 
     def __init__(self, model: str = DEFAULT_MODEL, cache_dir: Path | None = None, batch_size: int = 16,
-                 quantize: str = "none", threads: int = 0, **batching):
+                 quantize: str = "none", threads: int = 0, direct: bool = True, **batching):
         super().__init__(batch_size, **batching)
+        self.direct = direct  # the bundled folder through E5Torch; False: through sentence-transformers (bit-for-bit checks)
         self.threads = threads  # torch's intra-op threads (process-wide); 0: torch's default
         quantize = resolve_quantize(quantize)
         if quantize not in QUANTIZE:
@@ -162,7 +163,7 @@ class SentenceTransformerEmbedder(BaseEmbedder):
             import torch
 
             torch.set_num_threads(self.threads)
-        if self._path is not None and self.quantize in ("none", "bf16"):
+        if self.direct and self._path is not None and self.quantize in ("none", "bf16"):
             from .e5torch import E5Torch, is_e5_folder
 
             if is_e5_folder(self._path):
