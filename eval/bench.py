@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     settings = eval_settings(args.index)
     report: dict = {"settings": {"index_dir": str(settings.index_dir), "model": settings.model, "k": K,
-                                 "query_encoder": settings.query_engine, "passage_encoder": settings.passage_encoder,
+                                 "query_encoder": settings.query_encoder, "passage_encoder": settings.passage_encoder,
                                  "quantize": settings.quantize},
                     "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}, "git": git_state()}
 

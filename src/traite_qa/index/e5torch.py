@@ -13,22 +13,16 @@ sentence-transformers (embedder.py).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from .batching import cores
 
 MAX_TOKENS = 512  # the model's window (514 positions, 2 reserved by XLM-R)
 _LAYER = ("attention.output.dense.weight", "attention.output.dense.bias", "attention.output.LayerNorm.weight",
           "attention.output.LayerNorm.bias", "intermediate.dense.weight", "intermediate.dense.bias", "output.dense.weight",
           "output.dense.bias", "output.LayerNorm.weight", "output.LayerNorm.bias")
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
 
 
 def is_e5_folder(path: Path) -> bool:
@@ -100,7 +94,7 @@ class E5Torch:
             if bar is not None:
                 bar.update(1)
 
-        workers = min(workers or _cores(), len(batches))
+        workers = min(workers or cores(), len(batches))
         if workers <= 1:
             for rows in batches:
                 run(rows)

