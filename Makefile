@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run build outline test test-unit test-eval bench compare load browser-deps clean
+.PHONY: setup run build outline test test-unit test-eval bench compare load system-tools browser-deps clean
 
 setup: $(STAMP)
 
@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel on disk (an unpinned resolve takes CUDA).
 	$(BIN)/pip install --quiet torch==2.13.0
-	# qdrant: the optional Qdrant store, so its tests run (local mode, no server).
-	$(BIN)/pip install --quiet -e '.[dev,qdrant]'
+	# The extras too: the LangChain and MCP tests need them; qdrant: the optional
+	# Qdrant store, so its tests run (local mode, no server).
+	$(BIN)/pip install --quiet -e '.[dev,langchain,mcp,qdrant]'
 	touch $(STAMP)
 
 # The chat: builds the index when missing or stale, then serves it.
@@ -37,15 +38,20 @@ outline: setup
 	$(BIN)/traite-qa outline
 
 # Debian packages the tests drive: chromium (browser tests; Playwright cannot
-# download browsers here) and wrk (load tests).
+# download browsers here), wrk (load tests) and postgresql (the feedback
+# store's tests start a throwaway cluster; Debian keeps initdb off PATH, in
+# /usr/lib/postgresql/N/bin).
 SYSTEM_TOOLS := chromium wrk
-browser-deps:
+system-tools:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "missing:$$missing — run 'sudo apt-get install -y$$missing' (needed by the browser and load tests)" >&2; exit 1; fi; fi
+	  else echo "missing:$$missing — run 'sudo apt-get install -y$$missing' (needed by the browser, load and feedback tests)" >&2; exit 1; fi; fi
 
-test: setup browser-deps
+browser-deps: system-tools
+
+test: setup system-tools
 	$(BIN)/lint-imports
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest eval
@@ -66,9 +72,9 @@ compare: setup
 	$(BIN)/python -m eval.compare
 
 # HTTP load (wrk) and 50 concurrent chat sessions against a local server; then
-# 50 sessions of distinct questions (no cache hits), micro-batched encoder
-# against the serialized one, a server each.
-load: setup browser-deps
+# 50 sessions of distinct questions (no cache hits): the old serialized
+# encoder against micro-batching, a server each.
+load: setup system-tools
 	$(BIN)/python -m eval.load
 	$(BIN)/python -m eval.load_distinct
 

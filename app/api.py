@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 import traite_qa
 from traite_qa import KINDS, Status, TraiteQAError, clean_question
 
-from .errors import APIError, MAX_BODY_BYTES, from_library
+from .errors import APIError, from_library
 from .state import AppState
 
 def _not_a_bool(value):
@@ -26,8 +26,7 @@ def _not_a_bool(value):
 # A question must contain a character that is neither white space nor an
 # invisible control/format character (those are blanked by the library).
 VISIBLE_PATTERN = r"[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
-MAX_HISTORY = 50
-MAX_TURN_CHARS = 10_000
+MAX_TURN_CHARS = 10_000  # one history message (the number of messages is Settings.max_history_messages)
 
 StatusFilter = enum.Enum("StatusFilter", {s.name: s.slug for s in Status}, type=str)
 KindFilter = enum.Enum("KindFilter", {k.upper(): k for k in KINDS}, type=str)
@@ -166,11 +165,11 @@ class Health(BaseModel):
     load_seconds: float | None
 
 
-def _errors(*statuses: int) -> dict:
+def _errors(*statuses: int, max_body: int = 1024 * 1024) -> dict:
     text = {
         400: "Malformed JSON body (or not UTF-8)",
         404: "Unknown measure or reference",
-        413: f"Request body over {MAX_BODY_BYTES // 1024} KiB",
+        413: f"Request body over {max_body // 1024} KiB",
         415: "Body not sent as application/json",
         422: "Invalid parameter: empty or over-long question, k out of range, unknown filter",
         503: "The index is loading or could not be loaded",
@@ -196,7 +195,7 @@ def build_router(state: AppState) -> APIRouter:
         )
         history: list[Message] | None = Field(
             default=None,
-            max_length=MAX_HISTORY,
+            max_length=settings.max_history_messages,
             description="earlier turns, oldest first, for follow-up questions ('Et la mesure 17 ?')",
         )
         status: StatusFilter | None = Field(default=None, description="only search measures with this status")
@@ -233,7 +232,7 @@ def build_router(state: AppState) -> APIRouter:
         kind: KindFilter | None = Query(None, description="passage kind"),
     ):
         question_or_422(q, "q")
-        searcher = state.assistant().searcher
+        searcher = state.assistant(timeout=0).searcher  # 503 index_loading at once while the model loads
         try:
             hits = searcher.search(
                 q, k=k, status=status.value if status else None, axis=axis, action=action, kind=kind.value if kind else None
@@ -245,14 +244,14 @@ def build_router(state: AppState) -> APIRouter:
     @router.post(
         "/api/ask",
         response_model=AnswerModel,
-        responses=_errors(400, 413, 415, 422, 503),
+        responses=_errors(400, 413, 415, 422, 503, max_body=settings.max_body_bytes),
         summary="Answer a question with cited passages",
         tags=["ask"],
     )
     def ask(request: AskRequest = Body()):
         question_or_422(request.question, "question")
         history = [m.model_dump() for m in request.history or []]
-        answer = state.assistant().ask(
+        answer = state.assistant(timeout=0).ask(
             request.question,
             history or None,
             status=request.status.value if request.status else None,
@@ -296,7 +295,7 @@ def build_router(state: AppState) -> APIRouter:
 
     @router.get("/healthz", response_model=Health, responses=_errors(503), summary="Index manifest summary", tags=["health"])
     def healthz():
-        assistant = state.assistant(timeout=0.5 if not state.ready else 0)
+        assistant = state.assistant(timeout=0)
         manifest = assistant.searcher.data.manifest
         model = manifest.get("model", {})
         source = manifest.get("source", {})
@@ -320,14 +319,4 @@ def build_router(state: AppState) -> APIRouter:
 
 
 def _summary(m) -> dict:
-    d = m.summary_dict()
-    return {
-        "number": d["number"],
-        "title": d["title"],
-        "status": d["status"],
-        "status_slug": m.status.slug,
-        "axis": d["axis"],
-        "action": d["action"],
-        "group": d["group"],
-        "footnotes": d["footnotes"],
-    }
+    return {**m.summary_dict(), "status_slug": m.status.slug}

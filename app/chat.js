@@ -1,4 +1,5 @@
-/* traite-qa chat: marker chips -> passage, footnote calls, copy, closest topics.
+/* traite-qa chat: marker chips -> passage, footnote calls, copy, closest topics,
+ * and a generated answer's streamed text shown in its pending bubble.
  * One delegated listener: the HTML is re-rendered by Gradio at every update.
  * No inline handlers anywhere; every text inserted by the server is escaped. */
 (function () {
@@ -95,7 +96,24 @@
     }, 60);
   }
 
+  // The server streams a generated answer into #tqa-live (hidden) and renders
+  // the conversation only once the answer is final: mirror the streamed text
+  // (as text) into the pending bubble meanwhile.
+  function mirrorLive() {
+    var live = root().querySelector("#tqa-live .tqa-live-text");
+    var slot = root().querySelector("#tqa-conversation .tqa-streaming .tqa-answer-text");
+    if (!slot) return;
+    var text = live ? live.textContent : "";
+    if (text && slot.textContent !== text) slot.textContent = text;
+  }
+  new MutationObserver(mirrorLive).observe(document.documentElement, { childList: true, subtree: true, characterData: true });
+
   document.addEventListener("click", function (event) {
+    if (event.target.closest("#tqa-copy-last")) {
+      event.preventDefault();
+      window.tqaCopyLast();
+      return;
+    }
     var el = event.target.closest(".tqa-marker, .tqa-fnref, .tqa-copy, .tqa-suggest");
     if (!el) return;
     if (el.classList.contains("tqa-marker")) {

@@ -11,6 +11,7 @@ oversized bodies are all answered in this shape.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -191,6 +192,16 @@ def install_error_handlers(app: FastAPI, messages: ValidationMessages) -> None:
         return error_response(500, "internal_error", "internal error: please report it with the request that caused it")
 
 
+# --------------------------------------------------------------- raw ASGI
+async def send_error(send, status: int, code: str, message: str, field: str | None = None, headers: dict | None = None) -> None:
+    """The error shape, sent straight on an ASGI `send` (middleware, before any route)."""
+    body = json.dumps(error_body(code, message, field), ensure_ascii=False).encode("utf-8")
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
 # --------------------------------------------------------------- body cap
 def _is_json(headers: dict) -> bool:
     return b"json" in headers.get(b"content-type", b"")
@@ -204,46 +215,45 @@ def _strict_utf8(data: bytes) -> bool:
     return True
 
 
+def _size(max_bytes: int) -> str:
+    return f"{max_bytes // 1024} KiB" if max_bytes >= 1024 and max_bytes % 1024 == 0 else f"{max_bytes} bytes"
+
+
 class BodyLimitMiddleware:
-    """Refuse request bodies over `max_bytes` on `prefix` with 413, before parsing.
+    """Every request body: at most `max_bytes` (413), sent within `timeout`
+    seconds (408), strict UTF-8 when it says it is JSON (400). Read once,
+    before any route (Gradio's included), then replayed to the application."""
 
-    Reads the body once (bounded), then replays it to the application.
-    """
-
-    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, prefix: str = "/api/"):
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, timeout: float = 10.0):
         self.app = app
         self.max_bytes = max_bytes
-        self.prefix = prefix
+        self.timeout = timeout
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict((k.lower(), v) for k, v in scope.get("headers") or [])
         declared = headers.get(b"content-length")
+        if declared is None and b"transfer-encoding" not in headers:
+            return await self.app(scope, receive, send)  # no body
         if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                return await self._reply(send, 400, "bad_request", "invalid Content-Length header")
-            if size > self.max_bytes:
+            if not declared.isdigit():
+                return await send_error(send, 400, "bad_request", "invalid Content-Length header", None, {"connection": "close"})
+            if int(declared) > self.max_bytes:
                 return await self._too_large(send)
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body = message.get("body", b"")
-            total += len(body)
-            if total > self.max_bytes:
-                return await self._too_large(send)
-            chunks.append(body)
-            if not message.get("more_body", False):
-                break
-        data = b"".join(chunks)
+        try:
+            data = await asyncio.wait_for(self._read(receive), self.timeout)
+        except asyncio.TimeoutError:
+            return await send_error(
+                send, 408, "body_timeout", f"the request body was not received within {self.timeout:g} s", "body", {"connection": "close"}
+            )
+        if data is None:  # the client left
+            return
+        if data is False:
+            return await self._too_large(send)
         if data and _is_json(headers) and not _strict_utf8(data):
             # Starlette decodes with surrogatepass; encoded surrogates are not UTF-8.
-            return await self._reply(send, 400, "invalid_json", "the body is not UTF-8: send UTF-8 encoded JSON")
+            return await send_error(send, 400, "invalid_json", "the body is not UTF-8: send UTF-8 encoded JSON", "body", {"connection": "close"})
         replayed = False
 
         async def replay():
@@ -255,18 +265,24 @@ class BodyLimitMiddleware:
 
         return await self.app(scope, replay, send)
 
-    async def _too_large(self, send):
-        limit = f"{self.max_bytes // 1024} KiB" if self.max_bytes >= 1024 else f"{self.max_bytes} bytes"
-        return await self._reply(send, 413, "body_too_large", f"the request body is larger than {limit}: send a shorter question and history")
+    async def _read(self, receive) -> bytes | bool | None:
+        """The body; False when over the cap, None when the client left."""
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body = message.get("body", b"")
+            total += len(body)
+            if total > self.max_bytes:
+                return False
+            chunks.append(body)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
-    @staticmethod
-    async def _reply(send, status: int, code: str, message: str):
-        body = json.dumps(error_body(code, message, "body" if status in (400, 413) else None), ensure_ascii=False).encode("utf-8")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")],
-            }
+    async def _too_large(self, send):
+        return await send_error(
+            send, 413, "body_too_large", f"the request body is larger than {_size(self.max_bytes)}: send a shorter question and history",
+            "body", {"connection": "close"},
         )
-        await send({"type": "http.response.body", "body": body})

@@ -14,21 +14,16 @@ import re
 from html import escape
 from typing import Iterable, Mapping
 
-from traite_qa import FOOTNOTE_MARKER_RE, MARKER_RE
+from traite_qa import FOOTNOTE_MARKER_RE, MARKER_RE, Status, TraiteQAError
 
-STATUS_SLUGS = {
-    "Réalisée": "realisee",
-    "Partiellement réalisée": "partiellement-realisee",
-    "Non réalisée": "non-realisee",
-}
-STATUS_SHORT = {"realisee": "réalisée", "partiellement-realisee": "partiellement", "non-realisee": "non réalisée"}
+# Passage kind -> (a passage's chip, the search tab's filter): the one table of labels.
 KIND_LABELS = {
-    "measure": "Mesure",
-    "footnote": "Note",
-    "acronym": "Sigle",
-    "table": "Tableau",
-    "preamble": "Préambule",
-    "conclusion": "Bilan",
+    "measure": ("Mesure", "Mesures"),
+    "footnote": ("Note", "Notes de bas de page"),
+    "acronym": ("Sigle", "Sigles"),
+    "table": ("Tableau", "Tableau récapitulatif"),
+    "preamble": ("Préambule", "Préambule"),
+    "conclusion": ("Bilan", "Bilan"),
 }
 _SAFE_URL = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
 
@@ -40,12 +35,13 @@ def e(value: object) -> str:
 
 # ------------------------------------------------------------------ statuses
 def status_slug(label: str | None) -> str:
-    """'Non réalisée' -> 'non-realisee' (the CSS class suffix); unknown -> 'inconnu'."""
+    """'Non réalisée' (or its slug) -> 'non-realisee', the CSS class suffix; unknown -> 'inconnu'."""
     if not label:
         return "inconnu"
-    if label in STATUS_SLUGS.values():
-        return label
-    return STATUS_SLUGS.get(label.strip(), "inconnu")
+    try:
+        return Status.parse(str(label)).slug
+    except ValueError:
+        return "inconnu"
 
 
 def status_badge(label: str | None) -> str:
@@ -251,7 +247,7 @@ def breadcrumb(citation: dict, evaluation=None) -> str:
 def _safe_label(evaluation, what: str, number) -> str:
     try:
         return getattr(evaluation, what)(number).label
-    except Exception:  # a missing axis/action only loses a tooltip
+    except TraiteQAError:  # an axis/action the document lacks only loses a tooltip
         return ""
 
 
@@ -266,7 +262,7 @@ def passage_titles(citation: dict, evaluation=None) -> str:
             if evaluation is not None:
                 try:
                     title = evaluation.measure(number).title
-                except Exception:
+                except TraiteQAError:
                     title = ""
             if not title:
                 titles = str(citation.get("title", "")).split(" ; ")
@@ -294,7 +290,7 @@ def citation_html(citation: dict, turn: int, index: int, notes: Mapping[int, obj
     return (
         f'<article class="tqa-source tqa-kind-{e(kind)}" id="{e(dom_id)}" data-marker="{e(citation.get("marker", ""))}" '
         f'data-chunk="{e(citation.get("id", ""))}">'
-        f'<header><span class="tqa-chip">{e(citation.get("marker") or KIND_LABELS.get(kind, kind))}</span>'
+        f'<header><span class="tqa-chip">{e(citation.get("marker") or KIND_LABELS.get(kind, (kind,))[0])}</span>'
         f"{breadcrumb(citation, evaluation)}{passage_titles(citation, evaluation)}</header>"
         f'<div class="tqa-passage">{passage}</div>{notes_html}</article>'
     )
@@ -361,7 +357,7 @@ def measure_html(measure, evaluation) -> str:
 def _note(evaluation, number: int):
     try:
         return evaluation.footnote(number)
-    except Exception:
+    except TraiteQAError:
         return None
 
 

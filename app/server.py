@@ -15,41 +15,35 @@ import socket
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import FileResponse
+from starlette.routing import Match
 
-from fastapi import FastAPI  # noqa: E402
-from fastapi.routing import APIRoute  # noqa: E402
-from starlette.responses import FileResponse  # noqa: E402
-from starlette.routing import Match  # noqa: E402
+import traite_qa
+from traite_qa import KINDS, ConfigError, Settings, Status
 
-import traite_qa  # noqa: E402
-from traite_qa import KINDS, ConfigError, Settings, Status  # noqa: E402
-
-from .api import build_router  # noqa: E402
-from .errors import (  # noqa: E402
-    MAX_BODY_BYTES,
-    BodyLimitMiddleware,
-    SafeJSONResponse,
-    ValidationMessages,
-    error_response,
-    install_error_handlers,
-)
-from .state import AppState  # noqa: E402
+from .api import build_router
+from .edge import Edge, HostPolicy
+from .feedback_api import add_feedback_routes
+from .errors import BodyLimitMiddleware, SafeJSONResponse, ValidationMessages, error_response, install_error_handlers
+from .state import AppState
 
 log = logging.getLogger("traite_qa_app")
 HERE = Path(__file__).resolve().parent
 STATIC_PREFIX = "/static/traite-qa"
 STATIC_FILES = {"style.css": "text/css", "chat.js": "text/javascript"}
+# What `traite-qa chat` needs offline (set by serve(), never at import time).
+OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
 
-DESCRIPTION = f"""
+DESCRIPTION = """
 Questions and cited answers over the CNCDH's evaluation (2023) of France's 2nd
 national action plan against trafficking in human beings (2019-2021).
 
 Every error (4xx) has one shape:
 `{{"error": {{"code": "...", "message": "...", "field": "..." | null}}}}`.
-Request bodies over {MAX_BODY_BYTES // 1024} KiB are refused with 413.
+Request bodies over {max_body} KiB are refused with 413 (on every route).
 The web chat is at `/`; Gradio's own API (`/ask`, `/search`) is usable with `gradio_client`.
 """
 
@@ -74,18 +68,19 @@ def create_app(
         state.start_loading()
         yield
 
+    settings = state.settings
     app = _fastapi(
         title="traite-qa",
         version=traite_qa.__version__,
-        description=DESCRIPTION,
+        description=DESCRIPTION.format(max_body=settings.max_body_bytes // 1024),
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
     )
     app.state.traite_qa = state
     ev = state.evaluation
     messages = ValidationMessages(
-        state.settings.max_question_chars,
-        state.settings.max_k,
+        settings.max_question_chars,
+        settings.max_k,
         len(ev.axes),
         len(ev.actions),
         len(ev.measures),
@@ -93,32 +88,55 @@ def create_app(
         [s.slug for s in Status],
     )
     install_error_handlers(app, messages)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, prefix="/api/")
     router = build_router(state)
+    add_feedback_routes(router, state)  # on this router, so APIRoutingGuard below knows them
     app.include_router(router)
     _static_routes(app)
+    # Gradio adds credentialed CORS headers (any Origin reflected when the
+    # Host is localhost) unless the parent app has its own CORSMiddleware:
+    # this one allows no origin. Edge also strips CORS headers from every reply.
+    app.add_middleware(CORSMiddleware, allow_origins=[], allow_credentials=False)
     app.add_middleware(APIRoutingGuard, routes=[r for r in router.routes if isinstance(r, APIRoute)])
     if ui:
-        import gradio as gr
-
-        from .ui import build_ui, theme
-
-        blocks = build_ui(state)
-        gr.mount_gradio_app(
-            app,
-            blocks,
-            path="/",
-            theme=theme(),
-            css=(HERE / "style.css").read_text(encoding="utf-8"),
-            head=f'<script src="{STATIC_PREFIX}/chat.js" defer></script>',
-            footer_links=["api"],
-            ssr_mode=False,
-            show_error=True,
-            mcp_server=False,
-            pwa=False,
-            enable_monitoring=False,
-        )
+        _mount_ui(app, state)
+    # Outermost last: Edge (Host, Origin, proxy headers, HEAD, security
+    # headers) -> body cap -> GradioGuard -> APIRoutingGuard -> routes.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.read_timeout)
+    app.add_middleware(Edge, hosts=HostPolicy(settings.host, settings.trusted_hosts), trusted_proxy=settings.trusted_proxy)
     return app
+
+
+def _mount_ui(app: FastAPI, state: AppState) -> None:
+    import gradio as gr
+
+    from .guard import GradioGuard
+    from .ui import build_ui, theme
+
+    blocks = build_ui(state)
+    gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        theme=theme(),
+        css=(HERE / "style.css").read_text(encoding="utf-8"),
+        head=f'<script src="{STATIC_PREFIX}/chat.js" defer></script>',
+        footer_links=["api"],
+        ssr_mode=False,
+        show_error=False,  # only our gr.Error messages reach clients, never an exception's text
+        mcp_server=False,
+        pwa=False,
+        enable_monitoring=False,
+        run_history=False,
+        max_file_size=0,  # no file input: any upload is too large (GradioGuard refuses the route anyway)
+        blocked_paths=["/"],  # and Gradio may move no file into its cache
+    )
+    # Gradio skips its allowed/blocked path check until `launch()` sets this;
+    # a mounted app never launches. With it, blocked_paths applies too.
+    blocks.has_launched = True
+    settings = state.settings
+    app.add_middleware(
+        GradioGuard, blocks=blocks, session_max_events=settings.session_max_events, queue_max_size=settings.queue_max_size
+    )
 
 
 def _fastapi(**kwargs) -> FastAPI:
@@ -200,7 +218,11 @@ def url_for(settings: Settings) -> str:
 
 def serve(settings: Settings | None = None) -> None:
     """Serve the chat and the API with uvicorn; prints the URL once listening."""
+    for name, value in OFFLINE_ENV.items():  # before gradio is imported (by create_app)
+        os.environ.setdefault(name, value)
     import uvicorn
+
+    from .http import bounded_protocol
 
     settings = settings or Settings.from_env()
     check_port(settings.host, settings.port)
@@ -219,9 +241,13 @@ def serve(settings: Settings | None = None) -> None:
         port=settings.port,
         log_level=os.environ.get("TRAITE_QA_LOG_LEVEL", "warning").lower(),
         timeout_graceful_shutdown=3,
-        # h11's 16 KiB default turns a long GET line (a pasted page as `q=`)
-        # into a bare "Invalid HTTP request"; with room for it, the API answers
-        # with its JSON 422 (question too long).
-        h11_max_incomplete_event_size=4 * 1024 * 1024,
+        # The request head: at most max_header_bytes (a 2,000-character GET
+        # question fits; longer ones belong in POST /api/ask), within
+        # read_timeout seconds (uvicorn alone waits forever).
+        http=bounded_protocol(settings.read_timeout, settings.max_header_bytes),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        # X-Forwarded-For/-Proto are applied by Edge, and only from a trusted proxy.
+        proxy_headers=False,
+        server_header=False,
     )
     Server(config).run()

@@ -2,18 +2,18 @@
 
 The document model is parsed at once (a few ms, no torch) so the page can be
 built and served immediately; the Assistant (index, then query encoder) loads
-in a background thread started with the server and every caller waits for
-the index; questions that need the encoder also wait for its warm-up.
+in a background thread started with the server; callers get it as soon as the
+index is loaded (questions that need the encoder then wait for its warm-up), or
+`AssistantUnavailable` while the index loads.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 
-from traite_qa import Settings, TraiteQAError
+from traite_qa import FeedbackRecorder, Settings, TraiteQAError, with_feedback
 
 log = logging.getLogger("traite_qa_app")
 
@@ -36,7 +36,10 @@ class AppState:
 
             self.settings = settings or Settings.from_env()
             self.evaluation = parse_file(self.settings.source)
-        self._assistant = assistant
+        # Answers are remembered in memory (never on disk) so feedback can name
+        # them; the database is opened only when feedback is first saved.
+        self.feedback = FeedbackRecorder(self.settings)
+        self._assistant = with_feedback(assistant, self.feedback) if assistant is not None else None
         self.rebuild_stale = rebuild_stale
         self._error: str | None = None
         self._ready = threading.Event()
@@ -57,10 +60,6 @@ class AppState:
 
     def _load(self) -> None:
         started = time.perf_counter()
-        # The load is mostly imports (Python bytecode holding the GIL): hand
-        # the GIL over more often so the event loop keeps serving the page.
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, 0.0005))
         try:
             from traite_qa import Assistant
 
@@ -70,7 +69,7 @@ class AppState:
             # Usable from here: structured questions (status, acronyms, counts)
             # answer from the index alone; a retrieval question waits inside the
             # embedder until the warm-up below has loaded the query encoder.
-            self._assistant = assistant
+            self._assistant = with_feedback(assistant, self.feedback)
             self.evaluation = assistant.evaluation
             assistant.warm_up()
         except TraiteQAError as err:
@@ -80,7 +79,6 @@ class AppState:
             self._error = f"{type(err).__name__}: {err}"
             log.exception("traite-qa: cannot load the index")
         finally:
-            sys.setswitchinterval(interval)
             self.load_seconds = time.perf_counter() - started
             self._ready.set()
 
@@ -92,8 +90,10 @@ class AppState:
     def error(self) -> str | None:
         return self._error
 
-    def assistant(self, timeout: float = 120.0):
-        """The loaded Assistant; waits for the background load up to `timeout` seconds."""
+    def assistant(self, timeout: float = 0.0):
+        """The loaded Assistant. While it loads, waits up to `timeout` seconds
+        (the HTTP API does not wait: a burst at start-up must not hold every
+        worker thread), then raises AssistantUnavailable(loading=True)."""
         if self._assistant is not None:
             return self._assistant
         self.start_loading()

@@ -13,7 +13,6 @@ Named endpoints for `gradio_client`:
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import gradio as gr
@@ -21,7 +20,7 @@ import pandas as pd
 
 from traite_qa import KINDS, Status, TraiteQAError
 
-from . import render
+from . import chat, render
 from .state import AppState, AssistantUnavailable
 
 log = logging.getLogger("traite_qa_app")
@@ -35,18 +34,10 @@ EXAMPLES = [
     "What is the status of measure 3?",
 ]
 STATUS_CHOICES = [("Tous les statuts", "")] + [(s.value, s.slug) for s in Status]
-KIND_LABELS = {
-    "measure": "Mesures",
-    "footnote": "Notes de bas de page",
-    "acronym": "Sigles",
-    "table": "Tableau récapitulatif",
-    "preamble": "Préambule",
-    "conclusion": "Bilan",
-}
 STATUS_COLORS = {"Réalisée": "#2e7d32", "Partiellement réalisée": "#e0a100", "Non réalisée": "#c62828"}
-HISTORY_TURNS = 10  # exchanges passed to the assistant for follow-ups
-STREAM_UPDATES = 12  # partial renders of an extractive answer
-STREAM_PAUSE = 0.03  # seconds between them
+# One concurrency group for everything that runs the model: the chat, the
+# search tab and the /ask and /search endpoints share its limit and queue.
+WORK = "answer"
 
 
 def theme() -> gr.themes.Base:
@@ -58,41 +49,7 @@ def theme() -> gr.themes.Base:
     )
 
 
-# ------------------------------------------------------------ helpers
-def parse_axis(value, n_axes: int) -> int | None:
-    if value in (None, "", 0, "0"):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"unknown axis {value!r}: the plan has {n_axes} axes (1-{n_axes})") from None
-    if not 1 <= number <= n_axes:
-        raise ValueError(f"unknown axis {value!r}: the plan has {n_axes} axes (1-{n_axes})")
-    return number
-
-
-def parse_status(value) -> str | None:
-    if value in (None, ""):
-        return None
-    return Status.parse(str(value)).slug  # ValueError names the valid values
-
-
-def history_for(turns: list[dict]) -> list[dict]:
-    """The answered turns as {"role", "content"} messages, for follow-up questions."""
-    messages: list[dict] = []
-    for turn in turns[-HISTORY_TURNS:]:
-        answer = turn.get("answer")
-        if not answer or answer.get("status") == "error":
-            continue
-        messages.append({"role": "user", "content": turn.get("question", "")})
-        messages.append({"role": "assistant", "content": answer.get("answer", "")})
-    return messages
-
-
-def error_answer(message: str) -> dict:
-    return {"status": "error", "answer": message, "citations": [], "suggestions": [], "notes": [], "language": "fr"}
-
-
+# ------------------------------------------------------------ frames
 def status_plot_frame(evaluation) -> pd.DataFrame:
     rows = []
     for axis in evaluation.axes:
@@ -132,52 +89,53 @@ def build_ui(state: AppState) -> gr.Blocks:
 
     # ---------------------------------------------------------------- chat
     def respond(message, turns, axis, status):
+        """One chat turn. Outputs: question box, conversation, sources, turns, live text."""
+        skip = gr.skip()
         turns = list(turns or [])
-        text = message if isinstance(message, str) else ""
-        if not text.strip():
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if not isinstance(message, str) or not message.strip():
+            yield skip, skip, skip, skip, skip
             return
-        turns.append({"question": text, "answer": None, "partial": ""})
-        if not state.ready:
-            turns[-1]["partial"] = "Chargement du modèle et de l'index…"
-        yield "", *render_chat(turns), turns
-        turns[-1]["partial"] = ""
+        if len(message) > settings.max_question_chars:  # refused, and not kept whole
+            turns = chat.capped(turns + [chat.refused_turn(message, settings.max_question_chars)], settings.max_chat_turns)
+            yield "", *render_chat(turns), turns, ""
+            return
+        turns = chat.capped(turns + [{"question": message, "answer": None, "partial": "" if state.ready else chat.LOADING}],
+                            settings.max_chat_turns)
+        yield "", *render_chat(turns), turns, ""
         try:
-            filters = {"axis": parse_axis(axis, n_axes), "status": parse_status(status)}
-            assistant = state.assistant()
-            stream = assistant.ask_stream(text, history_for(turns[:-1]) or None, **filters)
-            final = None
-            if assistant.generator is None:
-                # Extractive: the whole text exists at once; show it in a few
-                # evenly spaced steps so it reads as it streams in.
-                items = list(stream)
-                partials = [item for item in items if isinstance(item, str)]
-                final = next((item for item in reversed(items) if not isinstance(item, str)), None)
-                step = max(1, math.ceil(len(partials) / STREAM_UPDATES))
-                for partial in partials[step - 1 : -1 : step]:
-                    turns[-1]["partial"] = partial
-                    yield gr.skip(), *render_chat(turns), gr.skip()
-                    time.sleep(STREAM_PAUSE)
-            else:
-                for item in stream:
-                    if not isinstance(item, str):
-                        final = item
-                        break
-                    turns[-1]["partial"] = item
-                    yield gr.skip(), *render_chat(turns), gr.skip()
-            answer = final.to_dict() if final is not None else error_answer("La réponse n'a pas pu être produite.")
+            filters = {"axis": chat.parse_axis(axis, n_axes), "status": chat.parse_status(status)}
+            assistant = state.assistant(timeout=chat.CHAT_LOAD_WAIT)
+            history = chat.history_for(turns[:-1], settings.max_history_messages)
+            final, streamed, shown_at = None, "", time.monotonic()
+            for item in chat.pieces(assistant.ask_stream(message, history, **filters)):
+                if not isinstance(item, str):
+                    final = item
+                    break
+                # An extractive answer is whole at once: rendered once, below.
+                # A generated one streams into #tqa-live only, up to the cap,
+                # at most every LIVE_INTERVAL (pieces that come faster are
+                # shown together; the final answer replaces them anyway).
+                if assistant.generator is None or len(streamed) >= settings.max_stream_chars:
+                    continue
+                streamed += item
+                if time.monotonic() - shown_at >= chat.LIVE_INTERVAL:
+                    shown_at = time.monotonic()
+                    yield skip, skip, skip, skip, chat.live_html(streamed, settings.max_stream_chars)
+            answer = final.to_dict() if final is not None else chat.error_answer(chat.INTERNAL)
         except AssistantUnavailable as err:
-            answer = error_answer(f"L'index n'est pas disponible : {err}")
-        except (TraiteQAError, ValueError) as err:
-            answer = error_answer(f"Question impossible à traiter : {err}")
-        except Exception:  # noqa: BLE001 - shown kindly, logged for the developers
-            log.exception("traite-qa: chat failed on %r", text[:200])
-            answer = error_answer("Une erreur interne est survenue ; reformulez la question ou réessayez.")
-        turns[-1] = {"question": text, "answer": answer}
-        yield gr.skip(), *render_chat(turns), turns
+            answer = chat.error_answer(f"L'index n'est pas disponible : {err}")
+        except chat.BadInput as err:
+            answer = chat.error_answer(f"Filtre invalide : {err}")
+        except TraiteQAError as err:
+            answer = chat.error_answer(f"Question impossible à traiter : {err}")
+        except Exception:  # noqa: BLE001 - a bug or an upstream failure: a generic note here, the detail in the log
+            log.exception("traite-qa: chat turn failed (question of %d characters)", len(message))
+            answer = chat.error_answer(chat.INTERNAL)
+        turns[-1] = {"question": message, "answer": answer}
+        yield skip, *render_chat(turns), turns, ""
 
     def clear():
-        return "", *render_chat([]), []
+        return "", *render_chat([]), [], ""
 
     # --------------------------------------------------------- dashboard
     def open_measure(evt: gr.SelectData):
@@ -189,43 +147,45 @@ def build_ui(state: AppState) -> gr.Blocks:
             return render.error_html("Sélectionnez une ligne du tableau pour afficher la mesure.")
 
     # ------------------------------------------------------------ search
+    def run_search(query, k, status, axis, kind) -> dict:
+        """Checked inputs -> {"query", "hits"}; BadInput, AssistantUnavailable or TraiteQAError otherwise."""
+        query = chat.parse_question(query)
+        filters = {
+            "k": chat.parse_k(k, settings.max_k),
+            "status": chat.parse_status(status),
+            "axis": chat.parse_axis(axis, n_axes),
+            "kind": chat.parse_kind(kind),
+        }
+        hits = state.assistant(timeout=0).searcher.search(query, **filters)
+        return {"query": query, "hits": [h.to_dict() for h in hits]}
+
     def search_ui(query, k, status, axis, kind):
         try:
-            hits = state.assistant().searcher.search(
-                query if isinstance(query, str) else "",
-                k=int(k),
-                status=parse_status(status),
-                axis=parse_axis(axis, n_axes),
-                kind=kind or None,
-            )
+            result = run_search(query, k, status, axis, kind)
         except AssistantUnavailable as err:
             return render.error_html(f"L'index n'est pas disponible : {err}")
-        except (TraiteQAError, ValueError, TypeError) as err:
+        except (chat.BadInput, TraiteQAError) as err:
             return render.error_html(f"Recherche impossible : {err}")
-        return render.hits_html(query, [h.to_dict() for h in hits], state.evaluation)
+        return render.hits_html(result["query"], result["hits"], state.evaluation)
 
     # ------------------------------------------------------ API endpoints
+    # Neither waits for the model: while it loads they fail at once (gr.Error).
     def ask_api(question: str, history: list | None = None, axis: int | None = None, status: str | None = None) -> dict:
         """Answer a question with cited passages (not streamed). Returns the Answer JSON."""
         try:
-            filters = {"axis": parse_axis(axis, n_axes), "status": parse_status(status)}
-        except ValueError as err:
+            question = chat.parse_question(question)
+            history = chat.parse_history(history, settings.max_history_messages)
+            filters = {"axis": chat.parse_axis(axis, n_axes), "status": chat.parse_status(status)}
+            return state.assistant(timeout=0).ask(question, history, **filters).to_dict()
+        except (chat.BadInput, AssistantUnavailable, TraiteQAError) as err:
             raise gr.Error(str(err)) from None
-        try:
-            answer = state.assistant().ask(question if isinstance(question, str) else "", history if isinstance(history, list) else None, **filters)
-        except (AssistantUnavailable, TraiteQAError) as err:
-            raise gr.Error(str(err)) from None
-        return answer.to_dict()
 
     def search_api(query: str, k: int = 5, status: str | None = None, axis: int | None = None, kind: str | None = None) -> dict:
         """Hybrid search; returns {"query", "hits"} like GET /api/search."""
         try:
-            hits = state.assistant().searcher.search(
-                query, k=int(k), status=parse_status(status), axis=parse_axis(axis, n_axes), kind=kind or None
-            )
-        except (AssistantUnavailable, TraiteQAError, ValueError, TypeError) as err:
+            return run_search(query, k, status, axis, kind)
+        except (chat.BadInput, AssistantUnavailable, TraiteQAError) as err:
             raise gr.Error(str(err)) from None
-        return {"query": query, "hits": [h.to_dict() for h in hits]}
 
     # ----------------------------------------------------------- layout
     with gr.Blocks(title="traite-qa — évaluation du 2e plan contre la traite des êtres humains", analytics_enabled=False) as demo:
@@ -240,6 +200,8 @@ def build_ui(state: AppState) -> gr.Blocks:
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=360):
                         conversation = gr.HTML(render.conversation_html([]), elem_id="tqa-conversation-box", autoscroll=True)
+                        # A generated answer's text while it streams; chat.js shows it in the pending bubble.
+                        live = gr.HTML("", elem_id="tqa-live", elem_classes=["tqa-live"], padding=False)
                         with gr.Row(equal_height=True):
                             question = gr.Textbox(
                                 show_label=False,
@@ -257,7 +219,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                             status = gr.Dropdown(STATUS_CHOICES, value="", label="Filtrer par statut", elem_id="tqa-status", scale=2)
                         with gr.Row():
                             clear_btn = gr.Button("Effacer la conversation", elem_id="tqa-clear", size="sm")
-                            copy_btn = gr.Button("Copier la réponse", elem_id="tqa-copy-last", size="sm")
+                            gr.Button("Copier la réponse", elem_id="tqa-copy-last", size="sm")
                         gr.HTML('<p class="tqa-examples-label">Exemples (un clic pose la question) :</p>')
                         with gr.Row(elem_id="tqa-examples"):
                             example_buttons = [gr.Button(q, size="sm", elem_classes=["tqa-example"]) for q in EXAMPLES]
@@ -308,24 +270,26 @@ def build_ui(state: AppState) -> gr.Blocks:
                 with gr.Row():
                     s_status = gr.Dropdown(STATUS_CHOICES, value="", label="Statut", elem_id="tqa-s-status")
                     s_axis = gr.Dropdown(axis_choices, value="", label="Axe", elem_id="tqa-s-axis")
-                    s_kind = gr.Dropdown([("Tous les types", "")] + [(KIND_LABELS.get(x, x), x) for x in KINDS], value="", label="Type de passage", elem_id="tqa-s-kind")
+                    s_kind = gr.Dropdown([("Tous les types", "")] + [(render.KIND_LABELS[x][1], x) for x in KINDS], value="", label="Type de passage", elem_id="tqa-s-kind")
                 search_btn = gr.Button("Rechercher", variant="primary", elem_id="tqa-search-btn")
                 results = gr.HTML('<p class="tqa-none">Les résultats apparaîtront ici.</p>', elem_id="tqa-results")
 
         # ------------------------------------------------------- events
-        chat_outputs = [question, conversation, sources, turns]
+        work = {"concurrency_id": WORK, "concurrency_limit": settings.chat_concurrency}
+        chat_outputs = [question, conversation, sources, turns, live]
         chat_inputs = [question, turns, axis, status]
-        send.click(respond, chat_inputs, chat_outputs, api_name="chat", api_visibility="undocumented")
-        question.submit(respond, chat_inputs, chat_outputs, api_visibility="private")
+        send.click(respond, chat_inputs, chat_outputs, api_name="chat", api_visibility="undocumented", **work)
+        question.submit(respond, chat_inputs, chat_outputs, api_visibility="private", **work)
         for button in example_buttons:
-            button.click(respond, [button, turns, axis, status], chat_outputs, api_visibility="private")
+            button.click(respond, [button, turns, axis, status], chat_outputs, api_visibility="private", **work)
         clear_btn.click(clear, None, chat_outputs, api_visibility="private")
-        copy_btn.click(None, None, None, js="() => { if (window.tqaCopyLast) window.tqaCopyLast(); }", api_visibility="private")
+        # "Copier la réponse" is handled in chat.js (no `js=` listener: it would need eval in the page)
         table.select(open_measure, None, measure, api_visibility="private")
         search_inputs = [query, k, s_status, s_axis, s_kind]
-        search_btn.click(search_ui, search_inputs, results, api_visibility="private")
-        query.submit(search_ui, search_inputs, results, api_visibility="private")
-        gr.api(ask_api, api_name="ask", concurrency_limit=None)
-        gr.api(search_api, api_name="search", concurrency_limit=None)
-    demo.queue(default_concurrency_limit=8)
+        search_btn.click(search_ui, search_inputs, results, api_visibility="private", **work)
+        query.submit(search_ui, search_inputs, results, api_visibility="private", **work)
+        gr.api(ask_api, api_name="ask", **work)
+        gr.api(search_api, api_name="search", **work)
+    # At most queue_max_size events wait; GradioGuard answers the excess with 429.
+    demo.queue(default_concurrency_limit=settings.chat_concurrency, max_size=settings.queue_max_size)
     return demo

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -11,7 +12,9 @@ from pathlib import Path
 import yaml
 
 EVAL_DIR = Path(__file__).resolve().parent
-QUESTIONS = EVAL_DIR / "questions.yaml"
+# Another file in the same format, e.g. `traite-qa feedback export`'s candidates:
+# TRAITE_QA_EVAL_QUESTIONS=candidates.yaml pytest eval/test_questions.py::test_question
+QUESTIONS = Path(os.environ.get("TRAITE_QA_EVAL_QUESTIONS") or EVAL_DIR / "questions.yaml")
 THRESHOLDS = EVAL_DIR / "thresholds.yaml"
 KINDS = ("status", "acronym", "footnote", "fact", "paraphrase", "aggregate", "follow-up", "english", "unanswerable", "adversarial")
 SECTION_KINDS = {"preambule": "preamble", "bilan": "conclusion", "tableau": "table"}

@@ -23,7 +23,7 @@ Prints a table and writes `eval/out/load.json`. The phases, in order:
    acronyms, footnotes, open questions and a follow-up. Every answer is checked
    against the document model (the status, count, definition or note text it
    must contain, the citation it must carry), the answer guarantees
-   (`traite_qa.verify.answer_problems`), and, but for the follow-up, against the
+   (`traite_qa.answer.answer_problems`), and, but for the follow-up, against the
    answer the same question got alone before the phase (concurrency must not
    change an answer).
 
@@ -97,18 +97,18 @@ COUNT_QUESTIONS = {
 
 # ------------------------------------------------------------------ server
 def start_server(index_dir: Path | None = None, log_dir: Path | None = None):
-    """`traite-qa chat --port <free>` in a subprocess (app/testing.py); returns its LiveServer."""
+    """`traite-qa chat --port <free>` in a subprocess (tests/live.py); returns its LiveServer."""
+    from tests import live
     from traite_qa.settings import Settings
-    from traite_qa_app import testing
 
     index_dir = Path(index_dir) if index_dir else Settings.from_env().index_dir
-    return testing.start(index_dir, log_dir or OUT_DIR / "logs")
+    return live.start(index_dir, log_dir or OUT_DIR / "logs")
 
 
 def stop_server(server) -> None:
-    from traite_qa_app import testing
+    from tests import live
 
-    testing.stop(server)
+    live.stop(server)
 
 
 def rss_kib(pid: int | None, field: str = "VmRSS") -> int | None:

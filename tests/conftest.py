@@ -65,3 +65,15 @@ def assistant(index_settings):
 @pytest.fixture(scope="session")
 def searcher(assistant):
     return assistant.searcher
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A throwaway PostgreSQL cluster shared by the session's feedback tests
+    (initdb/pg_ctl on a free port; fails with the install command when the
+    server binaries are missing)."""
+    from feedback_support import PostgresCluster
+
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.close()

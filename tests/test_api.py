@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from traite_qa.answer import MARKER_RE
-from traite_qa_app import testing
+import live
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 OUT = Path(__file__).parent / "out"
@@ -26,9 +26,9 @@ HIT_KEYS = {
 
 @pytest.fixture(scope="session")
 def live_server(index_settings):
-    server = testing.acquire(index_settings.index_dir, OUT)
+    server = live.acquire(index_settings.index_dir, OUT)
     yield server
-    testing.release(server)
+    live.release(server)
 
 
 @pytest.fixture(scope="module")
@@ -305,14 +305,15 @@ def test_gradio_bad_filter_is_an_error(gradio):
         gradio.predict("x", None, 9, api_name="/ask")
 
 
-def test_gradio_chat_echoes_then_answers(gradio):
+def test_gradio_chat_renders_an_extractive_answer_once(gradio):
     gradio.reset_session()
     job = gradio.submit("Où en est la mesure 16 ?", "", "", api_name="/chat")
     final = job.result(timeout=60)
     outputs = job.outputs()
-    # The question echoed at once, then the answer rendered once: an extractive
-    # answer has nothing to stream, so there is no simulated typing.
-    assert len(outputs) >= 2 and "Où en est la mesure 16" in outputs[0][1]
+    # The question with a pending bubble, then the answer: no simulated
+    # streaming (an extractive answer exists whole at once).
+    assert len(outputs) == 2, [o[1][-200:] for o in outputs]
+    assert "tqa-streaming" in outputs[0][1] and "tqa-streaming" not in outputs[1][1]
     conversation, sources = final[1], final[2]
     assert "Non réalisée" in conversation and 'class="tqa-marker"' in conversation
     assert 'data-marker="Mesure 16"' in sources

@@ -1,7 +1,9 @@
 """The web chat in headless Debian chromium (Playwright), on a real server.
 
 Every request that would leave 127.0.0.1 is blocked and recorded; each test
-asserts none was attempted (no CDN, no web fonts, no analytics).
+asserts none was attempted (no CDN, no web fonts, no analytics), and that the
+page broke no rule of its Content-Security-Policy (the server sends the
+smallest policy the page works with: each test's flows prove it works).
 Screenshots go to tests/out/; they are copied to docs/screenshots/ when that
 copy is missing or TRAITE_QA_UPDATE_SCREENSHOTS=1.
 """
@@ -16,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from traite_qa.document import Status
-from traite_qa_app import testing
+import live
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,9 +31,9 @@ ANSWER_TIMEOUT = 90_000  # ms; the first answer may wait for a busy machine
 
 @pytest.fixture(scope="session")
 def live_server(index_settings):
-    server = testing.acquire(index_settings.index_dir, OUT)
+    server = live.acquire(index_settings.index_dir, OUT)
     yield server
-    testing.release(server)
+    live.release(server)
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +56,14 @@ class Page:
         self.external: list[str] = []
         self.dialogs: list[str] = []
         self.errors: list[str] = []
+        self.csp: list[str] = []  # console reports of what the Content-Security-Policy blocked
         self.context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
         self.context.route("**/*", self._guard)
         self.page = self.context.new_page()
         self.page.on("dialog", self._dialog)
         self.page.on("pageerror", lambda err: self.errors.append(str(err)))
-        self.page.goto(url + "/")
+        self.page.on("console", self._console)
+        self.response = self.page.goto(url + "/")
         self.page.wait_for_selector("#tqa-question textarea", timeout=30_000)
 
     def _guard(self, route):
@@ -67,6 +71,10 @@ class Page:
             return route.continue_()
         self.external.append(route.request.url)
         return route.abort()
+
+    def _console(self, message):
+        if "Content Security Policy" in message.text:
+            self.csp.append(message.text[:300])
 
     def _dialog(self, dialog):
         self.dialogs.append(dialog.message)
@@ -94,6 +102,7 @@ def tab(browser, live_server):
     page.context.close()
     assert page.external == [], f"requests leaving 127.0.0.1: {page.external}"
     assert page.dialogs == [], f"dialogs fired: {page.dialogs}"
+    assert page.csp == [], f"the Content-Security-Policy blocked: {page.csp}"
 
 
 def publish(shot: Path, name: str) -> None:
@@ -270,3 +279,60 @@ def test_raw_search_lists_ranked_hits_with_scores(tab):
     assert hits.count() == 5
     assert "score" in hits.first.inner_text()
     tab.screenshot("search.png")
+
+
+# ---------------------------------------------------------------- security
+def test_the_page_carries_its_security_headers_and_cannot_be_framed(tab, live_server):
+    headers = tab.response.all_headers()
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    framing = tab.context.new_page()
+    framing.set_content(f'<iframe id="f" src="{live_server.url}/" width="800" height="600"></iframe>')
+    framing.wait_for_timeout(2500)
+    frame = framing.frame_locator("#f")
+    assert frame.locator("#tqa-question").count() == 0  # the browser refused to show the chat in a frame
+    framing.close()
+
+
+def test_api_docs_page_works_under_the_policy(tab, live_server):
+    tab.page.goto(live_server.url + "/docs")
+    tab.page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+    assert tab.page.locator(".swagger-ui .opblock").count() >= 5
+
+
+@pytest.fixture(scope="module")
+def generator_server(index_settings):
+    """A server whose answers a (fake, slow) generator writes."""
+    from fakes import FakeChatServer, Reply
+
+    fake = FakeChatServer(Reply(GENERATED, pieces=12, piece_delay=0.25)).start()
+    server = live.start(index_settings.index_dir, OUT, env={"TRAITE_QA_LLM_BASE_URL": fake.base_url, "TRAITE_QA_LLM_MODEL": "fake"})
+    yield server
+    live.stop(server)
+    fake.stop()
+
+
+GENERATED = "Selon l'évaluation, la formation des magistrats à la traite des êtres humains reste insuffisante et doit être renforcée."
+
+
+def test_a_generated_answer_streams_into_its_pending_bubble(browser, generator_server):
+    """The server sends only the streamed text (#tqa-live), not the whole
+    conversation at each piece; chat.js shows it in the pending bubble."""
+    tab = Page(browser, generator_server.url)
+    try:
+        tab.page.fill("#tqa-question textarea", "hébergement des victimes")  # a search answer: the generator writes it
+        tab.page.click("#tqa-send")
+        tab.page.wait_for_function(
+            "() => { const s = document.querySelector('#tqa-conversation .tqa-streaming .tqa-answer-text');"
+            " return s && s.textContent.startsWith('Selon'); }",
+            timeout=ANSWER_TIMEOUT,
+        )
+        partial = tab.page.locator("#tqa-conversation .tqa-streaming .tqa-answer-text").inner_text()
+        assert partial and GENERATED.startswith(partial.strip()[:20])
+        assert tab.page.locator("#tqa-live").is_hidden()  # the carrier is never shown itself
+        final = tab.wait_answer(0)
+        assert "Selon l'évaluation" in final.inner_text()
+        assert tab.page.locator("#tqa-conversation .tqa-streaming").count() == 0
+        assert tab.csp == [] and not tab.errors, (tab.csp, tab.errors)
+    finally:
+        tab.context.close()

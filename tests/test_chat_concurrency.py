@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from traite_qa_app import testing
+import live
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 OUT = Path(__file__).parent / "out"
@@ -20,9 +20,9 @@ QUESTIONS = 5
 
 @pytest.fixture(scope="session")
 def live_server(index_settings):
-    server = testing.acquire(index_settings.index_dir, OUT)
+    server = live.acquire(index_settings.index_dir, OUT)
     yield server
-    testing.release(server)
+    live.release(server)
 
 
 def session_plan(seed: int, evaluation) -> list[tuple[str, str, int | None, dict]]:

@@ -4,7 +4,7 @@ and the `traite-qa search|ask` stdin batches (≥ 1,000 generated inputs each).
 What must hold: `search` raises nothing but its documented domain errors
 (InvalidQuestionError, InvalidFilterError, UnknownReferenceError); `ask` never
 raises; every reply is valid against its JSON contract and the answer
-guarantees (`traite_qa.verify.answer_problems`).
+guarantees (`traite_qa.answer.answer_problems`).
 
 The library fuzzers run all their examples and collect every distinct failure
 (keyed by where it happens) before failing, so one run reports every bug

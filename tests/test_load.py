@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from traite_qa_app import testing
+import live
 
 # `eval/` is a top-level folder of the checkout, not an installed package.
 ROOT = str(Path(__file__).resolve().parents[1])
@@ -32,10 +32,10 @@ OUT = Path(__file__).parent / "out"
 
 
 @pytest.fixture(scope="session")
-def live_server(index_settings):  # shared with the other server tests (app/testing.py counts the users)
-    server = testing.acquire(index_settings.index_dir, OUT)
+def live_server(index_settings):  # shared with the other server tests (tests/live.py counts the users)
+    server = live.acquire(index_settings.index_dir, OUT)
     yield server
-    testing.release(server)
+    live.release(server)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,11 @@ France's 2nd national action plan against trafficking in human beings (2019-2021
 Public API::
 
     from traite_qa import Searcher, Assistant
-    hits = Searcher.load("index/build").search("mécanisme national de référence", k=5)
-    answer = Assistant.load("index/build").ask("Où en est la mesure 16 ?")
+    hits = Searcher.load().search("mécanisme national de référence", k=5)   # the default index, built if missing
+    answer = Assistant.load().ask("Où en est la mesure 16 ?")
+
+Other apps: `traite_qa.integrations` (a LangChain retriever, an MCP server, an
+export of the vectors); see the README's "Use it from another app".
 
 The package is the pipeline, one folder per stage, imports pointing one way:
 document → index → understand → search → answer (checked by import-linter).
@@ -23,8 +26,10 @@ _LAZY = {
     # settings and errors
     "Settings": "settings", "Tuning": "settings",
     "TraiteQAError": "errors", "ConfigError": "errors", "DocumentFormatError": "errors", "IndexMissingError": "errors",
-    "StaleIndexError": "errors", "CorruptIndexError": "errors", "ModelError": "errors", "VectorStoreError": "errors",
+    "StaleIndexError": "errors", "CorruptIndexError": "errors", "ModelError": "errors", "MissingExtraError": "errors",
+    "VectorStoreError": "errors",
     "InvalidQuestionError": "errors", "InvalidFilterError": "errors", "UnknownReferenceError": "errors",
+    "InvalidFeedbackError": "errors", "UnknownAnswerError": "errors", "FeedbackStoreError": "errors",
     # text helpers the UI renders with
     "FOOTNOTE_MARKER_RE": "text",
     # stages
@@ -35,6 +40,9 @@ _LAZY = {
     "Understander": "understand", "clean_question": "understand",
     "Searcher": "search",
     "Assistant": "answer", "MARKER_RE": "answer", "answer_problems": "answer",
+    # answer feedback (outside the pipeline: wraps an Assistant)
+    "FeedbackStore": "feedback", "FeedbackRecorder": "feedback", "with_feedback": "feedback", "RATINGS": "feedback",
+    "REASONS": "feedback",
 }
 
 

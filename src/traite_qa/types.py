@@ -329,9 +329,7 @@ class Answer:
     def answer_id(self) -> str:
         """Stable id of this answer: the same question answered the same way
         (text, citations, route) gets the same id, so feedback can name it."""
-        payload = json.dumps([self.question, self.status, self.answer, [c.id for c in self.citations], self.intent,
-                              self.language], ensure_ascii=False)
-        return "ans-" + hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:20]
+        return answer_id_of(self.question, self.status, self.answer, [c.id for c in self.citations], self.intent, self.language)
 
     def to_dict(self) -> dict:
         return {
@@ -347,3 +345,10 @@ class Answer:
             "verified": self.verified,
             "measures": {str(k): v for k, v in self.measures.items()},
         }
+
+
+def answer_id_of(question: str, status: str, answer: str, citation_ids, intent: str, language: str) -> str:
+    """`Answer.answer_id` from the fields of an answer's JSON: lets feedback
+    check that an answer sent back by a client is one the system gave."""
+    payload = json.dumps([question, status, answer, list(citation_ids), intent, language], ensure_ascii=False)
+    return "ans-" + hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:20]

@@ -64,10 +64,10 @@ class Assistant:
         settings: Settings | None = None,
         embedder: BaseEmbedder | None = None,
         *,
-        build: bool = False,
-        progress: bool = False,
+        build: bool | None = None,
+        progress: bool = True,
     ) -> "Assistant":
-        """`build=True`: build the index first when it is missing, stale or damaged."""
+        """`build` as in `Searcher.load`: by default the default index is found or built."""
         searcher = Searcher.load(index_dir, settings=settings, embedder=embedder, build=build, progress=progress)
         generator = None
         if searcher.settings.uses_generator:

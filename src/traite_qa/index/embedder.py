@@ -65,6 +65,17 @@ class BaseEmbedder:
     def fingerprint(self) -> str:
         raise NotImplementedError
 
+    @property
+    def prompts(self) -> dict[str, str]:
+        """What goes before a query and before a passage ("query: ", "passage: "
+        for e5): an export records it, so other apps embed their queries alike."""
+        return {"query": "", "passage": ""}
+
+    @property
+    def local_path(self) -> Path | None:
+        """The model's folder on disk, when it has one."""
+        return None
+
     # -- shared ---------------------------------------------------------
     _loaded = False
 
@@ -228,6 +239,26 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 self._fingerprint += f"-{self.quantize}"
         return self._fingerprint
 
+    @property
+    def local_path(self) -> Path | None:
+        if self._path is None and self._model is None:
+            target = self._resolve()
+            self._path = Path(target) if Path(target).exists() else None
+        return self._path
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        # Read from the folder's config when the model is not loaded yet (an
+        # export should not pay a model load); the names encode_query and
+        # encode_document look up, in their order.
+        config = self.local_path / "config_sentence_transformers.json" if self.local_path else None
+        if self._model is None and config is not None and config.exists():
+            prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
+        else:
+            prompts = self.model.prompts or {}
+        passage = next((prompts[name] for name in ("document", "passage", "corpus") if name in prompts), "")
+        return {"query": prompts.get("query", ""), "passage": passage}
+
     def _encode(self, texts: list[str], is_query: bool, progress: bool) -> np.ndarray:
         if self._lite is not None:
             return self._lite.encode(texts, self._lite.prompts["query" if is_query else "document"], self.batch_size, progress)
@@ -277,6 +308,14 @@ class DualEmbedder:
 
     def describe(self) -> dict:
         return {"passages": self.passages.describe()["passages"], "queries": self.queries.describe()["queries"]}
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        return {"query": self.queries.prompts["query"], "passage": self.passages.prompts["passage"]}
+
+    @property
+    def local_path(self) -> Path | None:
+        return self.passages.local_path
 
     def stats(self) -> dict:
         return self.queries.stats()

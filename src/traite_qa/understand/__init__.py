@@ -20,7 +20,7 @@ from .followup import resolve
 from .language import is_english
 from .references import ReferenceFinder, status_in
 from .route import Router
-from .validate import check_filters, check_k, check_references, clean_question
+from .validate import SEARCH_MODES, check_filters, check_k, check_mode, check_references, clean_question
 
 
 class Understander:
@@ -64,6 +64,7 @@ def _within_filters(query: Query, filters: Filters) -> Query:
 
 
 __all__ = [
-    "ReferenceFinder", "Router", "Understander", "answer_type", "check_filters", "check_k", "check_references",
+    "SEARCH_MODES", "ReferenceFinder", "Router", "Understander", "answer_type", "check_filters", "check_k", "check_mode",
+    "check_references",
     "clean_question", "is_english", "satisfies", "status_in",
 ]

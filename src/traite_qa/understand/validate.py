@@ -42,6 +42,15 @@ def check_k(k, max_k: int) -> int:
     return int(k)
 
 
+SEARCH_MODES = ("hybrid", "dense", "lexical")
+
+
+def check_mode(mode) -> str:
+    if mode not in SEARCH_MODES:
+        raise InvalidFilterError(f"unknown search mode {mode!r}: use one of {', '.join(SEARCH_MODES)}", "mode")
+    return mode
+
+
 def check_filters(evaluation: Evaluation, status=None, axis=None, action=None, kind=None) -> Filters:
     """The filters as values the document has; "" and None mean no filter."""
     wanted = None

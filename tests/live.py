@@ -1,8 +1,11 @@
-"""A real `traite-qa chat` server in a subprocess, for the test suites.
+"""A real `traite-qa chat` server in a subprocess, for the test suites (and
+`python -m eval.load`). A test helper, not part of the installed package:
+it needs httpx, a dev dependency.
 
 Several test modules (HTTP API, browser, concurrency) share one server per
 pytest process: `acquire()` starts it the first time and counts users,
-`release()` stops it when the last one is done.
+`release()` stops it when the last one is done. A module that needs other
+settings starts its own with `start(index_dir, log_dir, env={...})`.
 
     server = acquire(index_dir)
     httpx.get(server.url + "/healthz")
@@ -35,6 +38,7 @@ class LiveServer:
     ready_seconds: float = float("nan")  # spawn -> /healthz 200 (model and index loaded)
     users: int = 0
     lines: list[str] = field(default_factory=list)
+    gradio_tmp: Path | None = None  # GRADIO_TEMP_DIR of the server
 
     def log(self) -> str:
         try:
@@ -53,7 +57,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_env(index_dir: Path, **extra: str) -> dict[str, str]:
+def server_env(index_dir: Path, gradio_tmp: Path | None = None, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -66,26 +70,35 @@ def server_env(index_dir: Path, **extra: str) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if gradio_tmp is not None:  # where Gradio would write uploads and cached files
+        env["GRADIO_TEMP_DIR"] = str(gradio_tmp)
+    # Feedback sent while testing goes next to the test's index, not into the user's data dir.
+    env.setdefault("TRAITE_QA_DATABASE_URL", f"sqlite:///{Path(index_dir).parent / 'feedback.sqlite3'}")
     env.update(extra)
     return env
 
 
-def start(index_dir: Path, log_dir: Path, timeout: float = READY_TIMEOUT) -> LiveServer:
-    """Run `python -m traite_qa chat --port N` and wait until it answers."""
+def start(
+    index_dir: Path, log_dir: Path, timeout: float = READY_TIMEOUT, env: dict[str, str] | None = None, until: str = "ready"
+) -> LiveServer:
+    """Run `python -m traite_qa chat --port N` and wait until it answers:
+    `until="ready"` (/healthz 200: model and index loaded) or "page" (/ served).
+    `env`: extra environment (TRAITE_QA_* settings)."""
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"server-{port}.log"
+    gradio_tmp = log_dir / f"gradio-tmp-{port}"
     log_file = open(log_path, "w", encoding="utf-8")
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "traite_qa", "chat", "--port", str(port)],
-        env=server_env(Path(index_dir)),
+        env=server_env(Path(index_dir), gradio_tmp, **(env or {})),
         stdout=log_file,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
     log_file.close()
-    server = LiveServer(f"http://127.0.0.1:{port}", port, process, log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}", port, process, log_path, gradio_tmp=gradio_tmp)
     deadline = started + timeout
     with httpx.Client(timeout=5.0) as client:
         while time.monotonic() < deadline:
@@ -95,6 +108,8 @@ def start(index_dir: Path, log_dir: Path, timeout: float = READY_TIMEOUT) -> Liv
                 if server.page_seconds != server.page_seconds:  # nan: page not yet served
                     if client.get(server.url + "/").status_code == 200:
                         server.page_seconds = time.monotonic() - started
+                        if until == "page":
+                            return server
                 if client.get(server.url + "/healthz").status_code == 200:
                     server.ready_seconds = time.monotonic() - started
                     return server

@@ -1,0 +1,148 @@
+"""The feedback endpoints (issue 16), for the chat's 👍/👎 and the "retours" view.
+
+    POST /api/feedback          {answer_id, rating, reason?, comment?, answer?}  -> 201 {saved, id, …}
+    GET  /api/feedback/summary  counts by rating and reason, the latest answers rated down
+                                (127.0.0.1 only, or `Authorization: Bearer $TRAITE_QA_FEEDBACK_TOKEN`)
+
+The answer is found by its answer_id among the answers this process gave
+recently (kept in memory only); otherwise the client sends the answer JSON it
+received as `answer`. A database that is down or locked gets a 503
+`feedback_unavailable` ("not saved"); answering is never affected. Nothing
+about the sender (address, user agent) is read or stored.
+"""
+
+import enum
+import hmac
+import ipaddress
+from typing import Literal
+
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from traite_qa import REASONS, FeedbackStoreError, InvalidFeedbackError, UnknownAnswerError
+
+from .api import AnswerModel, ErrorResponse
+from .errors import APIError
+from .state import AppState
+
+Reason = enum.Enum("Reason", {code.upper(): code for code in REASONS}, type=str)
+ANSWER_ID_PATTERN = r"^ans-[0-9a-f]{20}$"
+ERRORS = {
+    400: "Malformed JSON body (or not UTF-8)",
+    401: "TRAITE_QA_FEEDBACK_TOKEN is set and the request does not carry it",
+    403: "Served to 127.0.0.1 only (set TRAITE_QA_FEEDBACK_TOKEN to read it from elsewhere)",
+    404: "The answer is not among this server's recent answers, and its JSON was not sent",
+    409: "The answer JSON sent is not the answer answer_id names (changed, or another answer)",
+    413: "Request body over 1024 KiB",
+    415: "Body not sent as application/json",
+    422: "Invalid field: answer_id, rating, reason (only with 'down'), comment (too long), answer (not an Answer JSON)",
+    503: "The feedback database is unreachable or locked: nothing was saved (answering is not affected)",
+}
+
+
+def _errors(*statuses: int) -> dict:
+    return {s: {"model": ErrorResponse, "description": ERRORS[s]} for s in statuses}
+
+
+class FeedbackSaved(BaseModel):
+    saved: Literal[True]
+    id: int = Field(description="the feedback's id in the database")
+    answer_id: str
+    rating: Literal["up", "down"]
+    reason: str | None
+    created_at: str = Field(description="ISO 8601, UTC")
+
+
+class LatestDown(BaseModel):
+    id: int
+    created_at: str
+    answer_id: str
+    question: str
+    reason: str | None
+    comment: str | None
+    answer: str = Field(description="the answer's text")
+
+
+class FeedbackSummary(BaseModel):
+    total: int
+    ratings: dict[str, int] = Field(description="count per rating: up, down")
+    reasons: dict[str, int] = Field(description="answers rated down, per reason ('none': no reason given)")
+    latest_down: list[LatestDown]
+
+
+def add_feedback_routes(router: APIRouter, state: AppState) -> None:
+    """Adds the routes to the app's own router (so its /api/ guard knows them)."""
+    settings = state.settings
+
+    class FeedbackRequest(BaseModel):
+        # A reason goes with 'down' only: stated in the schema, so clients and fuzzers know it.
+        model_config = ConfigDict(json_schema_extra={
+            "if": {"properties": {"rating": {"const": "up"}}, "required": ["rating"]},
+            "then": {"properties": {"reason": {"type": "null"}}},
+        })
+        answer_id: str = Field(pattern=ANSWER_ID_PATTERN, description="the `answer_id` of the answer rated",
+                               examples=["ans-0123456789abcdef0123"])
+        rating: Literal["up", "down"] = Field(description="👍 'up' or 👎 'down'")
+        reason: Reason | None = Field(default=None, description="what was wrong (only with rating 'down'): "
+                                                                + ", ".join(f"{k} ({v})" for k, v in REASONS.items()))
+        comment: str | None = Field(default=None, max_length=settings.feedback_comment_chars,
+                                    description=f"a short comment (at most {settings.feedback_comment_chars} characters)")
+        answer: AnswerModel | None = Field(default=None, description="the answer JSON as /api/ask returned it; needed only "
+                                                                     "when this server no longer remembers the answer (404)")
+
+    @router.post(
+        "/api/feedback",
+        status_code=201,
+        response_model=FeedbackSaved,
+        responses=_errors(400, 404, 409, 413, 415, 422, 503),
+        summary="Rate an answer (👍/👎, with what was wrong and a comment)",
+        tags=["feedback"],
+    )
+    def feedback(request: FeedbackRequest = Body()):
+        answer = request.answer.model_dump(mode="json") if request.answer is not None else None
+        try:
+            record = state.feedback.submit(
+                request.answer_id, request.rating, request.reason.value if request.reason else None, request.comment, answer
+            )
+        except InvalidFeedbackError as err:
+            if err.field == "answer":  # well-formed, but not the answer answer_id names
+                raise APIError(409, "answer_mismatch", str(err), "answer") from None
+            raise APIError(422, "invalid_feedback", str(err), err.field) from None
+        except UnknownAnswerError as err:
+            raise APIError(404, "unknown_answer", str(err), "answer_id") from None
+        except FeedbackStoreError as err:
+            raise APIError(503, "feedback_unavailable", str(err), None, {"Retry-After": "30"}) from None
+        return {"saved": True, "id": record.id, "answer_id": record.answer_id, "rating": record.rating,
+                "reason": record.reason, "created_at": record.created_at}
+
+    @router.get(
+        "/api/feedback/summary",
+        response_model=FeedbackSummary,
+        responses=_errors(401, 403, 422, 503),
+        summary="Feedback for the operator: counts by reason, the latest answers rated down",
+        tags=["feedback"],
+    )
+    def summary(request: Request, latest: int = Query(10, ge=1, le=100, description="how many answers rated down (1-100)")):
+        _check_operator(request, settings.feedback_token)
+        try:
+            return state.feedback.store.summary(latest)
+        except FeedbackStoreError as err:
+            raise APIError(503, "feedback_unavailable", str(err), None, {"Retry-After": "30"}) from None
+
+
+def _check_operator(request: Request, token: str | None) -> None:
+    """The summary shows users' questions: the token when one is set, else loopback clients only."""
+    if token:
+        sent = request.headers.get("authorization", "")
+        if not hmac.compare_digest(sent.encode("utf-8", "replace"), f"Bearer {token}".encode("utf-8", "replace")):
+            raise APIError(401, "unauthorized", "send 'Authorization: Bearer <TRAITE_QA_FEEDBACK_TOKEN>'", None,
+                           {"WWW-Authenticate": "Bearer"})
+        return
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise APIError(403, "forbidden", "the feedback summary is served to 127.0.0.1 only: set TRAITE_QA_FEEDBACK_TOKEN "
+                                         "and send 'Authorization: Bearer <token>' to read it from elsewhere")

