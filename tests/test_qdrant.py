@@ -125,3 +125,15 @@ def test_same_top5_as_faiss_on_every_eval_question(index_settings, searcher, tmp
             differ.append((question.id, a, b))
     assert compared > 200
     assert not differ, f"{len(differ)} of {compared} questions rank differently: {differ[:5]}"
+
+
+def test_qdrant_settings_are_checked():
+    from traite_qa.errors import ConfigError
+    from traite_qa.settings import Settings
+
+    with pytest.raises(ConfigError, match="TRAITE_QA_QDRANT_COLLECTION"):
+        Settings.from_env(env={"TRAITE_QA_VECTOR_STORE": "qdrant", "TRAITE_QA_QDRANT_COLLECTION": "bad name/../x"})
+    with pytest.raises(ConfigError, match="TRAITE_QA_VECTOR_STORE"):
+        Settings.from_env(env={"TRAITE_QA_VECTOR_STORE": "milvus"})
+    settings = Settings.from_env(env={"TRAITE_QA_VECTOR_STORE": "qdrant", "TRAITE_QA_QDRANT_URL": "http://qdrant:6333"})
+    assert settings.vector_store == "qdrant" and settings.qdrant_url == "http://qdrant:6333"
