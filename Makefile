@@ -40,11 +40,13 @@ outline: setup
 # Debian packages the tests drive: chromium (browser tests; Playwright cannot
 # download browsers here), wrk (load tests) and postgresql (the feedback
 # store's tests start a throwaway cluster; Debian keeps initdb off PATH, in
-# /usr/lib/postgresql/N/bin).
+# /usr/lib/postgresql/N/bin); fonts-noto-color-emoji so the screenshots show
+# the 👍/👎 buttons (headless chromium has no emoji font otherwise).
 SYSTEM_TOOLS := chromium wrk
 system-tools:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	ls /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf >/dev/null 2>&1 || missing="$$missing fonts-noto-color-emoji"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing:$$missing — run 'sudo apt-get install -y$$missing' (needed by the browser, load and feedback tests)" >&2; exit 1; fi; fi

@@ -14,11 +14,15 @@ conversation and its sources are rendered once, when the answer is final.
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 from html import escape
 from typing import Iterable, Iterator
 
 from traite_qa import KINDS, Status
+
+from .sources_view import turn_markdown
 
 
 log = logging.getLogger("traite_qa_app")
@@ -27,6 +31,8 @@ SHOWN_REFUSED_CHARS = 120  # of a refused over-long question, what the conversat
 LIVE_INTERVAL = 0.1  # seconds between two updates of a streamed answer
 CHAT_LOAD_WAIT = 60.0  # seconds a chat turn waits for the model at start-up (the API does not wait)
 LOADING = "Chargement du modèle et de l'index…"
+LOAD_ESTIMATE = 10.0  # seconds a cold start usually takes to load the model and index (README: ~8 s)
+LOAD_TICK = 0.5  # seconds between two progress updates while the model loads
 INTERNAL = "Une erreur interne est survenue ; reformulez la question ou réessayez."
 
 
@@ -164,3 +170,97 @@ def live_html(text: str, limit: int) -> str:
         return ""
     clipped = text if len(text) <= limit else text[:limit] + " […]"
     return f'<div class="tqa-live-text">{escape(clipped)}</div>'
+
+
+# ------------------------------------------------------- loading progress
+def loading_html(elapsed: float, estimate: float = LOAD_ESTIMATE) -> str:
+    """The pending bubble while the model loads: a progress bar and what is left (chat.js shows it)."""
+    left = estimate - elapsed
+    when = f"environ {max(1, round(left))} s" if left >= 1 else "encore quelques secondes"
+    value = min(0.95, max(0.02, elapsed / estimate))
+    return (
+        f'<div class="tqa-live-progress" data-elapsed="{elapsed:.1f}" data-estimate="{estimate:.0f}">'
+        f'<span class="tqa-progress-text">Chargement du modèle et de l\'index ({escape(when)})… '
+        "votre question sera traitée ensuite.</span>"
+        f'<progress max="1" value="{value:.2f}" aria-label="Chargement du modèle">{round(value * 100)} %</progress></div>'
+    )
+
+
+# ------------------------------------------------- the browser's copy of the turns
+def record_html(turns: list[dict], last: dict | None = None, restored: bool = False) -> str:
+    """What chat.js keeps in localStorage: the number of turns the server holds
+    and the newest finished one (question, answer JSON, filters, Markdown)."""
+    # A new value each time: Gradio patches the element in place, so chat.js
+    # tells records apart by this, not by the element.
+    attrs = f'data-count="{len(turns)}" data-nonce="{secrets.token_hex(6)}"'
+    if last is not None:
+        saved = {key: last.get(key) for key in ("question", "answer", "filters")}
+        saved["markdown"] = turn_markdown(last, len(turns))
+        attrs += f' data-turn="{escape(json.dumps(saved, ensure_ascii=False), quote=True)}"'
+    if restored:
+        attrs += ' data-restored="1"'
+    return f'<div class="tqa-record" {attrs}></div>'
+
+
+def parse_saved(payload, max_turns: int, max_chars: int) -> list[dict]:
+    """Turns saved by the browser (JSON text) -> turns the views can render.
+
+    The browser's copy is the user's own data, but anything may arrive here:
+    only well-formed turns are kept (question text within the limit, an
+    answer object with text, citations as objects), the latest `max_turns`."""
+    if not isinstance(payload, str) or not payload.strip():
+        return []
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return []
+    turns: list[dict] = []
+    for item in data if isinstance(data, list) else []:
+        if not isinstance(item, dict):
+            continue
+        question, answer = item.get("question"), item.get("answer")
+        if not isinstance(question, str) or len(question) > max_chars or not isinstance(answer, dict):
+            continue
+        if not isinstance(answer.get("answer"), str) or not isinstance(answer.get("citations", []), list):
+            continue
+        answer = dict(answer)
+        answer["citations"] = [c for c in answer.get("citations", []) if isinstance(c, dict)]
+        for key in ("suggestions", "notes"):
+            answer[key] = [x for x in answer.get(key) or [] if isinstance(x, str)] if isinstance(answer.get(key), list) else []
+        if not isinstance(answer.get("measures"), dict):
+            answer["measures"] = {}
+        turn = {"question": question, "answer": answer}
+        filters = item.get("filters")
+        if isinstance(filters, dict):
+            turn["filters"] = {k: filters.get(k) for k in ("axis", "status") if isinstance(filters.get(k), (int, str))}
+        turns.append(turn)
+    return turns[-max_turns:]
+
+
+def filters_of(axis: int | None, status: str | None) -> dict | None:
+    """The filters a turn was answered with, kept with it (None when none was set)."""
+    filters = {k: v for k, v in (("axis", axis), ("status", status)) if v}
+    return filters or None
+
+
+# ------------------------------------------------------ messages for people
+def search_problem(err: Exception, max_chars: int, n_measures: int, n_notes: int) -> str:
+    """Why a search of the "Recherche" tab failed, in French (the API's messages are English)."""
+    name = type(err).__name__
+    text = str(err)
+    if isinstance(err, BadInput) and "k must" in text:
+        return "Le nombre de résultats doit être compris entre 1 et la limite du curseur."
+    if isinstance(err, BadInput):
+        return "Un filtre n'est pas valable : choisissez-le à nouveau dans la liste."
+    if name == "InvalidQuestionError":
+        if "empty" in text:
+            return "La requête est vide : saisissez quelques mots, par exemple « mécanisme national de référence »."
+        if "long" in text:
+            return f"La requête est trop longue (limite : {max_chars} caractères) : gardez les mots importants."
+        return "La requête n'est pas du texte lisible : saisissez quelques mots."
+    if name == "UnknownReferenceError":
+        return (f"Cette référence n'existe pas dans le document : le plan compte {n_measures} mesures "
+                f"et l'évaluation {n_notes} notes.")
+    if name == "InvalidFilterError":
+        return "Un filtre n'est pas valable : choisissez-le à nouveau dans la liste."
+    return "La recherche n'a pas pu être faite : reformulez la requête."

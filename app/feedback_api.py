@@ -132,17 +132,27 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
 
 def _check_operator(request: Request, token: str | None) -> None:
     """The summary shows users' questions: the token when one is set, else loopback clients only."""
-    if token:
-        sent = request.headers.get("authorization", "")
-        if not hmac.compare_digest(sent.encode("utf-8", "replace"), f"Bearer {token}".encode("utf-8", "replace")):
-            raise APIError(401, "unauthorized", "send 'Authorization: Bearer <TRAITE_QA_FEEDBACK_TOKEN>'", None,
-                           {"WWW-Authenticate": "Bearer"})
-        return
     host = request.client.host if request.client else ""
+    refusal = operator_refusal(host, request.headers.get("authorization", ""), token)
+    if refusal == "unauthorized":
+        raise APIError(401, "unauthorized", "send 'Authorization: Bearer <TRAITE_QA_FEEDBACK_TOKEN>'", None,
+                       {"WWW-Authenticate": "Bearer"})
+    if refusal == "forbidden":
+        raise APIError(403, "forbidden", "the feedback summary is served to 127.0.0.1 only: set TRAITE_QA_FEEDBACK_TOKEN "
+                                         "and send 'Authorization: Bearer <token>' to read it from elsewhere")
+
+
+def operator_refusal(host: str, authorization: str, token: str | None) -> str | None:
+    """Who may read users' questions (this summary, the dashboard's "retours"):
+    None when allowed; "unauthorized" (a token is set and not sent) or
+    "forbidden" (no token is set and the client is not this machine)."""
+    if token:
+        sent = authorization or ""
+        if hmac.compare_digest(sent.encode("utf-8", "replace"), f"Bearer {token}".encode("utf-8", "replace")):
+            return None
+        return "unauthorized"
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = host == "localhost"
-    if not loopback:
-        raise APIError(403, "forbidden", "the feedback summary is served to 127.0.0.1 only: set TRAITE_QA_FEEDBACK_TOKEN "
-                                         "and send 'Authorization: Bearer <token>' to read it from elsewhere")
+    return None if loopback else "forbidden"

@@ -33,7 +33,15 @@ from .state import AppState
 log = logging.getLogger("traite_qa_app")
 HERE = Path(__file__).resolve().parent
 STATIC_PREFIX = "/static/traite-qa"
-STATIC_FILES = {"style.css": "text/css", "chat.js": "text/javascript"}
+STATIC_FILES = {
+    "style.css": "text/css",
+    "chat.js": "text/javascript",
+    "actions.js": "text/javascript",
+    "feedback.js": "text/javascript",
+    "dashboard.js": "text/javascript",
+    "page.js": "text/javascript",
+}
+SCRIPTS = [name for name, media in STATIC_FILES.items() if media == "text/javascript"]
 # What `traite-qa chat` needs offline (set by serve(), never at import time).
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
 
@@ -119,7 +127,7 @@ def _mount_ui(app: FastAPI, state: AppState) -> None:
         path="/",
         theme=theme(),
         css=(HERE / "style.css").read_text(encoding="utf-8"),
-        head=f'<script src="{STATIC_PREFIX}/chat.js" defer></script>',
+        head="".join(f'<script src="{STATIC_PREFIX}/{name}" defer></script>' for name in SCRIPTS),
         footer_links=["api"],
         ssr_mode=False,
         show_error=False,  # only our gr.Error messages reach clients, never an exception's text

@@ -46,6 +46,7 @@ class AppState:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.load_seconds: float | None = None
+        self.load_started: float | None = None  # time.monotonic() when loading began (the chat's progress estimate)
         if assistant is not None:
             self._ready.set()
 
@@ -55,6 +56,7 @@ class AppState:
         with self._lock:
             if self._ready.is_set() or self._thread is not None:
                 return
+            self.load_started = time.monotonic()
             self._thread = threading.Thread(target=self._load, name="traite-qa-load", daemon=True)
             self._thread.start()
 

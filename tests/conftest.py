@@ -77,3 +77,19 @@ def pg():
     cluster = PostgresCluster().start()
     yield cluster
     cluster.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium through Playwright, one for the whole session (two
+    sync Playwright instances cannot run in one process)."""
+    from browser_support import ARGS, CHROMIUM
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("chromium is missing: `make browser-deps` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()

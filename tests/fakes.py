@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -80,6 +80,10 @@ class Reply:
     pieces: int = 4  # streamed replies are cut into this many chunks
     piece_delay: float = 0.0
     raw_body: bytes | None = None  # sent as is (with `status`) instead of a completion
+    # A raw event stream instead of a completion: called once, its chunks are
+    # written as they come (it may never end: the server stops when the client
+    # hangs up). For endless, huge or malformed streams.
+    events: Callable[[], Iterable[bytes]] | None = None
 
 
 class FakeChatServer:
@@ -154,6 +158,8 @@ class FakeChatServer:
                 try:
                     if reply.delay:
                         time.sleep(reply.delay)
+                    if reply.events is not None:
+                        return self._raw_stream(reply.events())
                     if reply.raw_body is not None:
                         return self._send_bytes(reply.status, reply.raw_body, "application/json")
                     if reply.status != 200:
@@ -174,6 +180,16 @@ class FakeChatServer:
                 self.end_headers()
                 self.wfile.write(data)
                 self.wfile.flush()
+
+            def _raw_stream(self, chunks):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for chunk in chunks:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
 
             def _stream(self, body: dict, reply: Reply):
                 self.send_response(200)
@@ -226,6 +242,11 @@ def _completion(body: dict, content: str | None) -> dict:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
+
+
+def sse_chunk(text: str) -> bytes:
+    """One chat-completion chunk event carrying `text`, as an event stream writes it."""
+    return b"data: " + json.dumps(_chunk({}, {"content": text}, None)).encode() + b"\n\n"
 
 
 def _chunk(body: dict, delta: dict, finish: str | None) -> dict:

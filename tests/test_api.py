@@ -78,7 +78,9 @@ def test_healthz_summarises_the_manifest(http, index_settings):
 
 
 def test_static_assets_and_docs_are_local(http):
-    assert "tqaCopyLast" in http.get("/static/traite-qa/chat.js").text
+    for name, marker in [("chat.js", "tqaAsk"), ("actions.js", "tqa-copy"), ("feedback.js", "/api/feedback"),
+                         ("dashboard.js", "tqa-mtable"), ("page.js", "Copy table data")]:
+        assert marker in http.get(f"/static/traite-qa/{name}").text, name
     assert ".tqa-marker" in http.get("/static/traite-qa/style.css").text
     docs = http.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()

@@ -240,7 +240,7 @@ def test_an_over_long_question_is_refused_and_not_kept(evaluation):
     huge = "y" * 500_000
     updates = list(respond(huge, [], "", ""))
     assert len(updates) == 1
-    _, conversation, _, turns, _ = updates[0]
+    _, conversation, _, turns, _, _ = updates[0]  # the last output: the turn the browser keeps
     assert len(conversation) < 2_000 and len(str(turns)) < 2_000
     assert "500000 caractères" in conversation
 

@@ -1,157 +1,101 @@
-"""The web chat in headless Debian chromium (Playwright), on a real server.
-
-Every request that would leave 127.0.0.1 is blocked and recorded; each test
-asserts none was attempted (no CDN, no web fonts, no analytics), and that the
-page broke no rule of its Content-Security-Policy (the server sends the
-smallest policy the page works with: each test's flows prove it works).
-Screenshots go to tests/out/; they are copied to docs/screenshots/ when that
-copy is missing or TRAITE_QA_UPDATE_SCREENSHOTS=1.
-"""
+"""The web chat in headless Debian chromium (Playwright), on a real server:
+each fix of issue 14 checked as a person would see it (see browser_support
+for the network and Content-Security-Policy guards every tab carries)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-from urllib.parse import urlsplit
+import re
 
 import pytest
 
-from traite_qa.document import Status
 import live
+from browser_support import ANSWER_TIMEOUT, OUT, Page, live_server, publish, tab  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "tests" / "out"
-DOCS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-ANSWER_TIMEOUT = 90_000  # ms; the first answer may wait for a busy machine
-
-
-@pytest.fixture(scope="session")
-def live_server(index_settings):
-    server = live.acquire(index_settings.index_dir, OUT)
-    yield server
-    live.release(server)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("chromium is missing: `make browser-deps` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-class Page:
-    """A fresh browser tab (new Gradio session) with the network guard."""
-
-    def __init__(self, browser, url: str):
-        self.url = url
-        self.external: list[str] = []
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.csp: list[str] = []  # console reports of what the Content-Security-Policy blocked
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
-        self.context.route("**/*", self._guard)
-        self.page = self.context.new_page()
-        self.page.on("dialog", self._dialog)
-        self.page.on("pageerror", lambda err: self.errors.append(str(err)))
-        self.page.on("console", self._console)
-        self.response = self.page.goto(url + "/")
-        self.page.wait_for_selector("#tqa-question textarea", timeout=30_000)
-
-    def _guard(self, route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            return route.continue_()
-        self.external.append(route.request.url)
-        return route.abort()
-
-    def _console(self, message):
-        if "Content Security Policy" in message.text:
-            self.csp.append(message.text[:300])
-
-    def _dialog(self, dialog):
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def ask(self, question: str, index: int):
-        self.page.fill("#tqa-question textarea", question)
-        self.page.click("#tqa-send")
-        return self.wait_answer(index)
-
-    def wait_answer(self, index: int):
-        return self.page.wait_for_selector(f"#tqa-answer-{index}", timeout=ANSWER_TIMEOUT)
-
-    def screenshot(self, name: str, full_page: bool = False) -> Path:
-        OUT.mkdir(parents=True, exist_ok=True)
-        path = OUT / name
-        self.page.screenshot(path=str(path), full_page=full_page)
-        return path
-
-
-@pytest.fixture
-def tab(browser, live_server):
-    page = Page(browser, live_server.url)
-    yield page
-    page.context.close()
-    assert page.external == [], f"requests leaving 127.0.0.1: {page.external}"
-    assert page.dialogs == [], f"dialogs fired: {page.dialogs}"
-    assert page.csp == [], f"the Content-Security-Policy blocked: {page.csp}"
-
-
-def publish(shot: Path, name: str) -> None:
-    target = DOCS / name
-    if not target.exists() or os.environ.get("TRAITE_QA_UPDATE_SCREENSHOTS") == "1":
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, target)
 
 
 # ------------------------------------------------------------------ chat
 def test_status_question_shows_answer_badge_and_sources(tab):
     bubble = tab.ask("Où en est la mesure 16 ?", 0)
-    assert "Non réalisée" in bubble.inner_text()
+    assert re.search(r"non réalisée", bubble.inner_text(), re.I)
     chip = tab.page.locator("#tqa-answer-0 .tqa-marker", has_text="Mesure 16")
-    assert chip.count() == 1
+    assert chip.count() >= 1
+    # The direct sentence first, then the quotes as a list, one per line.
+    assert tab.page.locator("#tqa-answer-0 .tqa-lead").count() == 1
+    assert tab.page.locator("#tqa-answer-0 ul.tqa-quotes > li").count() >= 2
     card = tab.page.locator('#tqa-sources .tqa-source[data-marker="Mesure 16"]')
     assert card.count() == 1 and card.is_visible()
     assert "Axe 2 › Action 5 › Mesure 16" in card.locator(".tqa-crumbs").inner_text()
     assert card.locator(".tqa-badge.tqa-status-non-realisee").inner_text() == "Non réalisée"
     assert card.locator("mark.tqa-quote").count() >= 1
-    chip.click()
+    chip.first.click()
     tab.page.wait_for_selector("#tqa-src-0-0.tqa-active")
     tab.page.wait_for_timeout(700)  # smooth scroll
+
+
+def test_the_newest_answer_is_in_view_after_six_questions_and_a_pill_when_reading_above(tab):
+    questions = ["Où en est la mesure 16 ?", "Qu'est-ce que l'OCRTEH ?", "Que dit la note 47 ?",
+                 "Combien de mesures sont réalisées ?", "Où en est la mesure 3 ?", "Où en est la mesure 20 ?"]
+    for i, question in enumerate(questions):
+        tab.ask(question, i)
+        tab.page.wait_for_timeout(300)
+        assert tab.in_viewport(f"#tqa-answer-{i}"), f"answer {i + 1} is out of sight"
     publish(tab.screenshot("chat.png"), "chat.png")
-    tab.screenshot("chat-full.png", full_page=True)
-    assert not tab.errors, tab.errors
+    # Scrolling up to read while an answer is pending: the answer does not
+    # pull the reader away, a pill says it came.
+    tab.page.evaluate("() => { window.tqaAsk('Où en est la mesure 21 ?'); const c = document.getElementById('tqa-conversation');"
+                      " c.scrollTop = 0; c.dispatchEvent(new Event('scroll')); }")
+    tab.wait_answer(6)
+    tab.page.wait_for_timeout(400)
+    assert tab.page.evaluate("() => document.getElementById('tqa-conversation').scrollTop") < 50
+    pill = tab.page.locator("#tqa-newpill")
+    assert pill.is_visible() and pill.inner_text() == "nouvelle réponse ↓"
+    pill.click()
+    tab.page.wait_for_timeout(400)
+    assert tab.in_viewport("#tqa-answer-6") and pill.is_hidden()
 
 
-def test_clicking_a_marker_of_an_earlier_answer_shows_its_passage(tab):
-    tab.ask("Qu'est-ce que l'OCRTEH ?", 0)
-    tab.ask("Que dit la note 47 ?", 1)
-    first_section = tab.page.locator('.tqa-sources-turn[data-turn="0"]')
-    assert first_section.is_hidden()  # only the latest answer's sources are listed
-    tab.page.locator("#tqa-answer-0 .tqa-marker").first.click()
-    card = tab.page.locator("#tqa-src-0-0")
-    tab.page.wait_for_selector("#tqa-src-0-0.tqa-active")
-    assert first_section.is_visible() and card.is_visible()
-    assert "OCRTEH" in card.inner_text()
-    tab.page.wait_for_timeout(700)
-    box = card.bounding_box()
-    assert box is not None and 0 <= box["y"] < 1000  # scrolled into view
-    assert tab.page.locator('.tqa-sources-turn[data-turn="1"]').is_hidden()
+def test_two_questions_in_a_row_are_both_echoed_and_answered_in_order(tab):
+    tab.send("Où en est la mesure 16 ?")
+    tab.page.wait_for_timeout(100)
+    tab.send("Qu'est-ce que l'OCRTEH ?")
+    tab.page.wait_for_timeout(150)  # echoed at once, before any answer
+    asked = tab.page.locator("#tqa-conversation .tqa-user .tqa-bubble").all_inner_texts()
+    assert asked == ["Où en est la mesure 16 ?", "Qu'est-ce que l'OCRTEH ?"]
+    assert tab.page.input_value("#tqa-question textarea") == ""
+    tab.page.fill("#tqa-question textarea", "texte en cours de frappe")
+    assert "16" in tab.wait_answer(0).inner_text()
+    assert "OCRTEH" in tab.wait_answer(1).inner_text()
+    assert tab.page.input_value("#tqa-question textarea") == "texte en cours de frappe"  # never erased by an answer
+
+
+def test_the_conversation_survives_a_reload_and_exports_as_markdown(tab):
+    tab.ask("Où en est la mesure 16 ?", 0)
+    tab.ask("Qu'est-ce que l'OCRTEH ?", 1)
+    tab.page.reload()
+    tab.ready()
+    tab.page.wait_for_selector("#tqa-answer-1", timeout=30_000)
+    assert tab.page.locator("#tqa-conversation .tqa-user .tqa-bubble").all_inner_texts() == [
+        "Où en est la mesure 16 ?", "Qu'est-ce que l'OCRTEH ?"]
+    assert tab.page.locator('#tqa-sources .tqa-source[data-marker="Sigle OCRTEH"]').is_visible()
+    # A follow-up after the reload still knows the conversation.
+    follow = tab.ask("Et la mesure 17 ?", 2)
+    assert "17" in follow.inner_text()
+    with tab.page.expect_download() as download:
+        tab.page.click("#tqa-export")
+    path = download.value.path()
+    text = open(path, encoding="utf-8").read()
+    assert download.value.suggested_filename.endswith(".md")
+    assert text.startswith("# Conversation avec traite-qa")
+    for n, question in enumerate(["Où en est la mesure 16 ?", "Qu'est-ce que l'OCRTEH ?", "Et la mesure 17 ?"], 1):
+        assert f"## {n}. {question}" in text
+    assert "[Mesure 16]" in text and "Sources :" in text and "- [Sigle OCRTEH]" in text
 
 
 def test_footnote_call_opens_the_note(tab):
-    tab.ask("Où en est la mesure 3 ?", 0)
-    calls = tab.page.locator("#tqa-sources .tqa-fnref")
-    if calls.count() == 0:
-        pytest.skip("the cited passage of measure 3 calls no footnote in this index")
+    tab.ask("Où en est la mesure 14 ?", 0)
+    calls = tab.page.locator("#tqa-sources .tqa-sources-turn:not([hidden]) .tqa-fnref")
+    assert calls.count() >= 1, "measure 14's passages call footnotes 25 to 29"
     note_id = calls.first.get_attribute("data-note")
     calls.first.click()
     assert tab.page.locator(f"#{note_id}").get_attribute("open") is not None
@@ -168,30 +112,69 @@ def test_xss_question_is_shown_as_text_and_runs_nothing(tab):
     page.locator(".tqa-user .tqa-bubble").first.hover()
     page.wait_for_timeout(300)
     assert tab.dialogs == []
+    # gr.HTML renders through JS templates (Handlebars, `${}`): user text is not a template.
+    template = "${alert(1)} {{constructor.constructor('alert(2)')()}} ${window.__x=1} {{#each this}}x{{/each}}"
+    tab.ask(template, 1)
+    assert page.locator(".tqa-user .tqa-bubble").nth(1).inner_text() == template
+    assert page.evaluate("() => window.__x === undefined") and tab.dialogs == []
+    # Kept in localStorage and restored after a reload: still text.
+    page.reload()
+    tab.ready()
+    page.wait_for_selector("#tqa-answer-0", timeout=30_000)
+    assert page.locator(".tqa-user .tqa-bubble").first.inner_text() == payload
+    assert page.evaluate("() => window.__pwned === undefined")
 
 
-def test_no_answer_is_kind_and_a_topic_is_one_click(tab):
+def test_no_answer_says_it_once_and_a_topic_is_one_click(tab):
     bubble = tab.ask("Quelle est la recette de la tarte tatin ?", 0)
-    assert "Désolé" in bubble.inner_text()
+    text = bubble.inner_text()
+    assert "Désolé" not in text and text.count("ne répond pas") == 1
+    details = tab.page.locator("#tqa-answer-0 .tqa-notes")
+    assert details.count() == 1 and details.get_attribute("open") is None  # technical notes folded away
+    visible = tab.page.locator("#tqa-answer-0 .tqa-answer-text").inner_text()
+    assert "cosine" not in visible and "off-topic" not in visible
     topics = tab.page.locator("#tqa-answer-0 .tqa-suggest")
     assert topics.count() >= 1
+    label = topics.first.inner_text()
+    assert visible.count(label) == 0  # the topics are chips, not repeated in the text
     topics.first.click()
-    second = tab.wait_answer(1)
-    assert second.inner_text().strip()
+    assert tab.wait_answer(1).inner_text().strip()
 
 
-def test_example_copy_follow_up_and_clear(tab):
+def test_one_copy_button_per_answer_copies_markdown_and_clear_empties(tab):
     tab.page.locator(".tqa-example", has_text="Où en est la mesure 16 ?").click()
-    first = tab.wait_answer(0)
-    assert "Non réalisée" in first.inner_text()
-    tab.page.click("#tqa-copy-last")
+    tab.wait_answer(0)
+    assert tab.page.locator("#tqa-copy-last").count() == 0
+    copies = tab.page.locator("#tqa-answer-0 .tqa-copy")
+    assert copies.count() == 1
+    copies.click()
     copied = tab.page.wait_for_function("() => window.__tqaLastCopied").json_value()
-    assert copied.startswith("La mesure 16") and "[Mesure 16]" in copied
-    follow = tab.ask("Et la mesure 17 ?", 1)
-    assert "17" in follow.inner_text()
+    assert copied.startswith("La mesure 16") and "\n- « " in copied and "[Mesure 16]" in copied
     tab.page.click("#tqa-clear")
     tab.page.wait_for_selector("#tqa-conversation.tqa-empty")
     assert tab.page.locator("#tqa-sources .tqa-source").count() == 0
+    assert tab.page.evaluate("() => window.tqaSavedTurns().length") == 0
+
+
+def test_pasted_text_over_the_limit_is_not_cut_and_says_so(tab):
+    text = "Où en est la mesure 16 ? " + "x" * 2100
+    tab.page.fill("#tqa-question textarea", text)
+    tab.page.click("#tqa-send")
+    tab.page.wait_for_timeout(300)
+    assert tab.page.input_value("#tqa-question textarea") == text  # kept whole
+    warning = tab.page.locator("#tqa-count")
+    assert warning.is_visible() and "la limite est de 2000" in warning.inner_text()
+    assert tab.page.locator("#tqa-conversation .tqa-user").count() == 0  # not sent
+
+
+def test_filters_are_said_under_the_answer(tab):
+    tab.page.click("#tqa-status input")
+    tab.page.get_by_role("option", name="Non réalisée").click()
+    bubble = tab.ask("formation des magistrats", 0)
+    assert "statut « non réalisée »" in bubble.locator(".tqa-filters").inner_text()
+    tab.page.click("#tqa-no-filters")
+    tab.page.wait_for_timeout(500)
+    assert tab.ask("formation des magistrats", 1).locator(".tqa-filters").count() == 0
 
 
 def test_english_question(tab):
@@ -199,86 +182,46 @@ def test_english_question(tab):
     assert "partially implemented" in bubble.inner_text()
 
 
-# ------------------------------------------------------------- dashboard
-def test_dashboard_has_the_plot_and_the_45_measures(tab, evaluation):
-    page = tab.page
-    page.get_by_role("tab", name="Tableau de bord").click()
-    page.wait_for_selector("#tqa-plot svg .mark-rect path[aria-roledescription=bar]", timeout=30_000)
-    labels = page.eval_on_selector_all("#tqa-plot svg .mark-rect path[aria-roledescription=bar]", "els => els.map(e => e.getAttribute('aria-label'))")
-    bars = set()
-    for label in labels:  # "Axe: Axe 1; Nombre de mesures: 7; Statut: Non réalisée"
-        fields = dict(part.split(": ", 1) for part in label.split("; "))
-        bars.add((fields["Axe"], int(fields["Nombre de mesures"]), fields["Statut"]))
-    expected = set()
-    for axis in evaluation.axes:
-        for status in Status:
-            count = len(evaluation.measures_with(status=status, axis=axis.number))
-            if count:
-                expected.add((f"Axe {axis.number}", count, status.value))
-    assert bars == expected  # one stacked segment per (axis, status), with the document's counts
-    page.wait_for_selector("#tqa-table [role=row]")
-    rows = page.evaluate(
-        "() => Array.from(document.querySelectorAll('#tqa-table [role=row]'))"
-        ".filter(r => !r.querySelector('[role=columnheader], th')).length"
-    )
-    assert rows == 45
-    page.locator("#tqa-table").get_by_text("Mettre en place un mécanisme national de référence", exact=True).click()
-    page.wait_for_selector("#tqa-measure .tqa-measure", timeout=30_000)
-    detail = page.locator("#tqa-measure").inner_text()
-    assert "Mesure 16 : Mettre en place un mécanisme national de référence" in detail
-    assert "Non réalisée" in detail
-    page.evaluate("() => window.scrollTo(0, 0)")
-    page.wait_for_timeout(500)
-    publish(tab.screenshot("dashboard.png"), "dashboard.png")
-    tab.screenshot("dashboard-full.png", full_page=True)
-    assert not tab.errors, tab.errors
+# --------------------------------------------------------------- feedback
+def test_thumbs_up_and_down_with_a_comment_land_in_sqlite(tab, live_server, index_settings):
+    import sqlite3
+
+    first = tab.ask("Où en est la mesure 16 ?", 0)
+    second = tab.ask("Qu'est-ce que l'OCRTEH ?", 1)
+    first.locator('.tqa-rate[data-rating="up"]').click()
+    first.locator(".tqa-fb-status", has_text="Merci").wait_for()
+    second.locator('.tqa-rate[data-rating="down"]').click()
+    second.locator('input[value="reponse_incomplete"]').check()
+    second.locator(".tqa-fb-comment").fill("Il manque la date de création de l'office.")
+    second.locator(".tqa-fb-send").click()
+    second.locator(".tqa-fb-status", has_text="Merci").wait_for()
+    ids = [b.get_attribute("data-answer-id") for b in (first.locator(".tqa-feedback"), second.locator(".tqa-feedback"))]
+    db = index_settings.index_dir.parent / "feedback.sqlite3"
+    with sqlite3.connect(db) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "SELECT answer_id, rating, reason, comment, question FROM feedback WHERE answer_id IN (?, ?)", ids)}
+    assert rows[ids[0]] == ("up", None, None, "Où en est la mesure 16 ?")
+    assert rows[ids[1]] == ("down", "reponse_incomplete", "Il manque la date de création de l'office.", "Qu'est-ce que l'OCRTEH ?")
+    # Shown as sent after the next render too.
+    tab.ask("Où en est la mesure 3 ?", 2)
+    assert first.locator('.tqa-rate[data-rating="up"]').get_attribute("aria-pressed") == "true"
 
 
-def test_dashboard_table_search_filters_rows(tab):
-    page = tab.page
-    page.get_by_role("tab", name="Tableau de bord").click()
-    search = page.locator("#tqa-table input").first
-    search.fill("hébergement")
-    page.wait_for_timeout(500)
-    rows = page.evaluate(
-        "() => Array.from(document.querySelectorAll('#tqa-table [role=row]'))"
-        ".filter(r => !r.querySelector('[role=columnheader], th')).length"
-    )
-    assert 1 <= rows < 45
-
-
-def test_dashboard_table_sorts_and_a_sorted_row_opens_its_measure(tab, evaluation):
-    page = tab.page
-    page.get_by_role("tab", name="Tableau de bord").click()
-    header = page.locator('#tqa-table th[data-heading="4"]')  # Statut
-    header.hover()
-    header.locator(".cell-menu-button").click()
-    page.get_by_role("menuitem").nth(1).click()  # "Trier par ordre décroissant" (sort descending)
-    page.wait_for_timeout(400)
-    firsts = page.evaluate(
-        "() => Array.from(document.querySelectorAll('#tqa-table [role=row]'))"
-        ".filter(r => !r.querySelector('[role=columnheader], th')).slice(0, 3)"
-        ".map(r => parseInt(r.innerText.trim(), 10))"
-    )
-    done = sorted(m.number for m in evaluation.measures if m.status.value == "Réalisée")
-    assert sorted(firsts) == done  # 'Réalisée' sorts last, so first when descending
-    title = evaluation.measure(firsts[0]).title
-    page.locator("#tqa-table").get_by_text(title, exact=True).click()
-    page.wait_for_selector("#tqa-measure .tqa-measure", timeout=30_000)
-    assert f"Mesure {firsts[0]} : {title}" in page.locator("#tqa-measure").inner_text()
-
-
-# ---------------------------------------------------------------- search
-def test_raw_search_lists_ranked_hits_with_scores(tab):
-    page = tab.page
-    page.get_by_role("tab", name="Recherche").click()
-    page.fill("#tqa-query textarea", "mécanisme national de référence")
-    page.click("#tqa-search-btn")
-    page.wait_for_selector("#tqa-results .tqa-hit", timeout=ANSWER_TIMEOUT)
-    hits = page.locator("#tqa-results .tqa-hit")
-    assert hits.count() == 5
-    assert "score" in hits.first.inner_text()
-    tab.screenshot("search.png")
+def test_a_feedback_that_cannot_be_saved_says_so_and_the_answer_stays(browser, index_settings, tmp_path):
+    # A database that cannot be created (its folder is a file): saving fails, answering does not.
+    (tmp_path / "not-a-folder").write_text("x")
+    server = live.start(index_settings.index_dir, OUT, env={"TRAITE_QA_DATABASE_URL": f"sqlite:///{tmp_path}/not-a-folder/x.sqlite3"})
+    page = Page(browser, server.url)
+    try:
+        bubble = page.ask("Où en est la mesure 16 ?", 0)
+        bubble.locator('.tqa-rate[data-rating="up"]').click()
+        status = bubble.locator(".tqa-fb-status.tqa-fb-error")
+        status.wait_for(timeout=20_000)
+        assert "n'a pas pu être enregistré" in status.inner_text()
+        assert "non réalisée" in page.page.locator("#tqa-answer-0").inner_text().lower()
+        page.close()
+    finally:
+        live.stop(server)
 
 
 # ---------------------------------------------------------------- security
@@ -312,7 +255,10 @@ def generator_server(index_settings):
     fake.stop()
 
 
-GENERATED = "Selon l'évaluation, la formation des magistrats à la traite des êtres humains reste insuffisante et doit être renforcée."
+# Several sentences: the library releases generated text a checked sentence at
+# a time, so the first ones stream while the rest is still being written.
+GENERATED = ("Selon l'évaluation, la formation des magistrats à la traite des êtres humains reste insuffisante. "
+             "Elle doit être renforcée. La CNCDH le recommande.")
 
 
 def test_a_generated_answer_streams_into_its_pending_bubble(browser, generator_server):
@@ -320,8 +266,7 @@ def test_a_generated_answer_streams_into_its_pending_bubble(browser, generator_s
     conversation at each piece; chat.js shows it in the pending bubble."""
     tab = Page(browser, generator_server.url)
     try:
-        tab.page.fill("#tqa-question textarea", "hébergement des victimes")  # a search answer: the generator writes it
-        tab.page.click("#tqa-send")
+        tab.send("hébergement des victimes")  # a search answer: the generator writes it
         tab.page.wait_for_function(
             "() => { const s = document.querySelector('#tqa-conversation .tqa-streaming .tqa-answer-text');"
             " return s && s.textContent.startsWith('Selon'); }",
@@ -333,6 +278,5 @@ def test_a_generated_answer_streams_into_its_pending_bubble(browser, generator_s
         final = tab.wait_answer(0)
         assert "Selon l'évaluation" in final.inner_text()
         assert tab.page.locator("#tqa-conversation .tqa-streaming").count() == 0
-        assert tab.csp == [] and not tab.errors, (tab.csp, tab.errors)
     finally:
-        tab.context.close()
+        tab.close()

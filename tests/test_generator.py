@@ -195,17 +195,18 @@ def test_server_down(searcher, index_settings, extractive):
 
 
 # ------------------------------------------------------------------ streaming
-def test_streaming_grows_then_answers(generating, server, extractive):
+def test_streaming_yields_verified_deltas_then_answers(generating, server, extractive):
+    """Deltas (pieces to append), each a checked sentence: never the growing text."""
     question, base = extractive
     first, second = base.citations[0].marker, base.citations[1].marker
-    text = f"La CNCDH relève des manques [{first}] et salue des initiatives [{second}] ; elle recommande d'aller plus loin."
-    server.script(Reply(text, pieces=6))
+    text = (f"La CNCDH relève des manques [{first}]. Elle salue des initiatives [{second}] ; "
+            "elle recommande d'aller plus loin.")
+    server.script(Reply(text, pieces=12))
     items = list(generating.ask_stream(question))
-    texts, final = items[:-1], items[-1]
+    deltas, final = items[:-1], items[-1]
     assert isinstance(final, Answer)
-    assert all(isinstance(t, str) for t in texts) and len(texts) >= 3
-    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(texts, texts[1:])), texts
-    assert texts[-1] == text
+    assert all(isinstance(d, str) and d for d in deltas) and len(deltas) == 3, deltas
+    assert "".join(deltas) == text
     assert final.answer == text and final.verified is True
     assert server.requests[-1].get("stream") is True
     _verified(generating, final)

@@ -16,7 +16,8 @@ from traite_qa_app import render
 XSS = "<img src=x onerror=alert(1)>"
 ALLOWED_TAGS = {
     "div", "p", "span", "button", "mark", "em", "sup", "small", "strong", "details", "summary", "ul", "li",
-    "article", "header", "nav", "section", "h3", "a", "code",
+    "article", "header", "nav", "section", "h3", "a", "code", "table", "thead", "tbody", "tr", "th", "td",
+    "fieldset", "legend", "label", "input", "textarea", "progress",
 }
 
 
@@ -278,7 +279,8 @@ def test_no_evidence_is_kind_and_offers_topics():
         ),
         0,
     )
-    assert "Désolé" in html
+    assert "Désolé" not in html  # the text says it once, not a sorry line before it
+    assert html.count("ne répond pas") == 1
     questions = re.findall(r'data-question="([^"]+)"', html)
     assert questions == [
         "Que dit l&#x27;évaluation sur la mesure 37 ?",
@@ -289,7 +291,7 @@ def test_no_evidence_is_kind_and_offers_topics():
 
 def test_english_no_evidence_is_in_english():
     html = render.answer_html(answer("The document does not answer this question.", [], status="no_evidence", language="en", suggestions=["note 3"]), 0)
-    assert "Sorry" in html and "Closest topics" in html
+    assert "Closest topics" in html and "Sujets proches" not in html
 
 
 def test_copy_button_carries_the_plain_answer():
@@ -328,6 +330,9 @@ def test_status_summary_counts(evaluation):
 
 def test_hits_show_rank_and_scores():
     html = render.hits_html("q", [{"id": "mesure-16#1", "kind": "measure", "statuses": ["Non réalisée"], "header": "h", "text": "t", "rank": 1, "score": 1.0321, "dense": 0.89, "lexical": 2.5, "pinned": True}])
-    assert "#1" in html and "score 1.0321" in html and "épinglé" in html and "tqa-status-non-realisee" in html
+    assert "1." in html and "référence exacte" in html and "tqa-status-non-realisee" in html
+    # The ranking figures are there for those who look, under "Détails techniques".
+    details = html[html.index("Détails techniques"):]
+    assert "1.0321" in details and "0.890" in details and "2.50" in details
     assert "Aucun résultat" in render.hits_html("<q>", [])
     assert "&lt;q&gt;" in render.hits_html("<q>", [])

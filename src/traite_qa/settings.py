@@ -157,7 +157,13 @@ class Settings:
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
-    llm_timeout: float = 30.0
+    llm_timeout: float = 30.0  # seconds to connect, and at most between two reads
+    # A generated answer is bounded whatever the endpoint does: max_tokens is
+    # sent; the whole reply must come within llm_deadline seconds and hold at
+    # most llm_max_chars characters, else the extractive answer is shown.
+    llm_deadline: float = 60.0
+    llm_max_tokens: int = 1024
+    llm_max_chars: int = 8000
     # feedback (issue 16, traite_qa.feedback). Nothing is written unless a user
     # rates an answer, or log_questions is set: questions can name real people.
     database_url: str | None = None  # None: SQLite in the user data dir; or sqlite:///PATH, postgresql://USER@HOST:PORT/DB
@@ -231,6 +237,7 @@ class Settings:
             raise ConfigError("model is empty: set TRAITE_QA_MODEL to a sentence-transformers name or path")
         if self.llm_timeout <= 0:
             raise ConfigError("llm_timeout must be > 0 (TRAITE_QA_LLM_TIMEOUT)")
+        _positive(self, "llm_deadline", "llm_max_tokens", "llm_max_chars")
         if bool(self.llm_base_url) != bool(self.llm_model):
             raise ConfigError("set both TRAITE_QA_LLM_BASE_URL and TRAITE_QA_LLM_MODEL to use a generator, or neither")
         _check_web(self)

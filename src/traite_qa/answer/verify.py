@@ -2,14 +2,15 @@
 
 - every quote is a verbatim substring of its passage (and of the source);
 - every marker in the text names a cited passage, every citation is named;
-- the status stated for a measure is the document's.
+- the status stated for a measure is the document's, in whatever words (claims.py).
 """
 
 from __future__ import annotations
 
-import re
+from functools import lru_cache
 
 from ..document import Evaluation, Status
+from .claims import Claim, StatusClaims
 from .compose import MARKER_RE, marker_matches
 
 
@@ -38,19 +39,33 @@ def answer_problems(answer, evaluation: Evaluation, source: str | None = None) -
     return problems
 
 
-_STATUS_ALT = "|".join(sorted((re.escape(s.value) for s in Status), key=len, reverse=True))
-# "La mesure 16 « … » (…) est Non réalisée", "mesure 22 « … » : Partiellement réalisée"
-_STATED_RE = re.compile(rf"\b(?:mesure|measure) (\d+)(?: «[^»]*»)?(?: \([^)]*\))?(?: est| is| :|,)? ({_STATUS_ALT})")
+@lru_cache(maxsize=8)
+def status_claims(evaluation: Evaluation) -> StatusClaims:
+    """The claim reader for an evaluation (built once: it indexes the document's words)."""
+    return StatusClaims(evaluation)
 
 
-def stated_status_problems(text: str, evaluation: Evaluation) -> list[str]:
+def stated_status_problems(text: str, evaluation: Evaluation, context: tuple[int, ...] = ()) -> list[str]:
+    """Every status the text's own sentences claim that is not the document's.
+
+    Case, accents, no-break spaces, French or English, number words, ordinals
+    and roman numerals do not matter; quotes of the document are not the
+    writer's claims (see `claims.py`). `context`: the measures the text before
+    `text` named last, when `text` continues it (the generator checks its
+    reply sentence by sentence)."""
+    return claim_problems(status_claims(evaluation).claims(text, context)[0], evaluation)
+
+
+def claim_problems(claims: list[Claim], evaluation: Evaluation) -> list[str]:
     problems = []
-    for number, status in _STATED_RE.findall(text):
-        try:
-            actual = evaluation.measure(int(number)).status.value
-        except LookupError:
-            problems.append(f"the answer names measure {number}, which does not exist")
-            continue
-        if actual != status:
-            problems.append(f"the answer says measure {number} is {status!r}, the document says {actual!r}")
+    for claim in claims:
+        for number in claim.measures:
+            try:
+                actual = evaluation.measure(number).status
+            except LookupError:
+                problems.append(f"the answer names measure {number}, which does not exist")
+                continue
+            if actual not in claim.allowed:
+                said = " or ".join(repr(s.value) for s in Status if s in claim.allowed) or "an ambiguous status"
+                problems.append(f"the answer says measure {number} is {said}, the document says {actual.value!r}")
     return problems

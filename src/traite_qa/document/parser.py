@@ -35,6 +35,7 @@ from .model import (
     Span,
     Status,
 )
+from .source import MAX_SOURCE_BYTES, UnsafeFileError, read_regular
 
 _AXIS_RE = re.compile(r"^AXE (\d+) : (.+)$")
 _ACTION_RE = re.compile(r"^ACTION N° ?(\d+) : (.+)$")
@@ -52,14 +53,33 @@ _MONTHS = {
 
 
 def parse_file(path: str | Path) -> Evaluation:
+    return parse(read_source_text(path))
+
+
+def read_source_text(path: str | Path) -> str:
+    """The document's text: a regular UTF-8 file of at most MAX_SOURCE_BYTES
+    (`--source /dev/zero` or a FIFO is refused at once, not read)."""
+    return decode_source(path, read_source_bytes(path))
+
+
+def read_source_bytes(path: str | Path) -> bytes:
     path = Path(path)
+    fix = "point --source (TRAITE_QA_SOURCE) at the evaluation's text file"
     try:
-        source = path.read_text(encoding="utf-8")
+        return read_regular(path, MAX_SOURCE_BYTES)
     except FileNotFoundError:
-        raise DocumentFormatError(f"source document not found: {path}") from None
+        raise DocumentFormatError(f"source document not found: {path}: {fix}") from None
+    except UnsafeFileError as err:
+        raise DocumentFormatError(f"source document {path} {err.reason}: {fix}") from None
+    except OSError as err:
+        raise DocumentFormatError(f"source document {path} is unreadable ({err.strerror}): {fix}") from None
+
+
+def decode_source(path: str | Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise DocumentFormatError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    return parse(source)
 
 
 def parse(source: str) -> Evaluation:

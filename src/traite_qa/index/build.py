@@ -83,8 +83,8 @@ def build_index(
     a build that waited for another process's finds the index good and stops
     there (several servers starting on one missing index build it once)."""
     started = time.perf_counter()
+    source, source_sha = read_source(settings)  # a bad --source fails here, before the model is touched
     embedder = embedder or make_embedder(settings)
-    source, source_sha = read_source(settings)
     evaluation = parse(source)  # a malformed document stops here, before any write
     chunks = chunk_evaluation(evaluation, source, settings.chunk_size, settings.chunk_overlap)
     report = {
@@ -248,7 +248,10 @@ def _remove_leftovers(versions: Path, keep: Path | None = None) -> None:
     for path in versions.iterdir():
         if path.name == ".lock" or path.resolve() in {current, keep and keep.resolve()}:
             continue
-        shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:  # a damaged index moved aside by _swap may be a file, a FIFO, a link
+            path.unlink(missing_ok=True)
     for stale_link in versions.parent.glob(f".{link.name}.link-*"):
         stale_link.unlink(missing_ok=True)
 

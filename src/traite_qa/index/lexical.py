@@ -41,15 +41,55 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path, size: int) -> "LexicalIndex":
+        """Load bm25s's files (the loader has checked them against the manifest)
+        and check the score matrix's shape, so a foreign or forged index fails
+        here, not with an IndexError at the first query."""
         import bm25s
 
+        fix = "run `traite-qa build --force`"
         try:
             retriever = bm25s.BM25.load(str(directory), show_progress=False)
-        except Exception as err:  # bm25s raises json/numpy/OS errors on bad files
-            raise CorruptIndexError(
-                f"BM25 index in {directory} is unreadable ({type(err).__name__}): run `traite-qa build --force`"
-            ) from None
-        n_docs = retriever.scores.get("num_docs") if isinstance(retriever.scores, dict) else None
-        if n_docs is not None and n_docs != size:
-            raise CorruptIndexError(f"BM25 index has {n_docs} documents, chunks.jsonl {size}: run `traite-qa build --force`")
+        except _BM25_ERRORS as err:  # bm25s raises json/numpy/OS errors on bad files
+            raise CorruptIndexError(f"BM25 index in {directory} is unreadable ({type(err).__name__}): {fix}") from None
+        problem = _matrix_problem(retriever, size)
+        if problem:
+            raise CorruptIndexError(f"BM25 index in {directory} is inconsistent ({problem}): {fix}")
         return cls(retriever, size)
+
+
+# What bm25s.BM25.load raises on damaged files: a bad JSON or .npy file, a
+# missing one, params its constructor does not take.
+_BM25_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError, RecursionError, MemoryError)
+
+
+def _matrix_problem(retriever, size: int) -> str | None:
+    scores, vocab = getattr(retriever, "scores", None), getattr(retriever, "vocab_dict", None)
+    if not isinstance(scores, dict) or not isinstance(vocab, dict):
+        return "no score matrix or vocabulary"
+    if scores.get("num_docs") != size:
+        return f"{scores.get('num_docs')!r:.20} documents, chunks.jsonl has {size}"
+    if getattr(retriever, "backend", "numpy") != "numpy" or str(getattr(retriever, "dtype", "")) not in _FLOATS \
+            or str(getattr(retriever, "int_dtype", "")) not in ("int32", "int64"):
+        return "parameters"
+    data, indices, indptr = (scores.get(k) for k in ("data", "indices", "indptr"))
+    if not all(isinstance(a, np.ndarray) and a.ndim == 1 for a in (data, indices, indptr)):
+        return "score arrays"
+    if data.dtype.kind != "f" or indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+        return "score array types"
+    if len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != len(data) or len(indices) != len(data):
+        return "score array lengths"
+    if np.any(np.diff(indptr) < 0) or (len(indices) and (indices.min() < 0 or indices.max() >= size)):
+        return "score array offsets"
+    if not np.all(np.isfinite(data)):
+        return "scores that are not numbers"
+    tokens = len(indptr) - 1
+    # bm25s gives the empty token the last id, past the matrix: it is never looked up.
+    if not all(isinstance(i, int) and 0 <= i < tokens or (t == "" and i == tokens) for t, i in vocab.items()):
+        return "vocabulary ids"
+    extra = getattr(retriever, "nonoccurrence_array", None)
+    if extra is not None and not (isinstance(extra, np.ndarray) and extra.shape == (tokens,) and extra.dtype.kind == "f"):
+        return "non-occurrence array"
+    return None
+
+
+_FLOATS = ("float16", "float32", "float64")

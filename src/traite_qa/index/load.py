@@ -7,44 +7,49 @@ Layout: `index_dir` is a symlink to one immutable version folder
                     source sha256, package version, created-at, file sha256s
     chunks.jsonl    one chunk per line (id, kind, header, body, span, ...)
     ids.json        [[vector id, chunk id], ...]: the row -> chunk map
-    vectors.faiss   IndexIDMap2(IndexFlatIP) (vectors.npz: ids and vectors, for Qdrant)
+    vectors.faiss   IndexIDMap2(IndexFlatIP)
     bm25/           bm25s index over the same chunks, in chunks.jsonl order
     sentences.npz   every sentence of every quotable chunk: chunk id, [start, end)
                     in the chunk body, and its embedding (for evidence selection)
+
+Nothing on disk is trusted (an index may be damaged, or copied from
+elsewhere): files are read only as regular files inside the version folder,
+under a size cap, and checked against the manifest's sha256 (`files.py`); the
+manifest's fields are type-checked (`manifest.py`); and what a reader sees —
+chunk texts, titles, statuses, headers, ids, sentence spans — must be exactly
+what the parsed document gives (chunking it again takes ~10 ms). Only the
+vectors and the BM25 scores cannot be derived cheaply: their shapes, ids and
+values are checked instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from ..document import Evaluation, parse
-from ..errors import (
-    CorruptIndexError,
-    DocumentFormatError,
-    IndexMissingError,
-    StaleIndexError,
-)
+from ..document.parser import decode_source, read_source_bytes
+from ..errors import CorruptIndexError, IndexMissingError, StaleIndexError
 from ..settings import Settings
-from ..types import Chunk
-from .chunker import CHUNKER_VERSION, MAX_WHOLE_CHARS
+from ..text import sentence_spans
+from ..types import QUOTABLE_KINDS, Chunk
+from .chunker import chunk_evaluation
 from .embedder import BaseEmbedder, make_embedder
+from .files import FIX, IndexFolder, sha256_bytes
 from .lexical import LexicalIndex
-from .store import STORES, VectorStore, open_store
+from .manifest import FILES, FORMAT, check_manifest, chunker_settings, index_files, read_manifest
+from .store import STORES, VectorStore, vector_id
 
-FORMAT = 2  # 2: the manifest names its vector store
-FILES = ("chunks.jsonl", "ids.json", "vectors.faiss", "sentences.npz")  # with the default store
-
-
-def index_files(store: str) -> tuple[str, ...]:
-    """The checksummed files of an index whose vectors live in `store`."""
-    return ("chunks.jsonl", "ids.json", STORES[store].FILE, "sentences.npz")
-FIX = "run `traite-qa build`"
+__all__ = [
+    "FILES", "FORMAT", "FIX", "IndexData", "SentenceTable", "check_manifest", "chunker_settings", "index_files",
+    "index_problem", "load_index", "read_manifest", "read_source", "sha256_bytes", "sha256_file",
+]
 
 
 @dataclass
@@ -73,11 +78,8 @@ class SentenceTable:
         return np.flatnonzero(self.rows == row)
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def sha256_file(path: Path) -> str:
+    """The sha256 of a file this process has just written (the build's own files)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -86,110 +88,9 @@ def sha256_file(path: Path) -> str:
 
 
 def read_source(settings: Settings) -> tuple[str, str]:
-    try:
-        raw = settings.source.read_bytes()
-    except FileNotFoundError:
-        raise IndexMissingError(f"source document not found: {settings.source} (TRAITE_QA_SOURCE)") from None
-    try:
-        return raw.decode("utf-8"), sha256_bytes(raw)
-    except UnicodeDecodeError as err:
-        raise DocumentFormatError(f"{settings.source} is not UTF-8 text (byte {err.start})") from None
-
-
-def chunker_settings(settings: Settings) -> dict:
-    return {
-        "version": CHUNKER_VERSION,
-        "chunk_size": settings.chunk_size,
-        "chunk_overlap": settings.chunk_overlap,
-        "max_whole_chars": MAX_WHOLE_CHARS,
-    }
-
-
-# --------------------------------------------------------------------- checks
-def read_manifest(index_dir: Path) -> dict:
-    path = index_dir / "manifest.json"
-    if not index_dir.exists() or not path.exists():
-        raise IndexMissingError(f"no index at {index_dir}: {FIX}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise CorruptIndexError(f"{path} is unreadable ({type(err).__name__}): {FIX} --force") from None
-    if not isinstance(manifest, dict) or "format" not in manifest:
-        raise CorruptIndexError(f"{path} is unreadable (not an index manifest): {FIX} --force")
-    if manifest["format"] != FORMAT:
-        raise StaleIndexError(f"index format {manifest['format']!r} at {index_dir}, this version reads {FORMAT}: {FIX}")
-    problem = _manifest_shape_problem(manifest)
-    if problem:
-        raise CorruptIndexError(f"{path} is unreadable ({problem} is missing or malformed): {FIX} --force")
-    return manifest
-
-
-def _manifest_shape_problem(manifest: dict) -> str | None:
-    model, source, files = manifest.get("model"), manifest.get("source"), manifest.get("files")
-    if not isinstance(model, dict) or not isinstance(model.get("id"), str):
-        return "model.id"
-    if not isinstance(model.get("fingerprint"), str):
-        return "model.fingerprint"
-    if not isinstance(model.get("dimension"), int) or isinstance(model.get("dimension"), bool) or model["dimension"] <= 0:
-        return "model.dimension"
-    if not isinstance(source, dict) or not isinstance(source.get("sha256"), str):
-        return "source.sha256"
-    if not isinstance(manifest.get("chunker"), dict):
-        return "chunker"
-    if manifest.get("store") not in STORES:
-        return "store"
-    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
-        return "files"
-    missing = [name for name in index_files(manifest["store"]) if name not in files]
-    return f"files.{missing[0]}" if missing else None
-
-
-def _encoder_change(built: object, now: dict | None) -> str | None:
-    """'index built with query encoder X, settings say Y (TRAITE_QA_QUERY_ENCODER)', when that is the change."""
-    if not isinstance(built, dict) or not now:
-        return None
-    for role, variable in (("passages", "PASSAGE_ENCODER"), ("queries", "QUERY_ENCODER")):
-        was, wanted = (built.get(role) or {}).get("encoder"), now[role]["encoder"]
-        if was != wanted:
-            noun = "passage" if role == "passages" else "query"
-            return f"index built with {noun} encoder {was!r}, settings say {wanted!r} (TRAITE_QA_{variable}, TRAITE_QA_QUANTIZE)"
-    return None
-
-
-def check_manifest(manifest: dict, settings: Settings, source_sha: str, fingerprint: str | None = None,
-                   encoders: dict | None = None) -> None:
-    """Raise StaleIndexError naming the first mismatch with the settings, source or model."""
-    built = manifest["model"]["id"]
-    if built != settings.model:
-        raise StaleIndexError(f"index built with model {built!r}, settings say {settings.model!r}: {FIX}")
-    if fingerprint is not None and manifest["model"].get("fingerprint") != fingerprint:
-        changed = _encoder_change(manifest["model"].get("encoders"), encoders)
-        if changed:
-            raise StaleIndexError(f"{changed}: {FIX}")
-        raise StaleIndexError(
-            f"model {settings.model!r} changed since the build (fingerprint {manifest['model'].get('fingerprint')} "
-            f"-> {fingerprint}): {FIX}"
-        )
-    if manifest["source"]["sha256"] != source_sha:
-        raise StaleIndexError(f"the source document {settings.source.name} changed since the build: {FIX}")
-    if manifest["store"] != settings.vector_store:
-        raise StaleIndexError(f"index built with vector store {manifest['store']!r}, settings say {settings.vector_store!r}: {FIX}")
-    wanted = chunker_settings(settings)
-    if manifest.get("chunker") != wanted:
-        raise StaleIndexError(f"index built with chunker {manifest.get('chunker')}, settings say {wanted}: {FIX}")
-
-
-def _check_files(index_dir: Path, manifest: dict) -> None:
-    for name, expected in manifest["files"].items():
-        path = index_dir / name
-        if not path.exists():
-            raise CorruptIndexError(f"{path} is missing: {FIX} --force")
-        try:
-            actual = sha256_file(path)
-        except OSError as err:
-            raise CorruptIndexError(f"{path} is unreadable ({err.strerror}): {FIX} --force") from None
-        if actual != expected:
-            raise CorruptIndexError(f"{path} is damaged (checksum differs from the manifest; truncated?): {FIX} --force")
+    """The source document and its sha256, read with a size cap (a regular file only)."""
+    raw = read_source_bytes(settings.source)
+    return decode_source(settings.source, raw), sha256_bytes(raw)
 
 
 def index_problem(settings: Settings, embedder: BaseEmbedder | None = None) -> str | None:
@@ -208,91 +109,179 @@ def index_problem(settings: Settings, embedder: BaseEmbedder | None = None) -> s
 
 # ---------------------------------------------------------------------- load
 def load_index(settings: Settings, embedder: BaseEmbedder | None = None) -> IndexData:
-    """Load and check the index. Reads one version folder: the symlink is
-    resolved once, so a build swapping it meanwhile (another process) cannot
-    mix two versions; if that build also removed the folder being read, the
-    new version is read instead."""
+    """Load and check the index. IndexFolder resolves the symlink once, so a
+    build swapping it meanwhile (another process) cannot mix two versions; if
+    that build also removed the folder being read, the new version is read."""
     for attempt in range(3):
-        folder = settings.index_dir.resolve()
         try:
-            return _load_version(folder, settings, embedder)
-        except (IndexMissingError, CorruptIndexError, OSError):
-            if attempt == 2 or settings.index_dir.resolve() == folder:
+            return _load_version(IndexFolder(settings.index_dir), settings, embedder)
+        except (IndexMissingError, CorruptIndexError) as err:
+            moved = getattr(err, "_folder", None) is not None and _resolved(settings.index_dir) != err._folder
+            if attempt == 2 or not moved:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _load_version(index_dir: Path, settings: Settings, embedder: BaseEmbedder | None) -> IndexData:
-    manifest = read_manifest(index_dir)
+def _resolved(index_dir: Path) -> Path | None:
+    try:
+        return index_dir.resolve(strict=True)
+    except OSError:
+        return None
+
+
+def _load_version(folder: IndexFolder, settings: Settings, embedder: BaseEmbedder | None) -> IndexData:
+    try:
+        return _read_version(folder, settings, embedder)
+    except (IndexMissingError, CorruptIndexError) as err:
+        err._folder = folder.root  # which version failed: load_index retries when the link has moved since
+        raise
+
+
+def _read_version(folder: IndexFolder, settings: Settings, embedder: BaseEmbedder | None) -> IndexData:
+    manifest = read_manifest(settings.index_dir, folder)
     source, source_sha = read_source(settings)
     check_manifest(manifest, settings, source_sha, *((embedder.fingerprint, embedder.describe()) if embedder is not None else ()))
-    _check_files(index_dir, manifest)
-    chunks = _read_chunks(index_dir / "chunks.jsonl")
-    id_map = _read_id_map(index_dir / "ids.json")
-    dimension = int(manifest["model"]["dimension"])
+    files = manifest["files"]
+    data_files = index_files(manifest["store"])
+    raw = {name: folder.read(name, files[name]) for name in data_files}
+    for name in files:
+        if name not in data_files:  # bm25/: checked here, opened by bm25s below
+            folder.read(name, files[name])
+
+    # The document is the authority on what the chunks say.
+    evaluation = parse(source)
+    chunks = chunk_evaluation(evaluation, source, settings.chunk_size, settings.chunk_overlap)
+    _check_chunks(folder.path("chunks.jsonl"), raw["chunks.jsonl"], chunks)
+    kinds = {kind: sum(c.kind == kind for c in chunks) for kind in dict.fromkeys(c.kind for c in chunks)}
+    if manifest["chunks"] != len(chunks) or manifest["kinds"] != kinds:
+        raise CorruptIndexError(f"the manifest in {settings.index_dir} counts {manifest['chunks']} chunks, "
+                                f"the document gives {len(chunks)} ({kinds}): {FIX} --force")
+    row_of_vector = _read_id_map(folder, raw["ids.json"], chunks)
+    dimension = manifest["model"]["dimension"]
     store_file = STORES[manifest["store"]].FILE
-    store = open_store(manifest["store"], index_dir / store_file, dimension, settings, manifest["files"][store_file])
-    row_of_chunk = {c.id: i for i, c in enumerate(chunks)}
-    unknown = [cid for cid in id_map.values() if cid not in row_of_chunk]
-    if unknown or len(id_map) != len(chunks) or set(store.ids().tolist()) != set(id_map):
+    store = STORES[manifest["store"]].from_bytes(raw[store_file], dimension, folder.path(store_file), settings, files[store_file])
+    if len(store) != len(chunks) or set(store.ids().tolist()) != set(row_of_vector):
         raise CorruptIndexError(
-            f"{store_file}, ids.json and chunks.jsonl in {index_dir} disagree "
-            f"({len(store)} vectors, {len(id_map)} ids, {len(chunks)} chunks): {FIX} --force"
+            f"{store_file}, ids.json and chunks.jsonl in {settings.index_dir} disagree "
+            f"({len(store)} vectors, {len(row_of_vector)} ids, {len(chunks)} chunks): {FIX} --force"
         )
-    for chunk in chunks:  # the chunks must still be the source's text
-        if source[chunk.span.start : chunk.span.end] != chunk.body:
-            raise StaleIndexError(f"chunk {chunk.id} no longer matches the source text: {FIX}")
-    lexical = LexicalIndex.load(index_dir / "bm25", len(chunks))
-    sentences = _read_sentences(index_dir / "sentences.npz", row_of_chunk, chunks, dimension)
+    lexical = LexicalIndex.load(folder.check_bm25(set(files)), len(chunks))
+    sentences = _read_sentences(folder.path("sentences.npz"), raw["sentences.npz"], chunks, dimension)
     return IndexData(
-        directory=index_dir.resolve(),
+        directory=folder.root,
         manifest=manifest,
-        evaluation=parse(source),
+        evaluation=evaluation,
         source=source,
         chunks=chunks,
         store=store,
         lexical=lexical,
-        row_of_vector={vid: row_of_chunk[cid] for vid, cid in id_map.items()},
+        row_of_vector=row_of_vector,
         sentences=sentences,
     )
 
 
-def _read_sentences(path: Path, row_of_chunk: dict[str, int], chunks: list[Chunk], dimension: int) -> SentenceTable:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            chunk_ids, starts, ends, vectors = (npz[k] for k in ("chunk_ids", "starts", "ends", "vectors"))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        raise CorruptIndexError(f"{path} is unreadable ({type(err).__name__}): {FIX} --force") from None
-    try:
-        rows = np.array([row_of_chunk[str(cid)] for cid in chunk_ids], dtype=np.int32)
-    except KeyError as err:
-        raise CorruptIndexError(f"{path} names chunk {err} that chunks.jsonl lacks: {FIX} --force") from None
-    if vectors.shape != (len(rows), dimension) or not (len(starts) == len(ends) == len(rows)):
-        raise CorruptIndexError(f"{path} has inconsistent shapes: {FIX} --force")
-    if any(not 0 <= s < e <= len(chunks[r].body) for r, s, e in zip(rows, starts, ends)):
-        raise CorruptIndexError(f"{path} has sentence offsets outside their chunk: {FIX} --force")
-    return SentenceTable(rows, starts.astype(np.int32), ends.astype(np.int32), vectors.astype(np.float32))
+# ------------------------------------------------------------------- chunks
+_CHUNK_FIELDS = {f.name for f in fields(Chunk)}
+_OPTIONAL_INT = ("footnote", "axis", "action")
 
 
-def _read_chunks(path: Path) -> list[Chunk]:
-    chunks = []
-    try:
-        lines = path.read_bytes().split(b"\n")
-    except OSError as err:
-        raise CorruptIndexError(f"{path} is unreadable ({err.strerror}): {FIX} --force") from None
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
+def _check_chunks(path: Path, raw: bytes, chunks: list[Chunk]) -> None:
+    """chunks.jsonl must hold, line by line, the chunks the document gives."""
+    lines = [line for line in raw.split(b"\n") if line.strip()]
+    for number, line in enumerate(lines, 1):
         try:
-            chunks.append(Chunk.from_dict(json.loads(raw.decode("utf-8"))))
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+            data = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
             raise CorruptIndexError(f"{path} line {number} is not a chunk ({type(err).__name__}): {FIX} --force") from None
-    return chunks
+        problem = _chunk_problem(data)
+        if problem:
+            raise CorruptIndexError(f"{path} line {number} is not a chunk ({problem}): {FIX} --force")
+        if number <= len(chunks):
+            expected = chunks[number - 1].to_dict()
+            if data != expected:
+                differ = ", ".join(k for k in expected if data[k] != expected[k])
+                raise CorruptIndexError(
+                    f"{path} line {number} is not the document's chunk {expected['id']} ({differ} differ): {FIX} --force"
+                )
+    if len(lines) != len(chunks):
+        raise CorruptIndexError(f"{path} holds {len(lines)} chunks, the document gives {len(chunks)}: {FIX} --force")
 
 
-def _read_id_map(path: Path) -> dict[int, str]:
+def _chunk_problem(data) -> str | None:
+    """The first field of a chunks.jsonl object with a wrong type, or None."""
+    if not isinstance(data, dict):
+        return "not an object"
+    if set(data) != _CHUNK_FIELDS:
+        return "fields " + ", ".join(sorted(str(k)[:30] for k in set(data) ^ _CHUNK_FIELDS)[:3])
+    for key in ("id", "kind", "header", "body", "title"):
+        if not isinstance(data[key], str):
+            return key
+    span = data["span"]
+    if not isinstance(span, dict) or set(span) != {"start", "end"} or not all(_is_int(v) for v in span.values()):
+        return "span"
+    for key, item_ok in (("measures", _is_int), ("footnotes", _is_int), ("statuses", lambda v: isinstance(v, str))):
+        if not isinstance(data[key], list) or not all(item_ok(v) for v in data[key]):
+            return key
+    for key in _OPTIONAL_INT:
+        if data[key] is not None and not _is_int(data[key]):
+            return key
+    if data["acronym"] is not None and not isinstance(data["acronym"], str):
+        return "acronym"
+    if not _is_int(data["piece"]) or not _is_int(data["pieces"]):
+        return "piece"
+    return None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------- ids and sentences
+def _read_id_map(folder: IndexFolder, raw: bytes, chunks: list[Chunk]) -> dict[int, int]:
+    """ids.json must map each chunk, in order, to the vector id derived from its id."""
+    path = folder.path("ids.json")
     try:
-        pairs = json.loads(path.read_text(encoding="utf-8"))
-        return {int(vid): str(cid) for vid, cid in pairs}
-    except (ValueError, TypeError) as err:
+        pairs = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise CorruptIndexError(f"{path} is not an id map ({type(err).__name__}): {FIX} --force") from None
+    if not isinstance(pairs, list) or not all(
+        isinstance(p, list) and len(p) == 2 and _is_int(p[0]) and isinstance(p[1], str) for p in pairs
+    ):
+        raise CorruptIndexError(f"{path} is not an id map (a list of [vector id, chunk id]): {FIX} --force")
+    expected = [[vector_id(c.id), c.id] for c in chunks]
+    if pairs != expected:
+        raise CorruptIndexError(
+            f"vectors.faiss, ids.json and chunks.jsonl in {folder.index_dir} disagree "
+            f"(ids.json maps {len(pairs)} vectors, not the document's {len(chunks)} chunks): {FIX} --force"
+        )
+    return {vid: row for row, (vid, _) in enumerate(expected)}
+
+
+_NPZ_MEMBERS = {"chunk_ids.npy", "starts.npy", "ends.npy", "vectors.npy"}
+
+
+def _read_sentences(path: Path, raw: bytes, chunks: list[Chunk], dimension: int) -> SentenceTable:
+    expected = [(row, s, e) for row, c in enumerate(chunks) if c.kind in QUOTABLE_KINDS for s, e in sentence_spans(c.body)]
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = archive.infolist()
+            # np.savez stores, never compresses: a member that expands is not ours (a zip bomb).
+            if {m.filename for m in members} != _NPZ_MEMBERS or any(m.file_size > len(raw) for m in members):
+                raise CorruptIndexError(f"{path} does not hold the sentence table: {FIX} --force")
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            chunk_ids, starts, ends, vectors = (npz[k] for k in ("chunk_ids", "starts", "ends", "vectors"))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RecursionError) as err:
+        raise CorruptIndexError(f"{path} is unreadable ({type(err).__name__}): {FIX} --force") from None
+    if chunk_ids.dtype.kind != "U" or starts.dtype.kind not in "iu" or ends.dtype.kind not in "iu" or vectors.dtype.kind != "f":
+        raise CorruptIndexError(f"{path} has arrays of the wrong types: {FIX} --force")
+    if vectors.shape != (len(expected), dimension) or not (chunk_ids.shape == starts.shape == ends.shape == (len(expected),)):
+        raise CorruptIndexError(f"{path} has inconsistent shapes: {FIX} --force")
+    spans = list(zip(chunk_ids.tolist(), starts.tolist(), ends.tolist()))
+    if spans != [(chunks[r].id, s, e) for r, s, e in expected]:
+        raise CorruptIndexError(f"{path} has sentence offsets that are not the document's sentences: {FIX} --force")
+    vectors = vectors.astype(np.float32)
+    if not np.all(np.isfinite(vectors)):
+        raise CorruptIndexError(f"{path} has vectors that are not numbers: {FIX} --force")
+    rows = np.array([r for r, _, _ in expected], dtype=np.int32)
+    return SentenceTable(rows, np.array([s for _, s, _ in expected], dtype=np.int32),
+                         np.array([e for _, _, e in expected], dtype=np.int32), vectors)

@@ -22,6 +22,7 @@ copy of them.
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
 import zipfile
 from pathlib import Path
@@ -106,19 +107,38 @@ class QdrantStore:
         except Exception as err:  # noqa: BLE001 - the client raises transport- and server-specific types
             raise VectorStoreError(f"Qdrant search failed on {self.collection!r} ({type(err).__name__}: {str(err)[:200]})") from None
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        row = {int(v): i for i, v in enumerate(self._ids)}
+        return self._vectors[[row[int(v)] for v in ids]]
+
     # -------------------------------------------------------------- load
     @classmethod
     def load(cls, path: Path, dimension: int, settings=None, checksum: str | None = None) -> "QdrantStore":
+        return cls.from_bytes(path.read_bytes(), dimension, path, settings, checksum)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, dimension: int, where: Path | str = "vectors.npz", settings=None,
+                   checksum: str | None = None) -> "QdrantStore":
+        """The ids and vectors in `data` (bytes the loader has checked against the
+        manifest), served by a Qdrant collection named after `checksum`."""
+        fix = "run `traite-qa build --force`"
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                ids, vectors = npz["ids"].astype(np.int64), npz["vectors"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-            raise CorruptIndexError(f"{path} is unreadable ({type(err).__name__}): run `traite-qa build --force`") from None
-        if vectors.ndim != 2 or vectors.shape != (len(ids), dimension):
-            raise CorruptIndexError(f"{path} holds vectors of shape {vectors.shape}, expected ({len(ids)}, {dimension}): "
-                                    "run `traite-qa build --force`")
-        store = cls(dimension, ids, np.ascontiguousarray(vectors, dtype=np.float32))
-        store._connect(settings, checksum or _sha256(path))
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                members = archive.infolist()
+                # np.savez stores, never compresses: a member that expands is not ours (a zip bomb).
+                if {m.filename for m in members} != {"ids.npy", "vectors.npy"} or any(m.file_size > len(data) for m in members):
+                    raise CorruptIndexError(f"{where} does not hold ids and vectors: {fix}")
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                ids, vectors = npz["ids"], npz["vectors"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RecursionError) as err:
+            raise CorruptIndexError(f"{where} is unreadable ({type(err).__name__}): {fix}") from None
+        if ids.dtype.kind not in "iu" or vectors.dtype.kind != "f" or vectors.ndim != 2 or vectors.shape != (len(ids), dimension):
+            raise CorruptIndexError(f"{where} holds vectors of shape {vectors.shape}, expected ({len(ids)}, {dimension}): {fix}")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if not np.all(np.isfinite(vectors)):
+            raise CorruptIndexError(f"{where} has vectors that are not numbers: {fix}")
+        store = cls(dimension, ids.astype(np.int64), vectors)
+        store._connect(settings, checksum or hashlib.sha256(data).hexdigest())
         return store
 
     def _connect(self, settings, checksum: str) -> None:
@@ -161,11 +181,3 @@ def _unreachable(settings, err: Exception) -> str:
     where = getattr(settings, "qdrant_url", None) or "the Qdrant server"
     return (f"cannot use Qdrant at {where} ({type(err).__name__}: {str(err)[:200]}): start the server, fix "
             "TRAITE_QA_QDRANT_URL / TRAITE_QA_QDRANT_API_KEY, or unset TRAITE_QA_QDRANT_URL for the in-process local mode")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

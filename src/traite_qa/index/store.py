@@ -87,25 +87,43 @@ class FaissFlatStore:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    # The index that IndexIDMap2 wraps, per backend: a foreign file of another kind is refused.
+    inner = "IndexFlatIP"
+
     @classmethod
-    def load(cls, path: Path, dimension: int, settings=None, checksum: str | None = None) -> "FaissFlatStore":
+    def load(cls, path: Path, dimension: int) -> "FaissFlatStore":
+        return cls.from_bytes(path.read_bytes(), dimension, path)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, dimension: int, where: Path | str = "vectors.faiss", settings=None,
+                   checksum: str | None = None) -> "FaissFlatStore":
+        """The store serialised in `data` (bytes the loader has already checked
+        against the manifest: faiss never opens the path itself)."""
         import faiss
 
+        fix = "run `traite-qa build --force`"
         try:
-            index = faiss.read_index(str(path))
-        except (RuntimeError, OSError) as err:  # faiss reports bad files as RuntimeError
-            raise CorruptIndexError(f"{path} is unreadable ({str(err).splitlines()[0][:200]}): run `traite-qa build --force`") from None
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        except (RuntimeError, MemoryError, ValueError) as err:  # faiss reports bad files as RuntimeError
+            first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+            raise CorruptIndexError(f"{where} is unreadable ({first}): {fix}") from None
         if index.d != dimension:
-            raise CorruptIndexError(f"{path} holds vectors of dimension {index.d}, the manifest says {dimension}: run `traite-qa build --force`")
+            raise CorruptIndexError(f"{where} holds vectors of dimension {index.d}, the manifest says {dimension}: {fix}")
         if not isinstance(index, faiss.IndexIDMap2):
             index = faiss.downcast_index(index)
             if not isinstance(index, faiss.IndexIDMap2):
-                raise CorruptIndexError(f"{path} is not an IndexIDMap2: run `traite-qa build --force`")
+                raise CorruptIndexError(f"{where} is not an IndexIDMap2: {fix}")
+        inner = faiss.downcast_index(index.index)
+        if type(inner).__name__ != cls.inner or inner.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise CorruptIndexError(f"{where} holds a {type(inner).__name__}, the manifest's store needs an "
+                                    f"inner-product {cls.inner}: {fix}")
         return cls(dimension, index)
 
 
 class FaissHNSWStore(FaissFlatStore):
     """Approximate search for large collections (used by the scaling benchmark)."""
+
+    inner = "IndexHNSWFlat"
 
     def __init__(self, dimension: int, index=None, m: int = 32, ef_search: int = 64):
         import faiss
@@ -121,18 +139,13 @@ from .qdrant import QdrantStore  # noqa: E402 - it imports qdrant_client only wh
 
 # Backends by name (the `vector_store` setting, recorded in the manifest). A
 # new one implements VectorStore plus `create(dimension, settings)` and
-# `load(path, dimension, settings)`; the searcher only calls `search` and
-# `ids`, so retrieval does not change.
+# `from_bytes(data, dimension, where, settings, checksum)`; the searcher only
+# calls `search` and `ids`, so retrieval does not change.
 STORES = {"faiss-flat": FaissFlatStore, "faiss-hnsw": FaissHNSWStore, "qdrant": QdrantStore}
 
 
 def new_store(name: str, dimension: int, settings=None) -> VectorStore:
     return STORES[name].create(dimension, settings)
-
-
-def open_store(name: str, path: Path, dimension: int, settings=None, checksum: str | None = None) -> VectorStore:
-    """The store saved at `path` (its FILE inside an index folder); `checksum`: that file's sha256, from the manifest."""
-    return STORES[name].load(path, dimension, settings, checksum)
 
 
 def set_search_threads(threads: int) -> None:
