@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel on disk (an unpinned resolve takes CUDA).
 	$(BIN)/pip install --quiet torch==2.13.0
-	# The extras too: the LangChain and MCP tests need them.
-	$(BIN)/pip install --quiet -e '.[dev,langchain,mcp]'
+	# The extras too: the LangChain and MCP tests need them; qdrant: the optional
+	# Qdrant store, so its tests run (local mode, no server).
+	$(BIN)/pip install --quiet -e '.[dev,langchain,mcp,qdrant]'
 	touch $(STAMP)
 
 # The chat: builds the index when missing or stale, then serves it.
@@ -72,9 +73,12 @@ bench: setup
 compare: setup
 	$(BIN)/python -m eval.compare
 
-# HTTP load (wrk) and 50 concurrent chat sessions against a local server.
+# HTTP load (wrk) and 50 concurrent chat sessions against a local server; then
+# 50 sessions of distinct questions (no cache hits): the old serialized
+# encoder against micro-batching, a server each.
 load: setup system-tools
 	$(BIN)/python -m eval.load
+	$(BIN)/python -m eval.load_distinct
 
 clean:
 	rm -rf index/build index/.build-* eval/report.md eval/report.json eval/out

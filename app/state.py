@@ -1,9 +1,10 @@
 """One Assistant per process, shared by the HTTP API and the chat.
 
 The document model is parsed at once (a few ms, no torch) so the page can be
-built and served immediately; the Assistant (model + index) loads in a
-background thread started with the server; callers get it, or
-`AssistantUnavailable` while it loads.
+built and served immediately; the Assistant (index, then query encoder) loads
+in a background thread started with the server; callers get it as soon as the
+index is loaded (questions that need the encoder then wait for its warm-up), or
+`AssistantUnavailable` while the index loads.
 """
 
 from __future__ import annotations
@@ -67,9 +68,12 @@ class AppState:
             # One load; with rebuild_stale, a missing, stale or damaged index
             # (model fingerprint included) is rebuilt first, with progress on stderr.
             assistant = Assistant.load(settings=self.settings, build=self.rebuild_stale, progress=self.rebuild_stale)
-            assistant.warm_up()
+            # Usable from here: structured questions (status, acronyms, counts)
+            # answer from the index alone; a retrieval question waits inside the
+            # embedder until the warm-up below has loaded the query encoder.
             self._assistant = with_feedback(assistant, self.feedback)
             self.evaluation = assistant.evaluation
+            assistant.warm_up()
         except TraiteQAError as err:
             self._error = str(err)
             log.error("traite-qa: cannot load the index: %s", err)

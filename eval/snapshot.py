@@ -66,6 +66,8 @@ def collect(assistant) -> list[dict]:
 
 
 DIGEST = Path(__file__).with_name("snapshot.digest")
+# The encoders the digest was taken with (settings fields): fp32 torch for both roles.
+SNAPSHOT_ENCODERS = {"query_encoder": "torch", "passage_encoder": "torch", "quantize": "none"}
 
 
 def digests(rows: list[dict]) -> dict[str, str]:
@@ -78,7 +80,13 @@ def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "digest":
         from traite_qa import Assistant
 
-        rows = digests(collect(Assistant.load()))
+        from traite_qa import Settings
+
+        from traite_qa.index.embedder import SentenceTransformerEmbedder
+
+        settings = Settings.from_env(**SNAPSHOT_ENCODERS)
+        embedder = SentenceTransformerEmbedder(settings.model, settings.model_cache, settings.batch_size, "none", direct=False)
+        rows = digests(collect(Assistant.load(settings=settings, embedder=embedder)))
         Path(argv[1]).write_text("".join(f"{k}\t{v}\n" for k, v in rows.items()), encoding="utf-8")
         print(f"{len(rows)} digests written to {argv[1]}")
         return 0

@@ -113,8 +113,21 @@ def test_the_stored_vectors_are_the_passages_embeddings(exports, searcher):
     assert np.all(np.sum(again * vectors[picked], axis=1) > 0.999)
 
 
+@pytest.fixture(scope="module")
+def fp32_searcher(searcher):
+    """The same index, questions encoded in fp32 like the other app below (the
+    session's searcher encodes in bf16 on a CPU with native bf16, where near
+    ties may swap)."""
+    from traite_qa.index.embedder import SentenceTransformerEmbedder
+    from traite_qa.search import Searcher
+
+    s = searcher.settings
+    return Searcher(searcher.data, SentenceTransformerEmbedder(s.model, s.model_cache, s.batch_size, "none"), s)
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "npz"])
-def test_a_fresh_faiss_index_gives_the_searchers_dense_top_5(exports, searcher, fmt):
+def test_a_fresh_faiss_index_gives_the_searchers_dense_top_5(exports, fp32_searcher, fmt):
+    searcher = fp32_searcher
     import faiss
 
     meta, _, ids, vectors = _load(exports[fmt][0], fmt)

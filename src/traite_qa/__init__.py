@@ -27,6 +27,7 @@ _LAZY = {
     "Settings": "settings", "Tuning": "settings",
     "TraiteQAError": "errors", "ConfigError": "errors", "DocumentFormatError": "errors", "IndexMissingError": "errors",
     "StaleIndexError": "errors", "CorruptIndexError": "errors", "ModelError": "errors", "MissingExtraError": "errors",
+    "VectorStoreError": "errors",
     "InvalidQuestionError": "errors", "InvalidFilterError": "errors", "UnknownReferenceError": "errors",
     "InvalidFeedbackError": "errors", "UnknownAnswerError": "errors", "FeedbackStoreError": "errors",
     # text helpers the UI renders with

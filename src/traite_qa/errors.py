@@ -40,6 +40,10 @@ class MissingExtraError(TraiteQAError, ImportError):
     """An integration needs an optional dependency (a pip extra) that is not installed."""
 
 
+class VectorStoreError(TraiteQAError):
+    """The vector store backend is missing or unreachable (e.g. a Qdrant server)."""
+
+
 class ModelError(TraiteQAError):
     """The embedding model cannot be found, converted or loaded."""
 

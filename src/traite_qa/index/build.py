@@ -36,17 +36,17 @@ from .chunker import chunk_evaluation
 from .embedder import BaseEmbedder, make_embedder
 from .lexical import LexicalIndex
 from .load import (
-    FILES,
     FORMAT,
     IndexData,
     chunker_settings,
+    index_files,
     index_problem,
     load_index,
     read_source,
     sha256_bytes,
     sha256_file,
 )
-from .store import STORES, vector_id
+from .store import new_store, vector_id
 
 
 def load_or_build(settings: Settings, embedder: BaseEmbedder, progress: bool = False) -> IndexData:
@@ -58,7 +58,7 @@ def load_or_build(settings: Settings, embedder: BaseEmbedder, progress: bool = F
     except (IndexMissingError, StaleIndexError, CorruptIndexError) as err:
         if progress:
             print(f"traite-qa: building the index ({str(err).split(': run')[0]})", file=sys.stderr, flush=True)
-    build_index(settings, force=True, progress=progress, embedder=embedder)
+    build_index(settings, force=True, progress=progress, embedder=embedder, unless_built_meanwhile=True)
     return load_index(settings, embedder)
 
 
@@ -70,12 +70,18 @@ def ensure_index(settings: Settings, progress: bool = False, embedder: BaseEmbed
         return {"index_dir": str(settings.index_dir), "skipped": True, "reason": "up to date"}
     if progress:
         print(f"traite-qa: building the index ({problem.split(': run')[0]})", flush=True)
-    return build_index(settings, force=True, progress=progress, embedder=embedder)
+    return build_index(settings, force=True, progress=progress, embedder=embedder, unless_built_meanwhile=True)
 
 
 def build_index(
-    settings: Settings, force: bool = False, progress: bool = False, embedder: BaseEmbedder | None = None
+    settings: Settings, force: bool = False, progress: bool = False, embedder: BaseEmbedder | None = None,
+    unless_built_meanwhile: bool = False,
 ) -> dict:
+    """Build a new version of the index and swap it in.
+
+    Builds are serialized per index (a file lock); with `unless_built_meanwhile`,
+    a build that waited for another process's finds the index good and stops
+    there (several servers starting on one missing index build it once)."""
     started = time.perf_counter()
     source, source_sha = read_source(settings)  # a bad --source fails here, before the model is touched
     embedder = embedder or make_embedder(settings)
@@ -94,17 +100,25 @@ def build_index(
     versions = settings.index_dir.parent / f".{settings.index_dir.name}.versions"
     versions.mkdir(parents=True, exist_ok=True)
     with open(versions / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time per index
+        if not _try_lock(lock):
+            if progress:
+                print("traite-qa: another process is building this index; waiting for it", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time per index
+            if (unless_built_meanwhile or not force) and index_problem(settings, embedder) is None:
+                return {**report, "skipped": True, "reason": "built by another process", "seconds": time.perf_counter() - started}
         _remove_leftovers(versions)
         tmp = versions / f"tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         vectors, sentences, embedded, cached = _embed(chunks, embedder, settings, progress)
         manifest = _write_version(tmp, chunks, vectors, sentences, embedder, settings, source_sha)
-        final = versions / f"{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}-{manifest['files']['vectors.faiss'][:8]}"
-        if final.exists():
-            shutil.rmtree(final)
+        vectors_sha = manifest["files"][index_files(settings.vector_store)[2]]
+        final = versions / f"{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}-{vectors_sha[:8]}"
+        if final.exists():  # two builds in one second: never replace a folder a process may be reading
+            final = final.with_name(f"{final.name}-{uuid.uuid4().hex[:6]}")
         os.rename(tmp, final)
         _swap(settings.index_dir, final)
+        # A process reading the version just replaced notices (its folder is
+        # gone and the link has moved) and reads the new one: see load_index.
         _remove_leftovers(versions, keep=final)
     return {**report, "skipped": False, "embedded": embedded, "cached": cached, "seconds": time.perf_counter() - started,
             "dimension": manifest["model"]["dimension"]}
@@ -117,7 +131,7 @@ def _embed(chunks: list[Chunk], embedder: BaseEmbedder, settings: Settings, prog
     sentences = [(c.id, start, end) for c in chunks if c.kind in QUOTABLE_KINDS for start, end in sentence_spans(c.body)]
     by_id = {c.id: c for c in chunks}
     texts = [c.passage for c in chunks] + [by_id[cid].body[s:e] for cid, s, e in sentences]
-    cache = EmbeddingCache(settings.embedding_cache, embedder.fingerprint)
+    cache = EmbeddingCache(settings.embedding_cache, embedder.passage_fingerprint)
     keys = [sha256_bytes(t.encode()) for t in texts]
     missing = list(dict.fromkeys(key for key in keys if key not in cache))
     if progress:
@@ -162,9 +176,9 @@ def _write_version(tmp: Path, chunks, vectors, sentences, embedder: BaseEmbedder
     if len(set(ids)) != len(ids):  # pragma: no cover - 63-bit hashes of ~200 ids
         raise TraiteQAError("two chunk ids hash to the same vector id")
     (tmp / "ids.json").write_text(json.dumps([[vid, c.id] for vid, c in zip(ids, chunks)]), encoding="utf-8")
-    store = STORES[settings.vector_store](vectors.shape[1])
+    store = new_store(settings.vector_store, vectors.shape[1], settings)
     store.add(np.asarray(ids, dtype=np.int64), vectors)
-    store.save(tmp / "vectors.faiss")
+    store.save(tmp / store.FILE)
     LexicalIndex.build([c.passage for c in chunks]).save(tmp / "bm25")
     spans, sentence_vectors = sentences
     np.savez(
@@ -174,13 +188,16 @@ def _write_version(tmp: Path, chunks, vectors, sentences, embedder: BaseEmbedder
         ends=np.array([e for _, _, e in spans], dtype=np.int32),
         vectors=sentence_vectors.astype(np.float32),
     )
-    files = {name: sha256_file(tmp / name) for name in FILES}
+    files = {name: sha256_file(tmp / name) for name in index_files(settings.vector_store)}
     files.update({f"bm25/{p.name}": sha256_file(p) for p in sorted((tmp / "bm25").iterdir())})
     manifest = {
         "format": FORMAT,
         "package_version": __version__,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "model": {"id": settings.model, "fingerprint": embedder.fingerprint, "dimension": int(vectors.shape[1])},
+        # `fingerprint` names the passage engine and, when another one encodes
+        # the questions, that one too; `encoders` says which is which.
+        "model": {"id": settings.model, "fingerprint": embedder.fingerprint, "dimension": int(vectors.shape[1]),
+                  "encoders": embedder.describe()},
         "store": settings.vector_store,
         "chunker": chunker_settings(settings),
         "source": {"name": settings.source.name, "sha256": source_sha},
@@ -193,6 +210,14 @@ def _write_version(tmp: Path, chunks, vectors, sentences, embedder: BaseEmbedder
     for path in [*tmp.iterdir(), *(tmp / "bm25").iterdir(), tmp]:
         _fsync(path)
     return manifest
+
+
+def _try_lock(lock) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
 
 
 def _fsync(path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ..document import Evaluation
 from ..text import markers
@@ -48,7 +47,11 @@ def chunk_evaluation(
     return chunks
 
 
-def _splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+def _splitter(chunk_size: int, chunk_overlap: int):
+    # Imported here: langchain costs ~0.35 s and only a build chunks; loading
+    # an index (every server and CLI start) reads this module's constants.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     # Paragraphs first, then sentences, then clauses: a piece never ends
     # mid-sentence unless one sentence alone exceeds the size.
     return RecursiveCharacterTextSplitter(

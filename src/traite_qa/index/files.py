@@ -32,11 +32,12 @@ MAX_BYTES = {
     "ids.json": 64 * _MiB,
     "sentences.npz": 2048 * _MiB,
     "vectors.faiss": 2048 * _MiB,
+    "vectors.npz": 2048 * _MiB,  # the Qdrant store's ids and vectors
 }
 MAX_BM25_FILE_BYTES = 512 * _MiB  # each file of bm25/
 MAX_BM25_FILES = 16  # bm25s writes 5 (6 for BM25L/BM25+)
-# The names an index may hold: the four data files and bm25s's files.
-FILE_NAME_RE = re.compile(r"(?:chunks\.jsonl|ids\.json|vectors\.faiss|sentences\.npz|bm25/[a-z0-9_]+(?:\.[a-z0-9_]+){1,4})")
+# The names an index may hold: the four data files (vectors.npz for Qdrant) and bm25s's files.
+FILE_NAME_RE = re.compile(r"(?:chunks\.jsonl|ids\.json|vectors\.(?:faiss|npz)|sentences\.npz|bm25/[a-z0-9_]+(?:\.[a-z0-9_]+){1,4})")
 
 
 def sha256_bytes(data: bytes) -> str:

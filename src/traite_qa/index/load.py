@@ -43,12 +43,12 @@ from .chunker import chunk_evaluation
 from .embedder import BaseEmbedder, make_embedder
 from .files import FIX, IndexFolder, sha256_bytes
 from .lexical import LexicalIndex
-from .manifest import FILES, FORMAT, check_manifest, chunker_settings, read_manifest
+from .manifest import FILES, FORMAT, check_manifest, chunker_settings, index_files, read_manifest
 from .store import STORES, VectorStore, vector_id
 
 __all__ = [
-    "FILES", "FORMAT", "FIX", "IndexData", "SentenceTable", "check_manifest", "chunker_settings", "index_problem",
-    "load_index", "read_manifest", "read_source", "sha256_bytes", "sha256_file",
+    "FILES", "FORMAT", "FIX", "IndexData", "SentenceTable", "check_manifest", "chunker_settings", "index_files",
+    "index_problem", "load_index", "read_manifest", "read_source", "sha256_bytes", "sha256_file",
 ]
 
 
@@ -109,14 +109,43 @@ def index_problem(settings: Settings, embedder: BaseEmbedder | None = None) -> s
 
 # ---------------------------------------------------------------------- load
 def load_index(settings: Settings, embedder: BaseEmbedder | None = None) -> IndexData:
-    folder = IndexFolder(settings.index_dir)
+    """Load and check the index. IndexFolder resolves the symlink once, so a
+    build swapping it meanwhile (another process) cannot mix two versions; if
+    that build also removed the folder being read, the new version is read."""
+    for attempt in range(3):
+        try:
+            return _load_version(IndexFolder(settings.index_dir), settings, embedder)
+        except (IndexMissingError, CorruptIndexError) as err:
+            moved = getattr(err, "_folder", None) is not None and _resolved(settings.index_dir) != err._folder
+            if attempt == 2 or not moved:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _resolved(index_dir: Path) -> Path | None:
+    try:
+        return index_dir.resolve(strict=True)
+    except OSError:
+        return None
+
+
+def _load_version(folder: IndexFolder, settings: Settings, embedder: BaseEmbedder | None) -> IndexData:
+    try:
+        return _read_version(folder, settings, embedder)
+    except (IndexMissingError, CorruptIndexError) as err:
+        err._folder = folder.root  # which version failed: load_index retries when the link has moved since
+        raise
+
+
+def _read_version(folder: IndexFolder, settings: Settings, embedder: BaseEmbedder | None) -> IndexData:
     manifest = read_manifest(settings.index_dir, folder)
     source, source_sha = read_source(settings)
-    check_manifest(manifest, settings, source_sha, embedder.fingerprint if embedder is not None else None)
+    check_manifest(manifest, settings, source_sha, *((embedder.fingerprint, embedder.describe()) if embedder is not None else ()))
     files = manifest["files"]
-    raw = {name: folder.read(name, files[name]) for name in FILES}
+    data_files = index_files(manifest["store"])
+    raw = {name: folder.read(name, files[name]) for name in data_files}
     for name in files:
-        if name not in FILES:  # bm25/: checked here, opened by bm25s below
+        if name not in data_files:  # bm25/: checked here, opened by bm25s below
             folder.read(name, files[name])
 
     # The document is the authority on what the chunks say.
@@ -129,10 +158,11 @@ def load_index(settings: Settings, embedder: BaseEmbedder | None = None) -> Inde
                                 f"the document gives {len(chunks)} ({kinds}): {FIX} --force")
     row_of_vector = _read_id_map(folder, raw["ids.json"], chunks)
     dimension = manifest["model"]["dimension"]
-    store = STORES[manifest["store"]].from_bytes(raw["vectors.faiss"], dimension, folder.path("vectors.faiss"))
+    store_file = STORES[manifest["store"]].FILE
+    store = STORES[manifest["store"]].from_bytes(raw[store_file], dimension, folder.path(store_file), settings, files[store_file])
     if len(store) != len(chunks) or set(store.ids().tolist()) != set(row_of_vector):
         raise CorruptIndexError(
-            f"vectors.faiss, ids.json and chunks.jsonl in {settings.index_dir} disagree "
+            f"{store_file}, ids.json and chunks.jsonl in {settings.index_dir} disagree "
             f"({len(store)} vectors, {len(row_of_vector)} ids, {len(chunks)} chunks): {FIX} --force"
         )
     lexical = LexicalIndex.load(folder.check_bm25(set(files)), len(chunks))

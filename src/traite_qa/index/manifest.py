@@ -20,7 +20,14 @@ from .files import FILE_NAME_RE, FIX, IndexFolder
 from .store import STORES
 
 FORMAT = 2  # 2: the manifest names its vector store
-FILES = ("chunks.jsonl", "ids.json", "vectors.faiss", "sentences.npz")
+FILES = ("chunks.jsonl", "ids.json", "vectors.faiss", "sentences.npz")  # with a FAISS store
+
+
+def index_files(store: str) -> tuple[str, ...]:
+    """The data files of an index whose vectors live in `store` (vectors.npz for Qdrant)."""
+    return ("chunks.jsonl", "ids.json", STORES[store].FILE, "sentences.npz")
+
+
 MAX_DIMENSION = 65_536
 MAX_CHUNKS = 10_000_000
 MAX_FILES = len(FILES) + 16  # the data files and bm25/'s
@@ -67,8 +74,10 @@ def manifest_problem(manifest: dict) -> str | None:
         if not _is_str(manifest.get(key), 64):
             return key
     model = manifest.get("model")
-    if not isinstance(model, dict) or set(model) != {"id", "fingerprint", "dimension"}:
+    if not isinstance(model, dict) or set(model) - {"encoders"} != {"id", "fingerprint", "dimension"}:
         return "model"
+    if "encoders" in model and not _encoders_ok(model["encoders"]):
+        return "model.encoders"
     if not _is_str(model["id"], 1000) or not model["id"]:
         return "model.id"
     if not _is_str(model["fingerprint"], 200):
@@ -100,7 +109,7 @@ def manifest_problem(manifest: dict) -> str | None:
             return f"files ({str(name)[:60]!r} is not a file an index has)"
         if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
             return f"files.{name}"
-    missing = [name for name in FILES if name not in files]
+    missing = [name for name in index_files(manifest["store"]) if name not in files]
     if missing:
         return f"files.{missing[0]}"
     if not any(name.startswith("bm25/") for name in files):
@@ -108,12 +117,37 @@ def manifest_problem(manifest: dict) -> str | None:
     return None
 
 
-def check_manifest(manifest: dict, settings: Settings, source_sha: str, fingerprint: str | None = None) -> None:
-    """Raise StaleIndexError naming the first mismatch with the settings, source or model."""
+def _encoders_ok(encoders) -> bool:
+    """{"passages": {"encoder", "fingerprint"}, "queries": {...}}: which engine made which vectors."""
+    return isinstance(encoders, dict) and set(encoders) == {"passages", "queries"} and all(
+        isinstance(e, dict) and set(e) == {"encoder", "fingerprint"} and _is_str(e["encoder"], 64) and _is_str(e["fingerprint"], 200)
+        for e in encoders.values()
+    )
+
+
+def _encoder_change(built: dict | None, now: dict | None) -> str | None:
+    """'index built with query encoder X, settings say Y (TRAITE_QA_QUERY_ENCODER)', when that is the change."""
+    if not built or not now:
+        return None
+    for role, variable in (("passages", "PASSAGE_ENCODER"), ("queries", "QUERY_ENCODER")):
+        was, wanted = built[role]["encoder"], now[role]["encoder"]
+        if was != wanted:
+            noun = "passage" if role == "passages" else "query"
+            return f"index built with {noun} encoder {was!r}, settings say {wanted!r} (TRAITE_QA_{variable}, TRAITE_QA_QUANTIZE)"
+    return None
+
+
+def check_manifest(manifest: dict, settings: Settings, source_sha: str, fingerprint: str | None = None,
+                   encoders: dict | None = None) -> None:
+    """Raise StaleIndexError naming the first mismatch with the settings, source or model
+    (`encoders`: the embedder's `describe()`, to name the engine that changed)."""
     built = manifest["model"]["id"]
     if built != settings.model:
         raise StaleIndexError(f"index built with model {built[:200]!r}, settings say {settings.model!r}: {FIX}")
     if fingerprint is not None and manifest["model"]["fingerprint"] != fingerprint:
+        changed = _encoder_change(manifest["model"].get("encoders"), encoders)
+        if changed:
+            raise StaleIndexError(f"{changed}: {FIX}")
         raise StaleIndexError(
             f"model {settings.model!r} changed since the build (fingerprint {manifest['model']['fingerprint'][:64]} "
             f"-> {fingerprint}): {FIX}"

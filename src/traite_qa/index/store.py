@@ -23,6 +23,7 @@ def vector_id(chunk_id: str) -> int:
 
 class VectorStore(Protocol):
     dimension: int
+    FILE: str  # its file in the index folder (checksummed in the manifest)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
@@ -44,6 +45,12 @@ class VectorStore(Protocol):
 class FaissFlatStore:
     """Exact inner-product search (cosine on normalised vectors): at a few
     hundred chunks a flat scan takes microseconds and never misses."""
+
+    FILE = "vectors.faiss"
+
+    @classmethod
+    def create(cls, dimension: int, settings=None) -> "FaissFlatStore":
+        return cls(dimension)
 
     def __init__(self, dimension: int, index=None):
         import faiss
@@ -88,7 +95,8 @@ class FaissFlatStore:
         return cls.from_bytes(path.read_bytes(), dimension, path)
 
     @classmethod
-    def from_bytes(cls, data: bytes, dimension: int, where: Path | str = "vectors.faiss") -> "FaissFlatStore":
+    def from_bytes(cls, data: bytes, dimension: int, where: Path | str = "vectors.faiss", settings=None,
+                   checksum: str | None = None) -> "FaissFlatStore":
         """The store serialised in `data` (bytes the loader has already checked
         against the manifest: faiss never opens the path itself)."""
         import faiss
@@ -127,10 +135,17 @@ class FaissHNSWStore(FaissFlatStore):
         super().__init__(dimension, index)
 
 
+from .qdrant import QdrantStore  # noqa: E402 - it imports qdrant_client only when used
+
 # Backends by name (the `vector_store` setting, recorded in the manifest). A
-# new one implements VectorStore plus `load(path, dimension)`; the searcher
-# only calls `search` and `ids`, so retrieval does not change.
-STORES = {"faiss-flat": FaissFlatStore, "faiss-hnsw": FaissHNSWStore}
+# new one implements VectorStore plus `create(dimension, settings)` and
+# `from_bytes(data, dimension, where, settings, checksum)`; the searcher only
+# calls `search` and `ids`, so retrieval does not change.
+STORES = {"faiss-flat": FaissFlatStore, "faiss-hnsw": FaissHNSWStore, "qdrant": QdrantStore}
+
+
+def new_store(name: str, dimension: int, settings=None) -> VectorStore:
+    return STORES[name].create(dimension, settings)
 
 
 def set_search_threads(threads: int) -> None:
