@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import aio
 from traite_qa import ConfigError, Settings
 from traite_qa_app import chat
 from traite_qa_app.edge import HostPolicy
@@ -346,7 +347,7 @@ def run_edge(trusted_proxy, peer: str, headers: list[tuple[bytes, bytes]], metho
 
     scope = {"type": "http", "method": method, "path": "/", "headers": [(b"host", b"127.0.0.1:7860"), *headers],
              "client": (peer, 5555), "scheme": "http", "query_string": b""}
-    asyncio.run(Edge(app, HostPolicy("127.0.0.1"), trusted_proxy)(scope, receive, send))
+    aio.run(Edge(app, HostPolicy("127.0.0.1"), trusted_proxy)(scope, receive, send))
     return seen, sent
 
 

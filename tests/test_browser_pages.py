@@ -68,7 +68,8 @@ def test_dashboard_chart_counts_and_a_bar_filters_the_table(tab, evaluation):
     tab.page.click("#tqa-mreset")
     assert len(rows_shown(tab.page)) == 45
     # The test browser is on 127.0.0.1: the operator's "retours" view is shown.
-    assert tab.page.locator("#tqa-retours .tqa-retours").is_visible()
+    # The view arrives with the page's load event: wait for it rather than race it.
+    tab.page.wait_for_selector("#tqa-retours .tqa-retours", state="visible", timeout=15_000)
 
 
 def test_dashboard_search_and_status_sort_in_status_order(tab, evaluation):

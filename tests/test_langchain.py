@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import aio
 from traite_qa import InvalidFilterError, MissingExtraError
 
 pytestmark = pytest.mark.slow
@@ -82,7 +83,7 @@ def test_ainvoke_matches_invoke_and_runs_concurrently(retriever):
     async def run():
         return await asyncio.gather(*(retriever.ainvoke(q, k=3) for q in queries))
 
-    results = asyncio.run(run())
+    results = aio.run(run())
     for query, docs in zip(queries, results):
         assert [d.metadata["id"] for d in docs] == [d.metadata["id"] for d in retriever.invoke(query, k=3)]
     assert results[0][0].metadata["measures"] == [16]
@@ -114,7 +115,7 @@ def test_inside_an_lcel_chain_with_a_fake_chat_model(retriever, searcher):
     (sent,) = spy.seen
     top = searcher.search(question, k=4)
     assert f"[{top[0].id}] {top[0].text}" in sent and sent.endswith(f"Question : {question}")
-    assert asyncio.run(chain.ainvoke(question)) == "La mesure 16 est Non réalisée [mesure-16#1]."
+    assert aio.run(chain.ainvoke(question)) == "La mesure 16 est Non réalisée [mesure-16#1]."
 
 
 def test_without_the_extra_the_import_names_the_pip_command(monkeypatch):

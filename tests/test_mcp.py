@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+import aio
 from traite_qa import MissingExtraError
 
 from fakes import answer_dict_problems, hit_dict_problems
@@ -61,7 +62,7 @@ def _run_session(env: dict, calls: list[tuple[str, dict]]):
                 results = [await client.call_tool(name, args) for name, args in calls]
                 return tools, results
 
-    return asyncio.run(asyncio.wait_for(session(), timeout=600))
+    return aio.run(asyncio.wait_for(session(), timeout=600))
 
 
 def _env(**extra) -> dict:

@@ -25,7 +25,7 @@ from traite_qa.settings import PACKAGED_SOURCE, SOURCE_NAME
 
 from fakes import REPO, FakeEmbedder
 
-DEV_ONLY = {"httpx", "pytest", "hypothesis", "schemathesis", "playwright", "jsonschema_rs", "yaml", "matplotlib", "fakes"}
+DEV_ONLY = {"httpx", "pytest", "hypothesis", "schemathesis", "playwright", "jsonschema_rs", "matplotlib", "fakes"}
 EXTRAS = {"langchain_core": "traite_qa/integrations/", "mcp": "traite_qa/integrations/", "mcp_types": "traite_qa/integrations/"}
 
 

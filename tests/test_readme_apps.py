@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import aio
 import live
 
 from fakes import REPO, VENV_BIN
@@ -175,6 +176,6 @@ def test_mcp_config_snippet_starts_a_working_server(workdir, env):
                 tools = {t.name for t in (await client.list_tools()).tools}
                 return tools, await client.call_tool("get_measure", {"number": 16})
 
-    tools, result = asyncio.run(asyncio.wait_for(session(), timeout=300))
+    tools, result = aio.run(asyncio.wait_for(session(), timeout=300))
     assert tools == {"search", "ask", "get_measure", "list_measures"}
     assert not result.is_error and json.loads(result.content[0].text)["status"] == "Non réalisée"

@@ -109,7 +109,7 @@ class Tuning:
     # off-topic when a share of the question's words never occur in the
     # document (French only: English words never do); a question most of whose
     # words the document lacks is off-topic whatever the cosine.
-    floor_fr: float = 0.836
+    floor_fr: float = 0.849
     floor_en: float = 0.797
     max_absent_share: float = 0.4
     absent_share_alone: float = 0.7

@@ -56,6 +56,14 @@ class RetrievalResponder:
         vector = self.searcher.query_vector(query)
         ranked = self.scorer.score(query, vector, top)
         chosen = choose(ranked, self.tuning, answer_type=query.answer_type, scorer=self.scorer)
+        if "reference" in query.wants and chosen:
+            # A decree, a law asked for: a sentence that names one leads when it
+            # scores close enough (the same margin as a typed amount or date).
+            close = [e for e in [*chosen, *ranked] if e.score >= chosen[0].score - self.tuning.type_margin]
+            named = next((e for e in close if holds_reference(e.text, numbered=True)), None) or next(
+                (e for e in close if holds_reference(e.text)), None)
+            if named is not None:
+                chosen = [named, *[e for e in chosen if e is not named and not _repeats(e, [named])]][:MAX_QUOTES]
         return top, ranked, self._with_answering_notes(query, vector, top, chosen)
 
     def _with_answering_notes(self, query: Query, vector, top: list[Hit], chosen: list[Evidence]) -> list[Evidence]:

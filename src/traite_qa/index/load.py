@@ -238,7 +238,8 @@ def _is_int(value) -> bool:
 
 # --------------------------------------------------------- ids and sentences
 def _read_id_map(folder: IndexFolder, raw: bytes, chunks: list[Chunk]) -> dict[int, int]:
-    """ids.json must map each chunk, in order, to the vector id derived from its id."""
+    """ids.json must map each chunk to the vector id derived from its id. It is
+    a map, not a list of positions: its order is free, its content is not."""
     path = folder.path("ids.json")
     try:
         pairs = json.loads(raw.decode("utf-8"))
@@ -249,10 +250,13 @@ def _read_id_map(folder: IndexFolder, raw: bytes, chunks: list[Chunk]) -> dict[i
     ):
         raise CorruptIndexError(f"{path} is not an id map (a list of [vector id, chunk id]): {FIX} --force")
     expected = [[vector_id(c.id), c.id] for c in chunks]
-    if pairs != expected:
+    given = {(vid, cid) for vid, cid in pairs}
+    wanted = {(vid, cid) for vid, cid in expected}
+    if len(pairs) != len(given) or given != wanted:
         raise CorruptIndexError(
             f"vectors.faiss, ids.json and chunks.jsonl in {folder.index_dir} disagree "
-            f"(ids.json maps {len(pairs)} vectors, not the document's {len(chunks)} chunks): {FIX} --force"
+            f"(ids.json maps {len(pairs)} vectors, {len(given & wanted)} of them to the document's "
+            f"{len(chunks)} chunks as built): {FIX} --force"
         )
     return {vid: row for row, (vid, _) in enumerate(expected)}
 

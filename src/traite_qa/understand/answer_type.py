@@ -37,6 +37,7 @@ def _cues() -> dict:
         "implied": {fold(e) for e in t["implied_entities"]},
         "reference_q": phrase_pattern(t["reference_question"]),
         "reference": re.compile("|".join(t["reference_evidence"])),
+        "reference_numbered": re.compile("|".join(t["reference_numbered"])),
     }
 
 
@@ -58,8 +59,9 @@ def asks_reference(question: str) -> bool:
     return bool(_cues()["reference_q"].search(fold(question)))
 
 
-def holds_reference(text: str) -> bool:
-    return bool(_cues()["reference"].search(fold(text)))
+def holds_reference(text: str, numbered: bool = False) -> bool:
+    """Does the text name a law, a decree, a report (with its number, if `numbered`)?"""
+    return bool(_cues()["reference_numbered" if numbered else "reference"].search(fold(text)))
 
 
 def asked_years(question: str) -> tuple[int, ...]:
