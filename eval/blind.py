@@ -3,6 +3,7 @@ and scoring an answer as a user would judge it.
 
     python -m eval.blind                 # dev and test tables (test as aggregates only), gap per kind
     python -m eval.blind --show dev      # every dev failure, question by question (never for test)
+    python -m eval.blind --fresh FILE    # a sealed set, scored once: aggregates only
 
 Scores per question (answerable questions unless said):
 - gold passage in the top 5 citations (a cited passage that holds a gold
@@ -285,6 +286,14 @@ def main(argv: list[str]) -> int:
     from traite_qa import Assistant
 
     assistant = Assistant.load()
+    if "--fresh" in argv:
+        # A sealed set, scored once after all tuning: aggregates only, never a
+        # question's answer (reading one would make it a dev question).
+        fresh = load(Path(argv[argv.index("--fresh") + 1]))
+        scores = run(assistant, fresh)
+        print(table(aggregate(scores), f"fresh ({len(fresh)} questions, aggregates only)"))
+        print(f"\nrewording check, results kept: {rewording_kept(assistant, scores)[0]:.3f}")
+        return 0
     questions = load()
     scores = run(assistant, questions)
     dev = [s for s in scores if s.question.split == "dev"]

@@ -233,7 +233,7 @@ def answer_check(step: Step, result, evaluation, source: str, reference: dict | 
         wanted = status.english if result.get("language") == "en" else status.value
         if result.get("measures") != {str(step.measure): status.value}:
             problems.append(f"measures {result.get('measures')}, the document says {step.measure}: {status.value}")
-        if wanted not in answer:
+        if wanted.lower() not in answer.lower():  # statuses are lower case mid-sentence
             problems.append(f"{wanted!r} missing from the answer")
         if f"Mesure {step.measure}" not in markers:
             problems.append(f"no citation of measure {step.measure}")

@@ -177,6 +177,16 @@ def test_filters_are_said_under_the_answer(tab):
     assert tab.ask("formation des magistrats", 1).locator(".tqa-filters").count() == 0
 
 
+def test_a_greeting_gets_a_welcome_and_a_polite_question_its_plain_answer(tab):
+    """Politeness neither triggers an unrelated answer nor changes the answer."""
+    hello = tab.ask("Bonjour !", 0)
+    assert "Bonjour" in hello.inner_text() and "Où en est la mesure 16" in hello.inner_text()
+    assert tab.page.locator("#tqa-answer-0 .tqa-marker").count() == 0  # nothing quoted for a greeting
+    polite = tab.ask("Bonjour, pourriez-vous me dire où en est la mesure 16 ? Merci.", 1)
+    assert re.search(r"non réalisée", polite.inner_text(), re.I)
+    assert tab.page.locator("#tqa-answer-1 .tqa-marker", has_text="Mesure 16").count() >= 1
+
+
 def test_english_question(tab):
     bubble = tab.ask("What is the status of measure 3?", 0)
     assert "partially implemented" in bubble.inner_text()

@@ -50,7 +50,10 @@ def test_pyproject_lists_every_package_and_the_document():
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     folders = {f"traite_qa.{p.name}" for p in (REPO / "src" / "traite_qa").iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert set(config["packages"]) == {"traite_qa", "traite_qa_app"} | folders
-    assert config["package-data"]["traite_qa.data"] == ["*.txt"]
+    patterns = config["package-data"]["traite_qa.data"]
+    assert patterns == ["*.txt", "*.yaml"]  # the document and the hand-written tables
+    data = [p for p in (REPO / "src" / "traite_qa" / "data").iterdir() if p.is_file() and p.name != "__init__.py"]
+    assert data and all(any(p.match(pattern) for pattern in patterns) for p in data), data
 
 
 def test_a_checkout_keeps_index_source_and_index_build():
@@ -151,6 +154,8 @@ def test_the_wheel_holds_the_document_and_every_package(wheel):
     for init in (REPO / "src" / "traite_qa").rglob("__init__.py"):
         assert f"traite_qa/{init.relative_to(REPO / 'src' / 'traite_qa').as_posix()}" in names
     assert {"traite_qa_app/chat.js", "traite_qa_app/style.css"} <= names
+    tables = {f"traite_qa/data/{p.name}" for p in (REPO / "src" / "traite_qa" / "data").glob("*.yaml")}
+    assert tables and tables <= names  # the cue words and the other tables the answers read
     assert not [n for n in names if n.startswith(("tests/", "eval/", "index/")) or n.endswith(("conftest.py", "fakes.py"))]
 
 

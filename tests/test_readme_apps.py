@@ -144,7 +144,7 @@ def test_python_blocks_and_the_export(live_server, workdir, env, searcher):
 
     api = results["Python API"]["stdout"].splitlines()
     assert api[0].startswith("1 mesure-16#") and "Non réalisée" in api[0]
-    assert api[3].startswith("answered ['mesure-16") and "Non réalisée" in api[4]
+    assert api[3].startswith("answered ['mesure-16") and "non réalisée" in api[4].lower()
 
     gradio = results["gradio_client"]["stdout"].splitlines()
     assert gradio[0] == "answered {'16': 'Non réalisée'}" and gradio[1].startswith("['mesure-16#")
