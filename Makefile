@@ -55,7 +55,7 @@ browser-deps: system-tools
 
 test: setup system-tools
 	$(BIN)/lint-imports
-	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest tests
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile tests
 	$(BIN)/python -m pytest eval
 
 test-unit: setup

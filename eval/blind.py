@@ -313,9 +313,6 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
 
 # ------------------------------------------------------------- rewording
 def rewordings(questions: list[BlindQuestion]) -> list[tuple[BlindQuestion, str, str]]:
@@ -370,3 +367,7 @@ def summary_lines(dev: dict, test: dict, rewording: float | None, old: dict | No
 
 def _fmt(value) -> str:
     return "—" if value is None else f"{value:+.2f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

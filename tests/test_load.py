@@ -1,12 +1,13 @@
-"""The bounded load test (`eval/load.py`) on a real server: 30 s of wrk on
-`GET /api/search` and 30 s on `POST /api/ask` (20 connections each), then 50
+"""The bounded load test (`eval/load.py`) on a real server: 15 s of wrk on
+`GET /api/search` and 15 s on `POST /api/ask` (20 connections each; `make
+load` runs 30 s each for the README's figures), then 50
 concurrent `gradio_client` chat sessions of 10 questions.
 
 Asserted: no error in any phase (non-2xx, malformed replies, socket errors,
 client exceptions), every chat answer correct against the document model, and
 the server's RSS grows by at most 10% across the wrk phases (and across the
 chat). Latencies are printed, not asserted: they depend on the machine and its
-load (the README quotes `python -m eval.load`). About 2 minutes.
+load (the README quotes `python -m eval.load`). About 90 s.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def live_server(index_settings):  # shared with the other server tests (tests/li
 def figures(live_server, evaluation, source):
     if shutil.which("wrk") is None:
         pytest.fail("wrk is missing: `make browser-deps` (apt-get install -y wrk)")
-    result = load.run_load(live_server.url, live_server.process.pid, evaluation, source, log=lambda m: print(m, flush=True))
+    result = load.run_load(live_server.url, live_server.process.pid, evaluation, source, duration=15,
+                           log=lambda m: print(m, flush=True))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "load.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     print("\n" + load.format_table(result))
