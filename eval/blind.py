@@ -37,7 +37,8 @@ SECTION_KINDS = {"preambule": "preamble", "bilan": "conclusion", "annexe2": "tab
 # How an answer says that the document lacks what was asked (a refusal in substance).
 FLAG_RE = re.compile(r"^(le document ne (donne|précise|dit|répond|mentionne|contient|cite|indique)|"
                      r"l'évaluation ne (donne|précise|dit|mentionne|cite|indique)|"
-                     r"the document does not|the evaluation does not)", re.IGNORECASE)
+                     # "does not allow a plain yes or no" is an undecided yes/no lead, not a refusal
+                     r"the document does not(?! allow a plain)|the evaluation does not)", re.IGNORECASE)
 YES_NO_RE = re.compile(r"^\W*(oui|non|en partie|yes|no|partly|partially)\b", re.IGNORECASE)
 YES_NO_EN = {"yes": "oui", "no": "non", "partly": "en partie", "partially": "en partie"}
 
@@ -111,6 +112,7 @@ class Score:
     correct: bool = False
     recall: float | None = None  # topic lists: share of the measures concerned that the answer names
     precision: float | None = None  # topic lists: share of the measures named that are concerned
+    wrong_lead: bool | None = None  # yes/no: led with Oui/Non/En partie, and not the expected one
     problems: list[str] = field(default_factory=list)  # broken guarantees (wrong status, bad quote)
     why: str = ""
 
@@ -148,6 +150,7 @@ def score(q: BlindQuestion, answer: dict, source: str, evaluation, problems: lis
         lead = YES_NO_RE.match(text)
         said = YES_NO_EN.get(lead.group(1).lower(), lead.group(1).lower()) if lead else None
         s.correct = not refused and said == (q.yes_no or "").lower()
+        s.wrong_lead = said is not None and said != (q.yes_no or "").lower()
         s.why = "" if s.correct else f"leads with {said!r}, expected {q.yes_no!r}"
     elif kind == "synthesis":
         named = _named_measures(answer)
@@ -238,6 +241,7 @@ def aggregate(scores: list[Score]) -> dict[str, dict]:
             "unanswerable_refused": _mean([s.refused for s in ss if not s.question.answerable]),
             "topic_recall": _mean(recalls),
             "topic_precision": _mean(precisions),
+            "wrong_lead": _mean([s.wrong_lead for s in ss if s.wrong_lead is not None]),
             "wrong_status": sum(any("status" in p for p in s.problems) for s in ss),
             "problems": sum(bool(s.problems) for s in ss),
         }
@@ -251,7 +255,7 @@ def _mean(values) -> float | None:
 
 def table(stats: dict[str, dict], title: str) -> str:
     cols = ("n", "accuracy", "gold@5", "quoted", "facts", "topic_recall", "topic_precision", "answerable_refused",
-            "unanswerable_refused", "wrong_status")
+            "unanswerable_refused", "wrong_lead", "wrong_status")
     lines = [f"### {title}", "", "| kind | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     order = [k for k in (*KINDS, "overall") if k in stats]
     for kind in order:
@@ -358,6 +362,7 @@ def summary_lines(dev: dict, test: dict, rewording: float | None, old: dict | No
              row("topic-list precision (measures named that are concerned)", "topic_precision"),
              row("near-domain unanswerable refused or flagged", "unanswerable_refused"),
              row("answerable refused", "answerable_refused"),
+             row("yes/no led with the wrong Oui / Non / En partie", "wrong_lead"),
              f"| French − English accuracy | {_fmt(gap(dev))} | {_fmt(gap(test))} |",
              row("wrong status stated (count)", "wrong_status", fmt="{}"), row("answer accuracy (all kinds)", "accuracy")]
     if rewording is not None:

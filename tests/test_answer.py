@@ -261,3 +261,31 @@ def test_an_extractive_stream_is_the_final_answer_alone(assistant):
     items = list(assistant.ask_stream("Où en est la mesure 16 ?"))
     assert len(items) == 1 and isinstance(items[0], Answer)
     assert items[0].to_dict() == assistant.ask("Où en est la mesure 16 ?").to_dict()
+
+
+# A yes/no question answered by retrieval (no measure named, no status asked).
+YES_NO_BY_SEARCH = [
+    "Les enquêtes proactives, sans dépôt de plainte, sont-elles devenues courantes ?",
+    "La CNCDH a-t-elle auditionné la secrétaire générale de la Miprof ?",
+    "Est-ce que des places d'hébergement spécialisées ont été ouvertes grâce à la dotation exceptionnelle ?",
+]
+UNDECIDED = ("Le document ne permet pas de répondre simplement par oui ou par non.")
+
+
+@pytest.mark.parametrize("question", YES_NO_BY_SEARCH)
+def test_a_yes_no_lead_needs_a_sentence_that_speaks_to_the_question(assistant, question):
+    """The lead (Oui / Non / En partie) comes only from a sentence holding enough of
+    the question's words: with an unreachable share, every such answer is undecided
+    and still quotes its evidence."""
+    from traite_qa import Assistant
+    from traite_qa.search import Searcher
+
+    strict = Assistant(Searcher(assistant.searcher.data, assistant.searcher.embedder,
+                                assistant.settings.with_(yes_no_min_lexical=1.01)))
+    answer = _ask(strict, question)
+    assert answer.status == "answered" and answer.answer.startswith(UNDECIDED), answer.answer[:200]
+    assert answer.citations and " [" in answer.answer
+    usual = _ask(assistant, question)
+    assert usual.citations
+    if not usual.answer.startswith(UNDECIDED):  # decided: the lead is one of the three, in bold
+        assert re.match(r"\*\*(Oui|Non|En partie)\.\*\*", usual.answer), usual.answer[:120]

@@ -94,6 +94,11 @@ class Tuning:
     w_number: float = 0.06
     w_quantity: float = 0.04
     w_prior: float = 0.08
+    # A yes/no lead (Oui / Non / En partie) is given only when the deciding
+    # sentence holds this share of the question's words (idf-weighted). Off by
+    # default: 0.2 halved the wrong leads on dev (0.47 -> 0.24) but left test's
+    # unchanged (0.12) and cost two test answers, so it did not generalize.
+    yes_no_min_lexical: float = 0.0
     # Topic lists: measures scoring at least `topic_ratio` of the best, at most
     # `topic_max`; weights of the measure cards' dense and lexical votes.
     topic_ratio: float = 0.6

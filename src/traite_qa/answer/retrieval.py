@@ -134,7 +134,8 @@ class RetrievalResponder:
                 # measure agreed on, no sentence decides it.
                 decider = max(chosen, key=lambda e: (e.lexical, e.score))
                 chosen = [decider, *(e for e in chosen if e is not decider)]
-                verdict = None if query.route == Route.STATUS_SEARCH else decide(query.core, decider.text)
+                speaks_to = decider.lexical >= self.tuning.yes_no_min_lexical
+                verdict = None if query.route == Route.STATUS_SEARCH or not speaks_to else decide(query.core, decider.text)
                 lead = f"{T.YES_NO[lang][verdict]} {self._according(chosen, lang)}"
             else:
                 lead = self._according(chosen, lang)
