@@ -53,10 +53,13 @@ system-tools:
 
 browser-deps: system-tools
 
+# Records its own wall time in eval/out/make-test.json (`make bench` quotes it).
 test: setup system-tools
-	$(BIN)/lint-imports
-	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile tests
-	$(BIN)/python -m pytest eval
+	@start=$$(date +%s); \
+	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile tests && $(BIN)/python -m pytest eval; \
+	rc=$$?; mkdir -p eval/out; \
+	echo "{\"seconds\": $$(( $$(date +%s) - start )), \"exit\": $$rc, \"at\": \"$$(date -u +%FT%TZ)\", \"loadavg\": \"$$(cut -d' ' -f1-3 /proc/loadavg)\"}" > eval/out/make-test.json; \
+	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 test-unit: setup
 	$(BIN)/python -m pytest tests -m "not slow and not browser and not server"

@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
                                  "query_encoder": settings.query_encoder, "passage_encoder": settings.passage_encoder,
                                  "quantize": settings.quantize},
                     "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}, "git": git_state()}
+    make_test = args.out / "make-test.json"  # written by `make test` itself: a 9-minute run is not repeated here
+    if make_test.is_file():
+        report["make_test"] = json.loads(make_test.read_text(encoding="utf-8"))
 
     say = lambda *a: print(*a, flush=True)  # noqa: E731
     t = time.perf_counter()

@@ -115,6 +115,11 @@ def table_rows(r: dict) -> list[tuple[str, str, str]]:
                          f"`python -m eval.baseline`, {rf.get('embedded')} chunks embedded; recipe / ours = {ratio(rf['wall_s'], first['wall_s'] if first else None) or 0:.2f}"))
         rows.append(("recipe warm rebuild, in-process", _secs(b.get("recipe_warm_inprocess_s")), f"process: {_secs(rw['wall_s']) if rw else '—'}"))
     rows += perf_rows(r)
+    mt = r.get("make_test")
+    if mt:
+        rows.append(("`make test` wall time (its last run)", _secs(mt.get("seconds")),
+                     f"target < 480 s: {verdict(mt.get('seconds'), 480.0)}; exit {mt.get('exit')}, {mt.get('at')}, "
+                     f"load average at the end {mt.get('loadavg', '?')}"))
     for name, label in (("ours", "ours (hybrid)"), ("recipe", "fixed-size recipe")):
         if name in rec:
             x = rec[name]
