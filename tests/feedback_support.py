@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+import live
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `fakes` when run as a script
 
@@ -145,13 +147,7 @@ class AppProcess:
         return self.log_path.read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        live.terminate(self.process)
 
 
 def _serve(argv: list[str]) -> None:

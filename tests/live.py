@@ -121,13 +121,18 @@ def start(
 
 
 def stop(server: LiveServer) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
+    terminate(server.process)
+
+
+def terminate(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after 10 s."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            server.process.wait(timeout=10)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=5)
+            process.kill()
+            process.wait(timeout=5)
 
 
 def acquire(index_dir: Path, log_dir: Path | None = None) -> LiveServer:

@@ -272,17 +272,22 @@ YES_NO_BY_SEARCH = [
 UNDECIDED = ("Le document ne permet pas de répondre simplement par oui ou par non.")
 
 
-@pytest.mark.parametrize("question", YES_NO_BY_SEARCH)
-def test_a_yes_no_lead_needs_a_sentence_that_speaks_to_the_question(assistant, question):
-    """The lead (Oui / Non / En partie) comes only from a sentence holding enough of
-    the question's words: with an unreachable share, every such answer is undecided
-    and still quotes its evidence."""
+@pytest.fixture(scope="module")
+def strict_yes_no(assistant):
+    """The same index and model, with a yes/no lead share no sentence can reach."""
     from traite_qa import Assistant
     from traite_qa.search import Searcher
 
-    strict = Assistant(Searcher(assistant.searcher.data, assistant.searcher.embedder,
-                                assistant.settings.with_(yes_no_min_lexical=1.01)))
-    answer = _ask(strict, question)
+    return Assistant(Searcher(assistant.searcher.data, assistant.searcher.embedder,
+                              assistant.settings.with_(yes_no_min_lexical=1.01)))
+
+
+@pytest.mark.parametrize("question", YES_NO_BY_SEARCH)
+def test_a_yes_no_lead_needs_a_sentence_that_speaks_to_the_question(assistant, strict_yes_no, question):
+    """The lead (Oui / Non / En partie) comes only from a sentence holding enough of
+    the question's words: with an unreachable share, every such answer is undecided
+    and still quotes its evidence."""
+    answer = _ask(strict_yes_no, question)
     assert answer.status == "answered" and answer.answer.startswith(UNDECIDED), answer.answer[:200]
     assert answer.citations and " [" in answer.answer
     usual = _ask(assistant, question)
