@@ -341,3 +341,36 @@ def test_json_columns_are_json(store, url):
     assert json.loads(answer_json)["question"] == "Où en est la mesure 16 ?"
     assert [c["id"] for c in json.loads(citations)] == ["mesure-16#1", "note-47"]
     assert json.loads(settings_json)["model_fingerprint"] == "fp-1"
+
+
+@pytest.mark.parametrize("busy_times, fails", [(2, False), (10_000, True)])
+def test_a_busy_sqlite_file_at_first_migration_is_tried_again_until_the_timeout(tmp_path, monkeypatch, busy_times, fails):
+    """SQLITE_BUSY can come before busy_timeout applies (another process
+    switching a new file to WAL): migrate() tries again, within the store's
+    timeout, then says the database is unavailable."""
+    from sqlalchemy.exc import OperationalError
+
+    from traite_qa.feedback import migrations
+
+    real, calls = migrations.migrate, []
+
+    def busy_then_real(conn, target=migrations.LATEST):
+        calls.append(1)
+        if len(calls) <= busy_times:
+            orig = sqlite3.OperationalError("database is locked")
+            orig.sqlite_errorcode = sqlite3.SQLITE_BUSY
+            raise OperationalError("BEGIN IMMEDIATE", {}, orig)
+        return real(conn, target)
+
+    monkeypatch.setattr(migrations, "migrate", busy_then_real)
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'busy.db'}", timeout=0.5)
+    started = time.monotonic()
+    if fails:
+        with pytest.raises(FeedbackStoreError, match="database is locked"):
+            store.migrate()
+        assert 0.5 <= time.monotonic() - started < 3
+    else:
+        assert store.migrate() == [1, 2] and len(calls) == 3
+        store.add(make_record())
+        assert len(store.feedback()) == 1
+    store.close()

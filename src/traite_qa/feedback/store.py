@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -153,9 +155,22 @@ class FeedbackStore:
     def migrate(self, target: int = migrations.LATEST) -> list[int]:
         """Create or upgrade the schema (done on first use anyway); returns the steps applied."""
         self._prepare_file()
-        with self._guard("migrate the feedback database", begin=True) as conn:
-            applied = migrations.migrate(conn, target)
-            version = migrations.current_version(conn)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with self._guard("migrate the feedback database", begin=True) as conn:
+                    applied = migrations.migrate(conn, target)
+                    version = migrations.current_version(conn)
+                break
+            except FeedbackStoreError as err:
+                # Several processes opening a new SQLite file at once: one of
+                # them may get SQLITE_BUSY before busy_timeout applies (while
+                # another switches the file to WAL). Migrating is idempotent
+                # (versions are applied under the write lock), so try again
+                # until the store's timeout.
+                if not getattr(err, "sqlite_busy", False) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
         if version > migrations.LATEST:
             raise FeedbackStoreError(
                 f"the feedback database {self.display} has schema version {version}, newer than this traite-qa "
@@ -207,10 +222,13 @@ class FeedbackStore:
         except (SQLAlchemyError, OSError, ModuleNotFoundError) as err:
             reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200] or type(err).__name__
             effect = "" if doing.startswith("read") else "nothing was saved and answering is not affected: "
-            raise FeedbackStoreError(
+            error = FeedbackStoreError(
                 f"could not {doing}: the database {self.display} is unavailable ({reason}); "
                 f"{effect}retry later, or check TRAITE_QA_DATABASE_URL"
-            ) from None
+            )
+            # Read by migrate(), which may try again.
+            error.sqlite_busy = getattr(getattr(err, "orig", None), "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+            raise error from None
 
 
 def _make_engine(url: URL, timeout: float) -> Engine:
