@@ -13,7 +13,8 @@ Scores per question (answerable questions unless said):
 - facts correct (every `expect` pattern in the answer; status questions: the
   status, stated for a measure of the gold);
 - topic lists: recall of the measures concerned among those the answer names;
-- yes/no: the answer leads with the expected Oui / Non / En partie;
+- yes/no: the answer leads with the expected Oui / Non / En partie, or leads
+  with no verdict and quotes a gold sentence (a wrong lead is counted apart);
 - synthesis: a gold passage cited and a gold sentence quoted or half the gold measures named;
 - unanswerable: refused (no_evidence) or flagged ("le document ne donne pas …").
 """
@@ -149,9 +150,11 @@ def score(q: BlindQuestion, answer: dict, source: str, evaluation, problems: lis
     elif kind == "yes_no":
         lead = YES_NO_RE.match(text)
         said = YES_NO_EN.get(lead.group(1).lower(), lead.group(1).lower()) if lead else None
-        s.correct = not refused and said == (q.yes_no or "").lower()
+        # A right verdict, or no verdict and the evidence that settles it quoted
+        # (the assistant states Oui / Non only where annex 2's status decides).
         s.wrong_lead = said is not None and said != (q.yes_no or "").lower()
-        s.why = "" if s.correct else f"leads with {said!r}, expected {q.yes_no!r}"
+        s.correct = not refused and (said == (q.yes_no or "").lower() or said is None and bool(s.quoted))
+        s.why = "" if s.correct else (f"leads with {said!r}, expected {q.yes_no!r}" if said else "no gold sentence quoted")
     elif kind == "synthesis":
         named = _named_measures(answer)
         half = bool(q.measures) and len(named & set(q.measures)) * 2 >= len(set(q.measures))

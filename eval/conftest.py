@@ -53,5 +53,5 @@ def pytest_terminal_summary(terminalreporter):
         xfail = STATE["report"]["xfail"]
         terminalreporter.write_line(f"xfail-marked questions: {len(xfail)}" + "".join(f"\n  {k}: {v}" for k, v in xfail.items()))
     if "blind" in STATE:
-        terminalreporter.section("traite-qa blind questions: dev and test (also in eval/report-blind.md)")
+        terminalreporter.section("traite-qa question bank: dev and test (also in eval/report-bank.md)")
         terminalreporter.write_line(STATE["blind"])

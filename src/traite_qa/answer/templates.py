@@ -98,9 +98,11 @@ TOPIC_LEAD = {
     "fr": "Mesures du plan liées à votre question, de la plus proche à la moins proche{within} :",
     "en": "Measures of the plan related to your question, closest first{within}:",
 }
+# A count of the measures listed, not a claim that the plan has exactly that
+# many on the topic: which measures "concern" a topic is the ranking's call.
 TOPIC_COUNT = {
-    "fr": "{n} mesure{s} du plan se rapporte{nt} à votre question{within} :",
-    "en": "{n} measure{s} of the plan relate{verb_s} to your question{within}:",
+    "fr": "Je trouve {n} mesure{s} du plan liée{s} à votre question{within} :",
+    "en": "I find {n} measure{s} of the plan related to your question{within}:",
 }
 TOPIC_WITHIN = {"fr": " ({what})", "en": " ({what})"}
 TOPIC_NONE = {
@@ -112,20 +114,23 @@ SYNTHESIS_LEAD = {"fr": "En résumé, d'après l'évaluation de la CNCDH :", "en
 SYNTHESIS_MEASURES = {"fr": "Mesures qui illustrent ce point :", "en": "Measures that illustrate the point:"}
 SYNTHESIS_ITEM = {"fr": "- mesure {n} « {title} » ({status}) {marker}", "en": "- measure {n} « {title} » ({status}) {marker}"}
 
-# Refusals that still show the closest passage.
+# Refusals that still show the closest passage. Each "does not give" sentence is
+# said only once verified against the document (`refusal_claim` in retrieval.py);
+# otherwise NOT_FOUND, which speaks of the search, not of the document.
 NOT_GIVEN = {
-    "fr": {"missing_year": "Le document ne donne pas cette information pour {detail}.",
-           "missing_value": "Le document ne donne pas {what} sur ce point.",
-           "missing_entity": "Le document ne donne pas {what} concernant {detail}.",
+    "fr": {"missing_year": "Le document ne mentionne pas l'année {detail}.",
+           "missing_value": "Les passages les plus proches ne donnent pas {what}.",
            "closest": "Le passage le plus proche :"},
-    "en": {"missing_year": "The document does not give this for {detail}.",
-           "missing_value": "The document gives no {what} on this point.",
-           "missing_entity": "The document gives no {what} about {detail}.",
+    "en": {"missing_year": "The document does not mention the year {detail}.",
+           "missing_value": "The closest passages give no {what}.",
            "closest": "The closest passage, quoted in French:"},
 }
+NOT_FOUND = {"fr": "Je ne trouve pas dans le document de passage qui réponde précisément à cette question.",
+             "en": "I found no passage of the document that answers this precisely."}
 VALUE_WORDS = {"fr": {"money": "de montant", "count": "de chiffre", "date": "de date", "": "cette information"},
                "en": {"money": "amount", "count": "figure", "date": "date", "": "information"}}
-UNKNOWN_PLACE = {"fr": "Le document ne parle pas de ce pays ({detail}).", "en": "The document does not discuss this country ({detail})."}
+UNKNOWN_PLACE = {"fr": "Le document ne répond pas à cette question : il ne mentionne pas ce pays ({detail}).",
+                 "en": "The document does not answer this question: it never mentions this country ({detail})."}
 CLOSEST_TOPICS = {"fr": "Sujets proches que vous pouvez interroger :", "en": "Closest topics you could ask about:"}
 MEASURE_WORD = {"fr": "mesure", "en": "measure"}
 

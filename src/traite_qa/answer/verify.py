@@ -2,11 +2,16 @@
 
 - every quote is a verbatim substring of its passage (and of the source);
 - every marker in the text names a cited passage, every citation is named;
-- the status stated for a measure is the document's, in whatever words (claims.py).
+- the status stated for a measure is the document's, in whatever words (claims.py);
+- every other claim the framing makes in its own words (outside « quotes ») is
+  checked against the document (`framing_problems`): a Oui / Non / En partie
+  lead, "the document does not mention the year / this country", "the
+  passages give no figure / date / amount".
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from ..document import Evaluation, Status
@@ -34,6 +39,7 @@ def answer_problems(answer, evaluation: Evaluation, source: str | None = None) -
         if evaluation.measure(int(number)).status.value != status:
             problems.append(f"measure {number} stated as {status!r}, the document says {evaluation.measure(int(number)).status.value!r}")
     problems += stated_status_problems(answer.answer, evaluation)
+    problems += framing_problems(answer, evaluation, source)
     if answer.status == "invalid_question" and answer.citations:
         problems.append("an invalid_question answer cites passages")
     return problems
@@ -69,3 +75,56 @@ def claim_problems(claims: list[Claim], evaluation: Evaluation) -> list[str]:
                 said = " or ".join(repr(s.value) for s in Status if s in claim.allowed) or "an ambiguous status"
                 problems.append(f"the answer says measure {number} is {said}, the document says {actual.value!r}")
     return problems
+
+
+_LEAD = re.compile(r"^\*\*(Oui|Non|En partie|Yes|No|Partly)\.\*\*")
+_LEAD_STATUS = {"oui": Status.REALISEE, "yes": Status.REALISEE, "non": Status.NON_REALISEE, "no": Status.NON_REALISEE,
+                "en partie": Status.PARTIELLEMENT, "partly": Status.PARTIELLEMENT}
+_NO_YEAR = re.compile(r"(?:ne mentionne pas l'année|does not mention the year) (\d{4})")
+_NO_COUNTRY = re.compile(r"(?:ne mentionne pas ce pays|never mentions this country) \(([^)]+)\)")
+_NO_VALUE = re.compile(r"(?:ne donnent pas|give no) (?:de |d')?(montant|chiffre|date|amount|figure)")
+_VALUE_TYPE = {"montant": "money", "amount": "money", "chiffre": "count", "figure": "count", "date": "date"}
+
+
+def framing_problems(answer, evaluation: Evaluation, source: str | None = None) -> list[str]:
+    """Claims of the answer's own words that the document does not support.
+
+    - A yes/no lead states a status: it must be the status of the one measure
+      the answer states (annex 2), never read from a sentence.
+    - "does not mention the year Y" / "this country (X)": Y, or any name of X
+      (English or French, any case or accents), must be absent from the source.
+    - "the closest passages give no figure": no quoted sentence may hold one.
+    """
+    from ..understand import satisfies
+    from .gate import country_names
+
+    problems: list[str] = []
+    own = _outside_quotes(answer.answer)
+    lead = _LEAD.match(answer.answer)
+    if lead:
+        statuses = {Status(v) for v in answer.measures.values()}
+        wanted = _LEAD_STATUS[lead.group(1).lower()]
+        if len(answer.measures) != 1 or statuses != {wanted}:
+            problems.append(f"yes/no lead {lead.group(1)!r} is not the status of the one measure stated "
+                            f"({dict(answer.measures)})")
+    if source is not None:
+        from ..text import fold
+
+        folded = fold(source)
+        for year in _NO_YEAR.findall(own):
+            if year in source:
+                problems.append(f"says the document does not mention {year}; it does")
+        for name in _NO_COUNTRY.findall(own):
+            names = country_names(fold(name)) or {fold(name)}
+            found = [n for n in names if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", folded)]
+            if found:
+                problems.append(f"says the document never mentions {name!r}; it names {found[0]!r}")
+    for word in _NO_VALUE.findall(own):
+        quotes = [q for c in answer.citations for q in c.quotes]
+        if any(satisfies(_VALUE_TYPE[word], [q]) for q in quotes):
+            problems.append(f"says no {word} is given, above a quote that gives one")
+    return problems
+
+
+def _outside_quotes(text: str) -> str:
+    return re.sub(r"«[^»]*»", "«»", text)

@@ -23,8 +23,13 @@ _FRENCH_WORDS = frozenset(
 )
 
 
+# French elides at the front (l', d', qu'); English contracts at the back ('s, n't, 're).
+_ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|m|t|jusqu|lorsqu|puisqu|quoiqu)'")
+_CONTRACTION = re.compile(r"\w(?:'s|n't|'re|'ve|'ll|'d|'m)$")
+
+
 def is_english(question: str) -> bool:
-    tokens = re.findall(r"[\w'-]+", fold(question))
-    english = sum(t in _ENGLISH_WORDS for t in tokens)
-    french = sum(t in _FRENCH_WORDS or "'" in t for t in tokens)  # l', d', qu' are French
+    tokens = re.findall(r"[\w'-]+", fold(question).replace("’", "'"))
+    english = sum(t in _ENGLISH_WORDS or bool(_CONTRACTION.search(t)) for t in tokens)
+    french = sum(t in _FRENCH_WORDS or bool(_ELISION.match(t)) for t in tokens)
     return english >= 2 and english > 2 * french

@@ -17,6 +17,7 @@ from dataclasses import replace
 from ..document import Evaluation
 from ..text import STOPWORDS, fold
 from ..types import Query, References, Route
+from ..vocabulary import unshout
 from .answer_type import answer_type, asked_years, asks_reference
 from .courtesy import core as strip_courtesy
 from .form import Form, read_form
@@ -31,9 +32,11 @@ class Router:
     def __init__(self, evaluation: Evaluation):
         self.evaluation = evaluation
         self.finder = ReferenceFinder(evaluation)
+        self._acronyms = {fold(a.acronym).upper() for a in evaluation.acronyms}
 
     def read(self, text: str) -> Query:
-        core = strip_courtesy(text)
+        # Capitals typed for emphasis are not acronyms: only the document's own are kept.
+        core = strip_courtesy(unshout(text, self._acronyms))
         if not re.search(r"\w", core):
             return Query(text, Route.GREETING, core=text, english=is_english(text))
         refs = self.finder.find(core)

@@ -1,0 +1,51 @@
+"""The words the assistant reads with one meaning everywhere: negation,
+completion ("a-t-elle été réalisée ?") and case.
+
+Patterns live in `data/cues.yaml` (each entry says where it comes from); this
+module is the one place that compiles and applies them, so a question is
+read the same way by the router, the gate and the framing verifiers.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .tables import phrase_pattern, regex_list, table
+from .text import fold
+
+
+@lru_cache(maxsize=1)
+def _negation() -> re.Pattern:
+    return regex_list(table("cues")["negation"])
+
+
+@lru_cache(maxsize=1)
+def _completion() -> re.Pattern:
+    return phrase_pattern(table("cues")["status"]["done"])
+
+
+def negated(text: str) -> bool:
+    """The text says 'not' ('n'a pas', 'aucun', 'not', 'never'), in any case or accents."""
+    return bool(_negation().search(fold(text)))
+
+
+def asks_completion(text: str) -> bool:
+    """The text asks whether something was carried out ('réalisée', 'mise en
+    œuvre', 'implemented'): a measure's status answers exactly that."""
+    return bool(_completion().search(fold(text)))
+
+
+def shouting(text: str) -> bool:
+    """Typed in capitals: most cased letters upper case, over a few words.
+    Such capitals say nothing about acronyms or names."""
+    letters = [c for c in text if c.isalpha() and c.lower() != c.upper()]
+    return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.7 * len(letters)
+
+
+def unshout(text: str, acronyms: set[str]) -> str:
+    """Lower-case a question typed in capitals, keeping the document's own
+    acronyms (annex 1) as they are written there."""
+    if not shouting(text):
+        return text
+    return re.sub(r"[^\W\d_]+", lambda m: m.group(0) if fold(m.group(0)).upper() in acronyms else m.group(0).lower(), text)
