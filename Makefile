@@ -12,8 +12,10 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
+# mkdocs 1.6 prints a notice about MkDocs 2 on every build.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup run build outline test test-unit test-eval bench compare load system-tools browser-deps clean
+.PHONY: setup run build outline test test-unit test-eval bench compare load docs system-tools browser-deps clean
 
 setup: $(STAMP)
 
@@ -22,9 +24,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel on disk (an unpinned resolve takes CUDA).
 	$(BIN)/pip install --quiet torch==2.13.0
-	# The extras too: the LangChain and MCP tests need them; qdrant: the optional
-	# Qdrant store, so its tests run (local mode, no server).
-	$(BIN)/pip install --quiet -e '.[dev,langchain,mcp,qdrant]'
+	# The extras too: chat (the web chat and HTTP API: `make run`), feedback
+	# (its database drivers), llm (the optional generator's client); the
+	# LangChain and MCP tests need theirs; qdrant: the optional Qdrant store, so
+	# its tests run (local mode, no server).
+	$(BIN)/pip install --quiet -e '.[dev,chat,feedback,llm,langchain,mcp,qdrant]'
 	touch $(STAMP)
 
 # The chat: builds the index when missing or stale, then serves it.
@@ -59,6 +63,7 @@ browser-deps: system-tools
 SLOW_FIRST := tests/test_load.py tests/test_processes.py tests/test_fuzz.py
 test: setup system-tools
 	@start=$$(date +%s); \
+	$(BIN)/python -m eval.docs_figures && $(BIN)/mkdocs build --strict --quiet --site-dir build/site && \
 	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile $(SLOW_FIRST) tests && $(BIN)/python -m pytest eval; \
 	rc=$$?; mkdir -p eval/out; \
 	echo "{\"seconds\": $$(( $$(date +%s) - start )), \"exit\": $$rc, \"at\": \"$$(date -u +%FT%TZ)\", \"loadavg\": \"$$(cut -d' ' -f1-3 /proc/loadavg)\"}" > eval/out/make-test.json; \
@@ -70,7 +75,13 @@ test-unit: setup
 test-eval: setup
 	$(BIN)/python -m pytest eval
 
-# Performance figures (README): latency, cold start, build, RSS, the usual
+# The docs site: figures regenerated from eval/out/, then built into build/site
+# (`$(BIN)/mkdocs serve` to read it while editing).
+docs: setup
+	$(BIN)/python -m eval.docs_figures
+	$(BIN)/mkdocs build --strict --site-dir build/site
+
+# Performance figures (docs/performance.md): latency, cold start, build, RSS, the usual
 # recipe side by side, FAISS scaling.
 bench: setup
 	$(BIN)/python -m eval.bench --scaling
