@@ -12,8 +12,10 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
+# mkdocs 1.6 prints a notice about MkDocs 2 on every build.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup run build outline test test-unit test-eval train bench compare load system-tools browser-deps clean constraints
+.PHONY: setup run build outline test test-unit test-eval train bench compare load docs system-tools browser-deps clean constraints
 
 setup: $(STAMP)
 
@@ -22,10 +24,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel on disk (an unpinned resolve takes CUDA).
 	$(BIN)/pip install --quiet torch==2.13.0
-	# The extras too: the LangChain and MCP tests need them; qdrant: the optional
-	# Qdrant store, so its tests run (local mode, no server). constraints.txt: the
-	# versions CI passed with (`make constraints` rewrites it from a green venv).
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,langchain,mcp,qdrant]'
+	# The extras too: chat (the web chat and HTTP API: `make run`), feedback
+	# (its database drivers), llm (the optional generator's client); the
+	# LangChain and MCP tests need theirs; qdrant: the optional Qdrant store, so
+	# its tests run (local mode, no server). constraints.txt: the versions CI
+	# passed with (`make constraints` rewrites it from a green venv).
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,chat,feedback,llm,langchain,mcp,qdrant]'
 	touch $(STAMP)
 
 # The exact versions of a venv that passed `make test`, for the next fresh install.
@@ -67,6 +71,7 @@ SLOW_FIRST := tests/test_load.py tests/test_processes.py tests/test_fuzz.py
 # not on a user's machine; thresholds hold under both (eval/arith.py).
 test: setup system-tools
 	@start=$$(date +%s); \
+	$(BIN)/python -m eval.docs_figures && $(BIN)/mkdocs build --strict --quiet --site-dir build/site && \
 	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile $(SLOW_FIRST) tests && $(BIN)/python -m pytest eval \
 	  && rm -rf eval/out/idx-bf16 && TRAITE_QA_QUANTIZE=bf16 TRAITE_QA_INDEX_DIR=eval/out/idx-bf16 $(BIN)/python -m pytest eval -p no:cacheprovider; \
 	rc=$$?; mkdir -p eval/out; \
@@ -84,7 +89,13 @@ test-eval: setup
 train: setup
 	$(BIN)/python -m eval.train
 
-# Performance figures (README): latency, cold start, build, RSS, the usual
+# The docs site: figures regenerated from eval/out/, then built into build/site
+# (`$(BIN)/mkdocs serve` to read it while editing).
+docs: setup
+	$(BIN)/python -m eval.docs_figures
+	$(BIN)/mkdocs build --strict --site-dir build/site
+
+# Performance figures (docs/performance.md): latency, cold start, build, RSS, the usual
 # recipe side by side, FAISS scaling.
 bench: setup
 	$(BIN)/python -m eval.bench --scaling

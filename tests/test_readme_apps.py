@@ -1,7 +1,7 @@
-"""README's "Use it from another app" (issue 13): every code block of the
-section runs as written, from an empty directory, against the session's index
+"""The docs' "Use it from another app" (docs/integrations.md): every code block of the
+page runs as written, from an empty directory, against the session's index
 (`TRAITE_QA_INDEX_DIR`). The HTTP (curl) and gradio_client blocks talk to a live
-`traite-qa chat`, with the README's URL replaced by the server's; the MCP
+`traite-qa chat`, with the page's URL replaced by the server's; the MCP
 config's command is started with the SDK's stdio client; the Python blocks run
 in one fresh interpreter, each in its own namespace (so none leans on another's
 imports)."""
@@ -24,7 +24,7 @@ import live
 
 from fakes import REPO, VENV_BIN
 
-SECTION = "## Use it from another app"
+PAGE = REPO / "docs" / "integrations.md"
 README_URL = "http://127.0.0.1:7860"
 OUT = Path(__file__).parent / "out"
 # subsection (title prefix) -> the languages of its code blocks, in order
@@ -39,12 +39,9 @@ EXPECTED = {
 
 
 def _blocks() -> dict[str, list[tuple[str, str]]]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
-    section = text[start : end if end != -1 else len(text)]
+    section = PAGE.read_text(encoding="utf-8")
     found = {}
-    for part in re.split(r"\n### ", section)[1:]:
+    for part in re.split(r"\n## ", section)[1:]:
         title = part.splitlines()[0]
         key = next((k for k in EXPECTED if title.startswith(k)), title)
         found[key] = re.findall(r"```(\w+)\n(.*?)```", part, flags=re.S)

@@ -4,11 +4,12 @@ France's 2nd national action plan against trafficking in human beings (2019-2021
 Public API::
 
     from traite_qa import Searcher, Assistant
-    hits = Searcher.load().search("mécanisme national de référence", k=5)   # the default index, built if missing
-    answer = Assistant.load().ask("Où en est la mesure 16 ?")
+    searcher = Searcher.load()                  # the default index, built if missing
+    hits = searcher.search("mécanisme national de référence", k=5)
+    answer = Assistant(searcher).ask("Où en est la mesure 16 ?")   # one model for both
 
 Other apps: `traite_qa.integrations` (a LangChain retriever, an MCP server, an
-export of the vectors); see the README's "Use it from another app".
+export of the vectors); see docs/integrations.md.
 
 The package is the pipeline, one folder per stage, imports pointing one way:
 document → index → understand → search → answer (checked by import-linter).

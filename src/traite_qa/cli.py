@@ -11,8 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import TraiteQAError
+from .errors import TraiteQAError, require_extra
 from .settings import Settings
+
+# What `traite-qa chat` imports beyond the library: pip install 'traite-qa[chat]'.
+CHAT_MODULES = ("gradio", "fastapi", "uvicorn", "sqlalchemy")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="traite-qa", description=__doc__.splitlines()[0])
+    # allow_abbrev=False on every parser: the top-level parser would otherwise take
+    # a command's `--mode` for an abbreviation of its own `--model`/`--model-cache`.
+    parser = argparse.ArgumentParser(prog="traite-qa", description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--index", type=Path, help="index directory (default: index/build in a checkout, else "
                         "~/.local/share/traite-qa/index/<model>, built when missing; TRAITE_QA_INDEX_DIR)")
     parser.add_argument("--source", type=Path, help="source document (default: index/source/… in a checkout, "
@@ -45,16 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-cache", type=Path, help="where converted models live (TRAITE_QA_MODEL_CACHE)")
     sub = parser.add_subparsers(dest="command")
 
-    p = sub.add_parser("outline", help="print the parsed structure and its warnings")
+    p = sub.add_parser("outline", help="print the parsed structure and its warnings", allow_abbrev=False)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_outline)
 
-    p = sub.add_parser("build", help="build the search index (incremental, atomic)")
+    p = sub.add_parser("build", help="build the search index (incremental, atomic)", allow_abbrev=False)
     p.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_build)
 
-    p = sub.add_parser("search", help="hybrid search; reads queries from stdin when none is given")
+    p = sub.add_parser("search", help="hybrid search; reads queries from stdin when none is given",
+                       allow_abbrev=False)
     p.add_argument("query", nargs="?")
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--status", help="realisee | partiellement-realisee | non-realisee")
@@ -65,20 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_search)
 
-    p = sub.add_parser("ask", help="answer with cited passages; reads questions from stdin when none is given")
+    p = sub.add_parser("ask", help="answer with cited passages; reads questions from stdin when none is given",
+                       allow_abbrev=False)
     p.add_argument("question", nargs="?")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_ask)
 
-    p = sub.add_parser("chat", help="serve the web chat and the HTTP API (builds the index if needed)")
+    p = sub.add_parser("chat", help="serve the web chat and the HTTP API (builds the index if needed; "
+                       "pip install 'traite-qa[chat]')", allow_abbrev=False)
     p.add_argument("--host", help="bind address (default 127.0.0.1; TRAITE_QA_HOST)")
     p.add_argument("--port", type=int, help="port (default 7860; TRAITE_QA_PORT)")
     p.set_defaults(run=_chat)
 
-    p = sub.add_parser("mcp", help="serve search and answers as MCP tools over stdio (pip install 'traite-qa[mcp]')")
+    p = sub.add_parser("mcp", help="serve search and answers as MCP tools over stdio (pip install 'traite-qa[mcp]')",
+                       allow_abbrev=False)
     p.set_defaults(run=_mcp)
 
-    p = sub.add_parser("export", help="write the chunks and their vectors for another vector store")
+    p = sub.add_parser("export", help="write the chunks and their vectors for another vector store", allow_abbrev=False)
     p.add_argument("directory", type=Path, help="folder to write into (created if missing)")
     p.add_argument("--format", choices=["jsonl", "npz"], default="jsonl",
                    help="jsonl: one chunk per line with its embedding; npz: ids and a float32 matrix")
@@ -176,8 +185,16 @@ def _print_hits(hits) -> None:
         print(f"{hit.rank:>2}. {hit.score:.4f}  {hit.id:<18} {hit.title[:70]}{status}")
 
 
+def _require_generator_client(settings: Settings) -> None:
+    """The optional generator (TRAITE_QA_LLM_*) talks through the openai client."""
+    if settings.uses_generator:
+        require_extra("llm", "openai")
+
+
 def _ask(args, settings: Settings) -> int:
     from .answer import Assistant
+
+    _require_generator_client(settings)
 
     assistant = Assistant.load(settings=settings)
     batch = args.question is None
@@ -196,6 +213,8 @@ def _chat(args, settings: Settings) -> int:
     settings = settings.with_(**{k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None})
     # The page is served at once; the index is loaded (and built first when
     # missing or stale, model fingerprint included) once, in the background.
+    require_extra("chat", *CHAT_MODULES)
+    _require_generator_client(settings)
     from traite_qa_app.server import serve
 
     serve(settings)

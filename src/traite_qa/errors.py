@@ -40,6 +40,20 @@ class MissingExtraError(TraiteQAError, ImportError):
     """An integration needs an optional dependency (a pip extra) that is not installed."""
 
 
+def require_extra(extra: str, *modules: str) -> None:
+    """Raise MissingExtraError naming `pip install 'traite-qa[extra]'` when one
+    of `modules` (top-level names) is not installed. Looks the modules up
+    without importing them: the check costs nothing when they are there."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtraError(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed: "
+            f"pip install 'traite-qa[{extra}]'"
+        )
+
+
 class VectorStoreError(TraiteQAError):
     """The vector store backend is missing or unreachable (e.g. a Qdrant server)."""
 

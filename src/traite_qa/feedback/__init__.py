@@ -1,5 +1,5 @@
 """Answer feedback: ratings stored in SQLite or PostgreSQL, reviewed, exported
-as candidate evaluation questions (issue 16).
+as candidate evaluation questions.
 
     from traite_qa import Assistant, with_feedback
     assistant = with_feedback(Assistant.load())
@@ -20,10 +20,18 @@ _LAZY = {
 }
 
 
+# The store's database drivers come with `pip install 'traite-qa[feedback]'`.
+EXTRA_MODULES = ("sqlalchemy",)
+
+
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
+        if _LAZY[name] in ("store", "migrations", "recorder"):
+            from ..errors import require_extra
+
+            require_extra("feedback", *EXTRA_MODULES)
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
         return getattr(module, "LATEST" if name == "SCHEMA_VERSION" else name)
     raise AttributeError(f"module 'traite_qa.feedback' has no attribute {name!r}")

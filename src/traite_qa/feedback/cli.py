@@ -11,26 +11,29 @@ from .model import RATINGS, REASONS, now_utc
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("feedback", help="answers rated by users: list, export as eval candidates, purge")
+    p = sub.add_parser("feedback", help="answers rated by users: list, export as eval candidates, purge",
+                       allow_abbrev=False)
     p.add_argument("--database", help="database URL (default: SQLite in the user data dir; TRAITE_QA_DATABASE_URL)")
     commands = p.add_subparsers(dest="feedback_command", required=True)
 
-    c = commands.add_parser("list", help="the feedback, newest first, as a table")
+    c = commands.add_parser("list", help="the feedback, newest first, as a table", allow_abbrev=False)
     _filters(c)
     c.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50; 0 = all)")
     c.add_argument("--json", action="store_true", help="one JSON object per line, with the answer")
     c.set_defaults(run=_list)
 
-    c = commands.add_parser("export", help="candidate entries for eval/questions.yaml")
+    c = commands.add_parser("export", help="candidate entries for eval/questions.yaml", allow_abbrev=False)
     _filters(c)
     c.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
     c.set_defaults(run=_export)
 
-    c = commands.add_parser("purge", help="delete feedback and logged questions older than the retention")
+    c = commands.add_parser("purge", help="delete feedback and logged questions older than the retention",
+                            allow_abbrev=False)
     c.add_argument("--days", type=int, help="retention in days (default: TRAITE_QA_FEEDBACK_RETENTION_DAYS)")
     c.set_defaults(run=_purge)
 
-    c = commands.add_parser("migrate", help="create or upgrade the database schema now (otherwise done on first write)")
+    c = commands.add_parser("migrate", help="create or upgrade the database schema now (otherwise done on first write)",
+                            allow_abbrev=False)
     c.set_defaults(run=_migrate)
 
 
@@ -40,6 +43,9 @@ def _filters(parser) -> None:
 
 
 def _store(args, settings: Settings):
+    from ..errors import require_extra
+
+    require_extra("feedback", "sqlalchemy")  # pip install 'traite-qa[feedback]'
     from .store import FeedbackStore  # SQLAlchemy: imported only when a feedback command runs
 
     if args.database:

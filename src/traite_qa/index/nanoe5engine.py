@@ -6,7 +6,7 @@ calls from several threads run side by side.
 
 Threads. By default each call runs on ONE OpenMP thread, and a batch of
 questions is split over one worker thread per core. Measured here
-(README, Performance): split over the cores, a call's matrices are small and
+(docs/performance.md): split over the cores, a call's matrices are small and
 its threads meet at a barrier after every operation; on a shared machine a
 descheduled thread stalls the other at each one (a single question then took
 hundreds of ms of CPU), while one thread per call costs the same ~28 ms of

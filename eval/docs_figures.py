@@ -1,0 +1,163 @@
+"""Regenerate docs/figures.md from the JSON files the measuring runs write in
+eval/out/, so no figure in the docs is copied by hand.
+
+    python -m eval.docs_figures            # eval/out -> docs/figures.md
+    python -m eval.docs_figures --out DIR --page FILE
+
+A file that is missing (or unreadable) gets a "not measured yet" line and the
+command that measures it; the script never fails for a missing figure. The
+renderer is generic (nested objects become key paths, lists of objects become
+tables, long lists of numbers their summary), so a run that adds a field shows
+it without a change here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "eval" / "out"
+PAGE = ROOT / "docs" / "figures.md"
+
+# file -> (section title, anchor, the command that writes it, what it holds)
+SOURCES = [
+    ("make-test.json", "The test suite", "test-suite", "make test",
+     "wall time and exit status of the last `make test`, with the load average at its end"),
+    ("bench.json", "Benchmark", "benchmark", "make bench",
+     "latency (encode, search, ask), cold starts, builds, retrieval, RSS, encoder engines, Qdrant parity"),
+    ("encoders.json", "Encoder choices", "encoder-choices", "python -m eval.encoders",
+     "retrieval and answers on the curated and blind sets for each passage / question encoder"),
+    ("compare.json", "Pipelines side by side", "pipelines-side-by-side", "make compare",
+     "the usual recipe, dense only, BM25 only and the hybrid search on the same questions"),
+    ("load.json", "Under load", "under-load", "make load",
+     "wrk on the HTTP API and concurrent chat sessions against a local server"),
+    ("load-distinct.json", "Distinct questions under load", "distinct-questions-under-load", "make load",
+     "distinct questions (no cache hit) through three encoder set-ups"),
+    ("scaling.json", "FAISS scaling", "faiss-scaling", "python -m eval.scaling --full",
+     "flat and HNSW indexes on synthetic vectors"),
+]
+LONG_LIST = 12  # a list of numbers longer than this is summarised
+MAX_ROWS = 60  # rows of one table
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "—"
+        magnitude = abs(value)
+        if magnitude >= 100:
+            return f"{value:,.0f}"
+        if magnitude >= 1:
+            return f"{value:.2f}"
+        return f"{value:.3f}" if magnitude >= 0.001 or value == 0 else f"{value:.2g}"
+    if isinstance(value, str):
+        return value.replace("|", "\\|").replace("\n", " ")
+    if isinstance(value, list):
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) and len(value) > LONG_LIST:
+            return (f"{len(value)} values: min {fmt(min(value))}, median {fmt(statistics.median(value))}, "
+                    f"max {fmt(max(value))}")
+        return ", ".join(fmt(v) for v in value) if all(not isinstance(v, (dict, list)) for v in value) else \
+            f"{len(value)} items"
+    return fmt(json.dumps(value, ensure_ascii=False))
+
+
+def is_rows(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def flat(value, prefix: str = ""):
+    """(key path, value) pairs of the scalars and plain lists; lists of
+    objects are yielded whole, for their own table."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from flat(item, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, value
+
+
+def rows_table(rows: list[dict]) -> list[str]:
+    flattened = [dict((k, v) for k, v in flat(row) if not is_rows(v)) for row in rows[:MAX_ROWS]]
+    columns: list[str] = []
+    for row in flattened:
+        columns += [k for k in row if k not in columns]
+    lines = ["| " + " | ".join(fmt(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(row.get(c)) for c in columns) + " |" for row in flattened]
+    if len(rows) > MAX_ROWS:
+        lines.append(f"\n({len(rows) - MAX_ROWS} more rows in the JSON file)")
+    return lines
+
+
+def render(data) -> list[str]:
+    """Markdown for one JSON document."""
+    if is_rows(data):
+        return rows_table(data)
+    if not isinstance(data, dict):
+        return [f"{fmt(data)}"]
+    lines: list[str] = []
+    scalars, tables = [], []
+    for key, value in flat(data):
+        (tables if is_rows(value) else scalars).append((key, value))
+    if scalars:
+        lines += ["| figure | value |", "|---|---|"]
+        lines += [f"| `{key}` | {fmt(value)} |" for key, value in scalars]
+    for key, value in tables:
+        lines += ["", f"**`{key}`**", "", *rows_table(value)]
+    return lines
+
+
+def section(out: Path, name: str, title: str, anchor: str, command: str, what: str) -> list[str]:
+    lines = [f"## {title} {{#{anchor}}}", "", f"{what[0].upper()}{what[1:]}. Written by `{command}` to `eval/out/{name}`.", ""]
+    path = out / name
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return lines + [f"*Not measured yet: run `{command}`.*", ""]
+    except (OSError, ValueError) as err:
+        return lines + [f"*Not measured yet: `eval/out/{name}` is unreadable ({type(err).__name__}); "
+                        f"run `{command}` again.*", ""]
+    return lines + render(data) + [""]
+
+
+def page(out: Path) -> str:
+    lines = [
+        "# Figures",
+        "",
+        "Every measured figure of these docs, regenerated by `python -m eval.docs_figures` from the JSON files",
+        "the measuring commands write in `eval/out/` (`make test` runs it before building the docs). A section",
+        "says *not measured yet* until its command has run on this checkout. Timings depend on the machine and",
+        "its load: compare figures from one run, and read the load average each run records.",
+        "",
+        "How each figure is measured: [Evaluation](evaluation.md) and [Performance](performance.md).",
+        "",
+    ]
+    for source in SOURCES:
+        lines += section(out, *source)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--out", type=Path, default=OUT, help="where the measuring runs wrote their JSON files")
+    parser.add_argument("--page", type=Path, default=PAGE, help="the page to write")
+    args = parser.parse_args(argv)
+    text = page(args.out)
+    args.page.parent.mkdir(parents=True, exist_ok=True)
+    if not args.page.is_file() or args.page.read_text(encoding="utf-8") != text:
+        args.page.write_text(text, encoding="utf-8")
+    measured = sum(1 for name, *_ in SOURCES if (args.out / name).is_file())
+    print(f"{args.page}: {measured} of {len(SOURCES)} sources measured", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
