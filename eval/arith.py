@@ -129,6 +129,18 @@ def write(runs: list[dict]) -> tuple[dict, dict]:
               f"# ({', '.join(configs)}; {runs[0]['cpu']}): each limit is the worst run minus a\n"
               "# margin of max(2 x spread, 2 questions of its kind, 0.01). Do not edit by hand.\n")
     (EVAL_DIR / "thresholds.yaml").write_text(header + yaml.safe_dump(thresholds, sort_keys=False), encoding="utf-8")
+    summary = []
+    for r in runs:
+        row = {"arithmetic": r["config"], "cpu": r["cpu"],
+               "curated accuracy": r["accuracy"]["overall"]["accuracy"], "curated recall@1": r["retrieval"]["overall"]["recall@1"]}
+        for split in ("dev", "test"):
+            o = r["bank"][split]["overall"]
+            row |= {f"bank {split} {m}": o[m] for m in ("accuracy", "gold@5", "facts", "answerable_refused",
+                                                       "unanswerable_refused")}
+        row |= {f"rewording {k}": v for k, v in r["rewording"].items()}
+        summary.append(row)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "arith.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     unstable = {}
     for qid in runs[0]["questions"]:
         failing = [r["config"] for r in runs if not r["questions"].get(qid)]

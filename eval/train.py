@@ -24,7 +24,7 @@ from . import bank
 MODELS = Path(__file__).resolve().parents[1] / "src" / "traite_qa" / "data" / "models"
 SEED = 7
 MAX_REFUSED = 0.03  # answerable questions refused, at most, on dev (per language)
-ROUNDS = (50, 100, 200, 300, 500)
+ROUNDS = (200, 300, 400)
 RANKER_PARAMS = {
     "objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 3], "learning_rate": 0.05, "num_leaves": 15,
     "min_data_in_leaf": 20, "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
@@ -89,10 +89,12 @@ def featurize_cached(assistant, questions: list[bank.BankQuestion], cache: Path)
 
 
 def _code_hash() -> str:
+    """The code that decides the features: not the models' own code, which changes without changing them."""
     base = Path(__file__).resolve().parents[1] / "src" / "traite_qa"
-    parts = [p.read_bytes() for p in sorted(base.rglob("*.py")) + sorted((base / "data").glob("*.yaml"))
-             if "models" not in p.parts]
-    return hashlib.sha256(b"".join(parts)).hexdigest()
+    paths = [base / "answer" / "features.py", base / "answer" / "evidence.py", base / "text.py", base / "vocabulary.py",
+             *sorted((base / "understand").glob("*.py")), *sorted((base / "search").glob("*.py")),
+             *sorted((base / "data").glob("*.yaml"))]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
 
 
 def _history(assistant, q: bank.BankQuestion) -> list[dict] | None:
@@ -105,25 +107,12 @@ def _history(assistant, q: bank.BankQuestion) -> list[dict] | None:
 
 
 def ranker_data(items: list[Item]):
-    """Per question: its gold sentences, the 60 closest by cosine, the 60 of the
-    best fused passages, and 30 others at random (seeded). LambdaMART learns the
-    top of the list; the far tail adds rows, not signal (~5x faster to train)."""
-    from traite_qa.answer.learned import FEATURES
-
-    rng = np.random.default_rng(SEED)
-    xs, ys, groups = [], [], []
-    for it in items:
-        if not (it.question.answerable and it.labels.any()):
-            continue
-        n = len(it.features)
-        keep = set(np.flatnonzero(it.labels)) | set(np.argsort(-it.features[:, FEATURES.index("s_cos")], kind="stable")[:60])
-        keep |= set(np.argsort(it.features[:, FEATURES.index("p_fused_rank")], kind="stable")[:60])
-        keep |= set(rng.choice(n, size=min(30, n), replace=False))
-        rows = np.array(sorted(keep))
-        xs.append(it.features[rows])
-        ys.append(it.labels[rows])
-        groups.append(len(rows))
-    return np.vstack(xs), np.concatenate(ys), groups
+    """Every sentence of every answerable question with a gold sentence, one
+    query group each. (Keeping only the top 150 candidates per question trained
+    5x faster but lost 2-5 points of dev recall: the far tail teaches what a
+    close-looking wrong sentence is.)"""
+    rows = [it for it in items if it.question.answerable and it.labels.any()]
+    return np.vstack([it.features for it in rows]), np.concatenate([it.labels for it in rows]), [len(it.features) for it in rows]
 
 
 def train_ranker(train: list[Item], rounds: int):
@@ -135,7 +124,7 @@ def train_ranker(train: list[Item], rounds: int):
 
 
 def _features():
-    from traite_qa.answer.learned import FEATURES
+    from traite_qa.answer.features import FEATURES
 
     return FEATURES
 
@@ -148,21 +137,19 @@ def recall_at(items: list[Item], scores: list[np.ndarray], k: int) -> float:
 
 def baseline_scores(items: list[Item]) -> list[np.ndarray]:
     """The hand-weighted evidence score, on the same rows: cosine + 0.10 lexical + 0.08 / passage rank."""
-    from traite_qa.answer.learned import FEATURES
+    from traite_qa.answer.features import FEATURES
 
     col = FEATURES.index
     return [it.features[:, col("s_cos")] + 0.10 * it.features[:, col("lex_s")]
             + 0.08 / np.expm1(it.features[:, col("p_fused_rank")]).clip(1) for it in items]
 
 
-def answerability_rows(items: list[Item], scores: list[np.ndarray], sentence_vectors: np.ndarray):
+def answerability_rows(items: list[Item], scores: list[np.ndarray]):
+    from traite_qa.answer.features import VocabularyGap
     from traite_qa.answer.learned import CLASSES, answerability_features
 
-    from traite_qa.answer.learned import VocabularyGap
-
     x = np.array([answerability_features(_query_like(it), it.features, s, VocabularyGap(
-                      float(it.gap[0]), int(it.gap[1]), int(it.gap[2]), bool(it.gap[3])), it.max_bm25, it.vector,
-                      sentence_vectors)
+                      float(it.gap[0]), int(it.gap[1]), int(it.gap[2]), bool(it.gap[3])), it.max_bm25, it.vector)
                   for it, s in zip(items, scores)])
     y = np.array([CLASSES.index("offtopic" if it.question.kind == "offtopic" else
                                 "unanswerable" if it.question.kind == "unanswerable" else "answerable") for it in items])
@@ -173,7 +160,7 @@ class _query_like:
     """What answerability_features reads of a query, rebuilt from the features."""
 
     def __init__(self, it: Item):
-        from traite_qa.answer.learned import FEATURES
+        from traite_qa.answer.features import FEATURES
 
         row = it.features[0]
         self.english = bool(row[FEATURES.index("english")])
@@ -210,27 +197,34 @@ def probabilities(model, mean, scale, x):
     return model.predict_proba((x - mean) / scale)
 
 
-def thresholds_for(dev: list[Item], p_answerable: np.ndarray) -> dict[str, float]:
-    """Per language: the highest cut that refuses at most 3% of dev's answerable questions."""
-    out = {}
+def thresholds_for(dev: list[Item], p: np.ndarray) -> tuple[dict[str, float], float]:
+    """The refusal cuts, on dev: P(off-topic) at or above the 99th percentile of
+    dev's answerable questions (1% of them); then, per language, the highest
+    P(answerable) cut that keeps all refusals of answerable questions <= 3%."""
+    answerable = np.array([it.question.answerable for it in dev])
+    off_cut = float(np.quantile(p[answerable, 2], 0.99)) if answerable.any() else 1.0
+    cuts = {}
     for lang in ("fr", "en"):
-        ps = np.sort([p for it, p in zip(dev, p_answerable) if it.question.answerable and it.question.lang == lang])
-        allowed = int(np.floor(MAX_REFUSED * len(ps)))
-        out[lang] = float(ps[allowed]) if len(ps) else 0.5  # refused: p < cut; the first `allowed` fall below
-    return out
+        mask = answerable & np.array([it.question.lang == lang for it in dev])
+        best = 0.0
+        for cut in np.unique(np.concatenate([[0.0], p[mask, 0]])):
+            if ((p[mask, 0] < cut) | (p[mask, 2] >= off_cut)).mean() <= MAX_REFUSED:
+                best = float(cut)
+        cuts[lang] = best
+    return cuts, off_cut
 
 
-def refusal_rates(items: list[Item], p_answerable: np.ndarray, cuts: dict[str, float]) -> dict:
+def refusal_rates(items: list[Item], p: np.ndarray, cuts: dict[str, float], off_cut: float) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    refused = np.array([p < cuts[it.question.lang] for it, p in zip(items, p_answerable)])
+    refused = np.array([pi[0] < cuts[it.question.lang] or pi[2] >= off_cut for it, pi in zip(items, p)])
     kinds = np.array([it.question.kind for it in items])
     answerable = np.array([it.question.answerable for it in items])
     out = {"answerable_refused": float(refused[answerable].mean()),
            "unanswerable_refused": float(refused[kinds == "unanswerable"].mean()) if (kinds == "unanswerable").any() else None,
            "offtopic_refused": float(refused[kinds == "offtopic"].mean()) if (kinds == "offtopic").any() else None}
     if answerable.any() and (~answerable).any():
-        out["auc"] = float(roc_auc_score(answerable, p_answerable))
+        out["auc"] = float(roc_auc_score(answerable, p[:, 0]))
     for lang in ("fr", "en"):
         mask = np.array([it.question.lang == lang for it in items])
         out[f"answerable_refused_{lang}"] = float(refused[answerable & mask].mean()) if (answerable & mask).any() else None
@@ -254,6 +248,80 @@ def choose_margin(items: list[Item], scores: list[np.ndarray]) -> float:
         if best is None or value > best[0] + 1e-9:
             best = (value, margin)
     return best[1]
+
+
+def topic_rows(assistant, ranker, questions: list[bank.BankQuestion]):
+    """(features, labels, question index) of every measure for every topic-list question."""
+    from traite_qa.answer.topics import TopicResponder
+    from traite_qa.types import Route
+
+    base = assistant.responders[Route.TOPIC_LIST]
+
+    def sentences(query):
+        x, _ = assistant.retrieval.learned_features(query)
+        return x, ranker.predict(x, num_threads=1)
+
+    responder = TopicResponder(assistant.evaluation, assistant.searcher, assistant.settings.tuning, base.cards,
+                               sentences=sentences)
+    xs, ys, groups = [], [], []
+    for k, q in enumerate(q for q in questions if q.kind == "topic_list" and q.topic_measures):
+        query = assistant.understand(q.question, _history(assistant, q))
+        x = responder.features(query)
+        xs.append(x)
+        ys.append(np.array([m.number in q.topic_measures for m in assistant.evaluation.measures], dtype=np.int64))
+        groups.append(np.full(len(x), k))
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(groups)
+
+
+def list_scores(p: np.ndarray, y: np.ndarray, groups: np.ndarray, threshold: float) -> dict:
+    """Mean recall, precision and F1 of the lists the cut gives (at least the best measure each)."""
+    recalls, precisions, f1s = [], [], []
+    for g in np.unique(groups):
+        pi, yi = p[groups == g], y[groups == g]
+        chosen = pi >= threshold
+        if not chosen.any():
+            chosen[np.argmax(pi)] = True
+        tp = float((chosen & (yi == 1)).sum())
+        r, pr = tp / max(1, yi.sum()), tp / chosen.sum()
+        recalls.append(r)
+        precisions.append(pr)
+        f1s.append(0 if tp == 0 else 2 * r * pr / (r + pr))
+    return {"recall": float(np.mean(recalls)), "precision": float(np.mean(precisions)), "f1": float(np.mean(f1s))}
+
+
+def train_topics(assistant, ranker, splits) -> tuple[dict, dict]:
+    from sklearn.linear_model import LogisticRegression
+
+    from traite_qa.answer.topics import TOPIC_FEATURES
+
+    data = {name: topic_rows(assistant, ranker, [it.question for it in items]) for name, items in splits.items()}
+    x, y, _ = data["train"]
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    best = None
+    for c in (0.01, 0.1, 1.0, 10.0):
+        model = LogisticRegression(C=c, max_iter=2000, random_state=SEED).fit((x - mean) / scale, y)
+        xd, yd, gd = data["dev"]
+        p = model.predict_proba((xd - mean) / scale)[:, 1]
+        for threshold in np.arange(0.1, 0.91, 0.05):
+            f1 = list_scores(p, yd, gd, threshold)["f1"]
+            if best is None or f1 > best[0] + 1e-9:
+                best = (f1, c, float(round(threshold, 2)), model)
+    _, c, threshold, model = best
+    report = {}
+    for name, (xs, ys, gs) in data.items():
+        p = model.predict_proba((xs - mean) / scale)[:, 1]
+        report[f"topics_{name}"] = list_scores(p, ys, gs, threshold)
+        # The rule it replaces: measures scoring >= 0.6 of the best fused topic score, at most 8.
+        rule = np.zeros(len(xs))
+        for g in np.unique(gs):
+            idx = np.flatnonzero(gs == g)
+            ratio = xs[idx, 0]
+            keep = idx[np.argsort(-ratio, kind="stable")[:8]]
+            rule[keep[xs[keep, 0] >= 0.6]] = 1.0
+        report[f"topics_rule_{name}"] = list_scores(rule, ys, gs, 0.5)
+    meta = {"features": list(TOPIC_FEATURES), "C": c, "threshold": threshold, "mean": mean.tolist(),
+            "scale": scale.tolist(), "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0])}
+    return meta, report
 
 
 def main(argv: list[str]) -> int:
@@ -283,10 +351,10 @@ def main(argv: list[str]) -> int:
         report[f"ranker_{name}"] = {f"recall@{k}": recall_at(items, learned, k) for k in (1, 3, 5)}
         report[f"baseline_{name}"] = {f"recall@{k}": recall_at(items, base, k) for k in (1, 3, 5)}
     # 2. Answerability, on out-of-fold ranker scores for train (as at run time: unseen questions).
-    x_train, y_train = answerability_rows(train, out_of_fold_scores(train, rounds), vectors)
-    x_dev, y_dev = answerability_rows(dev, [ranker.predict(it.features, num_threads=1) for it in dev], vectors)
+    x_train, y_train = answerability_rows(train, out_of_fold_scores(train, rounds))
+    x_dev, y_dev = answerability_rows(dev, [ranker.predict(it.features, num_threads=1) for it in dev])
     best_c = None
-    for c in (0.0003, 0.001, 0.003, 0.01, 0.03):
+    for c in (0.001, 0.003, 0.01, 0.03):
         model, mean, scale = fit_answerability(x_train, y_train, c)
         p = probabilities(model, mean, scale, x_dev)
         loss = -float(np.mean(np.log(p[np.arange(len(y_dev)), y_dev] + 1e-12)))
@@ -294,24 +362,29 @@ def main(argv: list[str]) -> int:
         if best_c is None or loss < best_c[0]:
             best_c = (loss, c, model, mean, scale)
     _, c, model, mean, scale = best_c
-    cuts = thresholds_for(dev, probabilities(model, mean, scale, x_dev)[:, 0])
-    x_test, _ = answerability_rows(test, [ranker.predict(it.features, num_threads=1) for it in test], vectors)
+    cuts, off_cut = thresholds_for(dev, probabilities(model, mean, scale, x_dev))
+    x_test, _ = answerability_rows(test, [ranker.predict(it.features, num_threads=1) for it in test])
     for name, x, items in (("dev", x_dev, dev), ("test", x_test, test)):
-        report[f"answerability_{name}"] = refusal_rates(items, probabilities(model, mean, scale, x)[:, 0], cuts)
+        report[f"answerability_{name}"] = refusal_rates(items, probabilities(model, mean, scale, x), cuts, off_cut)
     margin = choose_margin(dev, [ranker.predict(it.features, num_threads=1) for it in dev])
     from traite_qa.answer.learned import ANSWERABILITY, FEATURES
+
+    topics_meta, topics_report = train_topics(assistant, ranker, splits)
+    report |= topics_report
 
     meta = {
         "bank_sha256": report["bank_sha256"], "trained_on": report["n"],
         "ranker": {"features": list(FEATURES), "rounds": rounds, "params": RANKER_PARAMS, "choose_margin": margin},
-        "answerability": {"features": list(ANSWERABILITY) + ["query_vector", "query_x_best_sentence"],
+        "topics": topics_meta,
+        "answerability": {"features": list(ANSWERABILITY) + ["query_vector"], "offtopic_threshold": off_cut,
                           "dimension": int(vectors.shape[1]), "C": c, "mean": mean.tolist(), "scale": scale.tolist(),
                           "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist(), "thresholds": cuts},
     }
     text = ranker.model_to_string()
     if "--check" in argv:
         shipped = (MODELS / "sentence_ranker.txt").read_text(encoding="utf-8")
-        same = shipped == text and json.loads((MODELS / "models.json").read_text())["answerability"] == meta["answerability"]
+        shipped_meta = json.loads((MODELS / "models.json").read_text())
+        same = shipped == text and all(shipped_meta[k] == json.loads(json.dumps(meta[k])) for k in ("answerability", "topics"))
         print("retrained models are identical to the shipped ones" if same else "retrained models DIFFER from the shipped ones")
         return 0 if same else 1
     MODELS.mkdir(parents=True, exist_ok=True)
@@ -321,7 +394,7 @@ def main(argv: list[str]) -> int:
     out.mkdir(exist_ok=True)
     (out / "train.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(json.dumps(report, indent=1))
-    print(f"thresholds {cuts}; wrote {MODELS}")
+    print(f"thresholds {cuts}, off-topic {off_cut:.3f}; wrote {MODELS}")
     return 0
 
 

@@ -210,6 +210,7 @@ class Query:
     years: tuple[int, ...] = ()  # years the question asks about ("en 2023"), not periods ("2019-2021")
     topic: tuple[str, ...] = ()  # for topic lists: the stems that name the topic
     wants: tuple[str, ...] = ()  # what the answer should hold besides facts: "recommendation", "why", "status", "reference"
+    context: str = ""  # a follow-up's previous question: searched along with `core` ("Et pour les mineurs ?")
 
     def __post_init__(self) -> None:
         if not self.core:

@@ -30,7 +30,8 @@ from .structured import (
     UnknownReferenceResponder,
 )
 from .synthesis import ClarifyResponder, GreetingResponder, SynthesisResponder
-from .topics import MeasureCards, TopicResponder
+from .learned import ModelFiles, TopicModel
+from .topics import TOPIC_FEATURES, MeasureCards, TopicResponder
 
 
 class Responder(Protocol):
@@ -48,7 +49,13 @@ class Assistant:
         tuning = self.settings.tuning
         cards = MeasureCards(self.evaluation, searcher)
         self.retrieval = RetrievalResponder(self.evaluation, searcher, tuning, measures, cards)
-        topics = TopicResponder(self.evaluation, searcher, tuning, cards)
+        topic_model = None
+        files = ModelFiles.bundled() if self.retrieval.learned else None
+        if files is not None and "topics" in files.meta:
+            topic_model = TopicModel(files.meta, TOPIC_FEATURES)
+        topics = TopicResponder(self.evaluation, searcher, tuning, cards,
+                                sentences=self.retrieval.sentence_scores if self.retrieval.learned else None,
+                                model=topic_model)
         self.responders: dict[Route, Responder] = {
             Route.GREETING: GreetingResponder(),
             Route.CLARIFY: ClarifyResponder(),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -28,133 +27,11 @@ from importlib import resources
 import numpy as np
 
 from ..index import IndexData
-from ..search.expansion import expand
-from ..text import FOOTNOTE_MARKER_RE, URL_RE, analyze
 from ..types import Evidence, Hit, Query
-from ..understand import satisfies
-from ..vocabulary import negated
+from .features import ANSWERABILITY_SHAPE as ANSWERABILITY
+from .features import FEATURES, VocabularyGap
 
-KINDS = ("measure", "footnote", "preamble", "conclusion")
-STATIC = ("k_measure", "k_footnote", "k_preamble", "k_conclusion", "pos", "n_sent", "length", "url_only", "negation",
-          "recommends", "st_realisee", "st_partielle", "st_non", "has_number")
-DYNAMIC = ("s_cos", "s_cos_gap", "s_cos_rank", "p_dense", "p_dense_gap", "p_dense_rank", "p_bm25", "p_bm25_rank",
-           "p_fused_rank", "pinned", "named_measure", "lex_s", "lex_p", "lex_header", "num_overlap", "type_ok",
-           "ask_money", "ask_count", "ask_date", "english", "yes_no", "w_recommendation", "w_why", "w_status",
-           "w_reference", "q_words")
-FEATURES = DYNAMIC + STATIC
-ANSWERABILITY = ("top", "second", "gap", "top_s_cos", "max_p_dense", "max_bm25", "top_lex_s", "top_lex_p",
-                 "absent_share", "n_content", "english", "type_asked", "type_ok_top", "top_footnote", "mean_top5",
-                 "s_cos_spread", "top3_lex_s", "top3_type_ok", "n_absent", "year_absent")
 CLASSES = ("answerable", "unanswerable", "offtopic")
-_NUMBER_RE = re.compile(r"\d+(?:[ .,]\d{3})*(?:,\d+)?")
-_STATUS_COLS = {"Réalisée": 0, "Partiellement réalisée": 1, "Non réalisée": 2}
-
-
-def _norm_number(text: str) -> str:
-    return re.sub(r"[ .]", "", text)
-
-
-class SentenceFeatures:
-    """Feature rows for every indexed sentence, for one question at a time.
-
-    What depends only on the document is computed once at load; a question
-    adds its cosines, ranks and overlaps (vectorised; ~1 ms for 525 rows)."""
-
-    def __init__(self, data: IndexData, idf, sentence_words: list[frozenset[str]]):
-        self.data = data
-        self.idf = idf
-        t = data.sentences
-        self.rows = t.rows
-        self.n = len(t.rows)
-        self.texts = [data.chunks[r].body[s:e] for r, s, e in zip(t.rows, t.starts, t.ends)]
-        self.sentence_words = sentence_words
-        self._row_of_id = {c.id: i for i, c in enumerate(data.chunks)}
-        self.chunk_words = [frozenset(analyze(c.body)) for c in data.chunks]
-        self.header_words = [frozenset(analyze(c.header)) for c in data.chunks]
-        self.numbers = [{_norm_number(n) for n in _NUMBER_RE.findall(FOOTNOTE_MARKER_RE.sub("", x))} for x in self.texts]
-        self.static = np.zeros((self.n, len(STATIC)), dtype=np.float32)
-        counts: dict[int, int] = {}
-        for i, r in enumerate(t.rows):
-            counts[int(r)] = counts.get(int(r), 0) + 1
-        seen: dict[int, int] = {}
-        for i, (r, text) in enumerate(zip(t.rows, self.texts)):
-            chunk = data.chunks[int(r)]
-            row = self.static[i]
-            if chunk.kind in KINDS:
-                row[KINDS.index(chunk.kind)] = 1
-            row[4] = seen.get(int(r), 0)
-            seen[int(r)] = seen.get(int(r), 0) + 1
-            row[5] = counts[int(r)]
-            row[6] = math.log1p(len(text))
-            stripped = URL_RE.sub("", text)
-            row[7] = float(len(re.findall(r"\w", stripped)) < 25)
-            row[8] = float(negated(text))
-            row[9] = float("recommand" in text.lower())
-            for status in chunk.statuses:
-                if status in _STATUS_COLS:
-                    row[10 + _STATUS_COLS[status]] = 1
-            row[13] = float(bool(self.numbers[i]))
-
-    def matrix(self, query: Query, vector: np.ndarray, hits: list[Hit]) -> np.ndarray:
-        """(n sentences, len(FEATURES)) for this question; `hits` rank every chunk."""
-        by_row = {self._row(h): h for h in hits}
-        chunks = len(self.data.chunks)
-        dense = np.full(chunks, -1.0, np.float32)
-        bm25 = np.zeros(chunks, np.float32)
-        fused_rank = np.full(chunks, float(chunks), np.float32)
-        pinned = np.zeros(chunks, np.float32)
-        for row, h in by_row.items():
-            dense[row], bm25[row], fused_rank[row], pinned[row] = h.dense, h.lexical, h.rank, float(h.pinned)
-        s_cos = self.data.sentences.vectors @ vector
-        words = set(analyze(expand(query.core, query.english)))
-        weight = sum(self.idf(w) for w in words) or 1.0
-        q_numbers = {_norm_number(n) for n in _NUMBER_RE.findall(query.core)}
-        lex_p = np.array([sum(self.idf(w) for w in words & cw) / weight for cw in self.chunk_words], np.float32)
-        lex_h = np.array([sum(self.idf(w) for w in words & hw) / weight for hw in self.header_words], np.float32)
-        named = np.zeros(chunks, np.float32)
-        for i, c in enumerate(self.data.chunks):
-            if set(c.measures) & set(query.measures) and c.kind == "measure":
-                named[i] = 1
-        out = np.zeros((self.n, len(FEATURES)), np.float32)
-        r = self.rows
-        out[:, 0] = s_cos
-        out[:, 1] = s_cos - s_cos.max()
-        out[:, 2] = np.log1p(_ranks(s_cos))
-        out[:, 3] = dense[r]
-        out[:, 4] = dense[r] - dense.max()
-        out[:, 5] = np.log1p(_ranks(dense))[r]
-        top_bm25 = bm25.max()
-        out[:, 6] = bm25[r] / top_bm25 if top_bm25 > 0 else 0
-        out[:, 7] = np.log1p(_ranks(bm25))[r]
-        out[:, 8] = np.log1p(fused_rank)[r]
-        out[:, 9] = pinned[r]
-        out[:, 10] = named[r]
-        out[:, 11] = [sum(self.idf(w) for w in words & sw) / weight for sw in self.sentence_words]
-        out[:, 12] = lex_p[r]
-        out[:, 13] = lex_h[r]
-        if q_numbers:
-            out[:, 14] = [float(bool(q_numbers & ns)) for ns in self.numbers]
-        if query.answer_type:
-            out[:, 15] = [float(satisfies(query.answer_type, [x])) for x in self.texts]
-            out[:, 16 + ("money", "count", "date").index(query.answer_type)] = 1
-        out[:, 19] = float(query.english)
-        out[:, 20] = float(query.yes_no)
-        for j, want in enumerate(("recommendation", "why", "status", "reference")):
-            out[:, 21 + j] = float(want in query.wants)
-        out[:, 25] = len(words)
-        out[:, len(DYNAMIC):] = self.static
-        return out
-
-    def _row(self, hit: Hit) -> int:
-        return self._row_of_id[hit.id]
-
-
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    order = np.argsort(-scores, kind="stable")
-    out = np.empty(len(scores), dtype=np.float32)
-    out[order] = np.arange(1, len(scores) + 1)
-    return out
-
 
 # ------------------------------------------------------------------ models
 @dataclass(frozen=True)
@@ -200,9 +77,10 @@ class Answerability:
         self.scale = np.array(m["scale"], np.float64)
         self.coef = np.array(m["coef"], np.float64)
         self.intercept = np.array(m["intercept"], np.float64)
-        if self.coef.shape[1] != len(ANSWERABILITY) + 2 * m.get("dimension", -1):
+        if self.coef.shape[1] != len(ANSWERABILITY) + m.get("dimension", -1):
             raise ValueError("the answerability model does not match its features: run `make train`")
         self.thresholds = m["thresholds"]  # per language: P(answerable) below this is refused
+        self.offtopic_threshold = float(m.get("offtopic_threshold", 1.0))  # P(off-topic) at or above: refused
 
     def probabilities(self, x: np.ndarray) -> dict[str, float]:
         z = self.coef @ ((x - self.mean) / self.scale) + self.intercept
@@ -211,23 +89,14 @@ class Answerability:
         return dict(zip(CLASSES, map(float, p)))
 
 
-def answerability_features(query: Query, features: np.ndarray, scores: np.ndarray, gap: "VocabularyGap",
-                           max_bm25: float, query_vector: np.ndarray, sentence_vectors: np.ndarray) -> np.ndarray:
-    """The ranking's shape, then the question's e5 vector (what kind of thing is
-    asked: an address, a budget for 2024, ...) and its elementwise product with
-    the best sentence's vector (what of it that sentence matches)."""
-    return np.concatenate([_shape(query, features, scores, gap, max_bm25),
-                           query_vector, query_vector * sentence_vectors[int(np.argmax(scores))]])
-
-
-@dataclass(frozen=True)
-class VocabularyGap:
-    """What of the question the document lacks altogether."""
-
-    absent_share: float  # share of the question's words the document never uses
-    n_content: int  # the question's words
-    n_absent: int
-    year_absent: bool  # it names a year the document never mentions
+def answerability_features(query: Query, features: np.ndarray, scores: np.ndarray, gap: VocabularyGap,
+                           max_bm25: float, query_vector: np.ndarray) -> np.ndarray:
+    """The ranking's shape, then the question's e5 vector: what kind of thing is
+    asked (an address, a budget for 2024, a recipe) is what tells most questions
+    the document cannot answer from those it can (dev AUC 0.78 with the shape
+    alone, 0.93 with the vector; the vector's product with the best sentence's
+    added nothing: `python -m eval.train`, README)."""
+    return np.concatenate([_shape(query, features, scores, gap, max_bm25), query_vector])
 
 
 def _shape(query, features, scores, gap: VocabularyGap, max_bm25) -> np.ndarray:
@@ -254,3 +123,21 @@ def evidence_of(data: IndexData, hits_by_id: dict[str, Hit], index: int, score: 
     if hit is None:
         return None
     return Evidence(hit, int(t.starts[index]), int(t.ends[index]), float(score), float(cosine), float(lexical))
+
+
+class TopicModel:
+    """P(a measure belongs to a topic list), a logistic regression over the topic
+    votes and the sentence ranking (topics.TOPIC_FEATURES); `threshold` was
+    chosen on dev for the best mean F1 of the lists."""
+
+    def __init__(self, meta: dict, names: tuple[str, ...]):
+        m = meta["topics"]
+        if tuple(m["features"]) != names:
+            raise ValueError("the topic model was trained on other features: run `make train`")
+        self.mean, self.scale = np.array(m["mean"]), np.array(m["scale"])
+        self.coef, self.intercept = np.array(m["coef"]), float(m["intercept"])
+        self.threshold = float(m["threshold"])
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))

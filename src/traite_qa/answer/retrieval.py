@@ -24,15 +24,8 @@ from . import templates as T
 from .compose import Composer
 from .evidence import EvidenceScorer
 from .gate import NOT_FOUND, OFF_TOPIC, Gate, Refusal
-from .learned import (
-    Answerability,
-    ModelFiles,
-    SentenceFeatures,
-    SentenceRanker,
-    VocabularyGap,
-    answerability_features,
-    evidence_of,
-)
+from .features import FEATURES, SentenceFeatures, VocabularyGap, vocabulary_gap
+from .learned import Answerability, ModelFiles, SentenceRanker, answerability_features, evidence_of
 from .structured import MeasureResponder, UnknownReferenceResponder
 from .topics import MeasureCards
 
@@ -58,6 +51,7 @@ class RetrievalResponder:
             self.ranker = SentenceRanker(files)
             self.answerability = Answerability(files.meta)
             self.learned_margin = float(files.meta["ranker"].get("choose_margin", 1.0))
+        self._url_only = FEATURES.index("url_only")
         t = searcher.data.sentences
         self._source_starts = [searcher.data.chunks[r].span.start + s for r, s in zip(t.rows, t.starts)]
 
@@ -69,12 +63,14 @@ class RetrievalResponder:
         vector = self.searcher.query_vector(query)
         return self.features.matrix(query, vector, hits), hits
 
+    def sentence_scores(self, query: Query):
+        """The learned ranker's score of every indexed sentence, with the feature
+        rows (a shared service: topic lists and syntheses rank with it too)."""
+        x, _ = self.learned_features(query)
+        return x, self.ranker.scores(x)
+
     def vocabulary_gap(self, query: Query) -> VocabularyGap:
-        """What of the question the document lacks: its words, a year it names."""
-        words = set(analyze(query.core))
-        absent = sum(w not in self.scorer.vocabulary for w in words)
-        year = any(str(y) not in self.searcher.data.source for y in query.years)
-        return VocabularyGap(absent / len(words) if words else 1.0, len(words), absent, year)
+        return vocabulary_gap(query, self.scorer.vocabulary, self.searcher.data.source)
 
     def learned_evidence(self, query: Query, hits: list[Hit] | None = None):
         """(every chunk's hit, sentences best first, P(answerable), P(off-topic) vs near-domain)."""
@@ -84,14 +80,16 @@ class RetrievalResponder:
         by_id = {h.id: h for h in all_hits}
         probs = self.answerability.probabilities(answerability_features(
             query, x, scores, self.vocabulary_gap(query), max((h.lexical for h in all_hits), default=0.0),
-            self.searcher.query_vector(query), self.searcher.data.sentences.vectors))
+            self.searcher.query_vector(query)))
         ranked: list[Evidence] = []
         seen: set[int] = set()
         col_lex = 11
         for i in sorted(range(len(scores)), key=lambda i: -scores[i]):
             chunk_id = self.searcher.data.chunks[int(self.searcher.data.sentences.rows[i])].id
-            if chunk_id not in allowed or self._source_starts[i] in seen:
-                continue  # outside the filters, or the same sentence in an overlapping chunk
+            if chunk_id not in allowed or self._source_starts[i] in seen or x[i, self._url_only]:
+                # Outside the filters, the same sentence in an overlapping chunk,
+                # or a note that is only a reference (a URL): never quoted as evidence.
+                continue
             seen.add(self._source_starts[i])
             e = evidence_of(self.searcher.data, {chunk_id: allowed[chunk_id]}, i, scores[i], x[i, 0], x[i, col_lex])
             if e is not None:
@@ -182,12 +180,13 @@ class RetrievalResponder:
             return self.refuse(query, top, ranked, None, "no passage")
         if not named:
             cut = self.answerability.thresholds.get(query.language, 0.5)
-            if probs["answerable"] < cut:
+            if probs["answerable"] < cut or probs["offtopic"] >= self.answerability.offtopic_threshold:
                 kind = OFF_TOPIC if probs["offtopic"] >= probs["unanswerable"] else NOT_FOUND
                 note = (f"P(answerable) {probs['answerable']:.3f} < {cut:.3f} ({query.language}); "
                         f"P(off-topic) {probs['offtopic']:.3f}, P(near-domain) {probs['unanswerable']:.3f}")
                 return self.refuse(query, top, ranked, Refusal(kind, "", note), note)
-            refusal = self.gate.refusal(query, max(h.dense for h in top), chosen, off_topic=False)
+            refusal = self.gate.refusal(query, max(h.dense for h in top), chosen, off_topic=False) \
+                if self.tuning.gate_rules else None
             if refusal:
                 return self.refuse(query, top, ranked, refusal, refusal.note)
         subject = self._subject(query, top, chosen)

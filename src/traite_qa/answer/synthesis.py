@@ -28,6 +28,8 @@ class SynthesisResponder:
         self.topics = topics
 
     def answer(self, query: Query) -> Answer | None:
+        if self.retrieval.learned:
+            return self._points(query)
         hits = []
         for kind in SYNTHESIS_KINDS:
             hits += self.searcher.retrieve(query, k=6, filters=Filters(kind=kind), pin=False)
@@ -55,6 +57,37 @@ class SynthesisResponder:
         for n in sorted({m for e in quotes if e.hit.kind == "measure" for m in e.hit.measures}):
             c.measure_status(self.evaluation.measure(n))
         return c.answer(Route.SYNTHESIS)
+
+
+    def _points(self, query: Query) -> Answer | None:
+        """One line per point: the bilan's and the preamble's best sentences for
+        the question, then the measures that carry it, each as « mesure N
+        (statut) : its best sentence ». All from the learned ranking; a note that
+        is only a reference (a URL, a JORF entry) is never a point."""
+        _, ranked, _ = self.retrieval.learned_evidence(query)
+        general = [e for e in ranked if e.hit.kind in SYNTHESIS_KINDS][:SYNTHESIS_GENERAL]
+        measures: dict[int, Evidence] = {}
+        for e in ranked:
+            if e.hit.kind == "measure" and len(measures) < SYNTHESIS_MEASURES:
+                number = e.hit.measures[0]
+                measures.setdefault(number, e)
+        if not general and not measures:
+            return None
+        lang = query.language
+        c = Composer(query)
+        c.say(T.SYNTHESIS_LEAD[lang])
+        self.retrieval._quote_lines(c, general)
+        for number, e in measures.items():
+            measure = self.evaluation.measure(number)
+            marker = c.cite(e.hit, [e.text], focus=number)
+            c.say(T.SYNTHESIS_POINT[lang].format(n=number, status=c.status_words(measure.status), quote=e.text,
+                                                 marker=marker))
+            c.measure_status(measure)
+        return c.answer(Route.SYNTHESIS)
+
+
+SYNTHESIS_GENERAL = 2  # sentences of the bilan or preamble
+SYNTHESIS_MEASURES = 3  # measures, one line each
 
 
 def _merge(quotes: list[Evidence], extra: Evidence) -> list[Evidence]:

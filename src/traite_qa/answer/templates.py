@@ -112,6 +112,8 @@ TOPIC_NONE = {
 TOPIC_ITEM = {"fr": "- **Mesure {n}** « {title} » — {status}{quote} {marker}", "en": "- **Measure {n}** « {title} » — {status}{quote} {marker}"}
 SYNTHESIS_LEAD = {"fr": "En résumé, d'après l'évaluation de la CNCDH :", "en": "In short, according to the CNCDH's evaluation (quoted in French):"}
 SYNTHESIS_MEASURES = {"fr": "Mesures qui illustrent ce point :", "en": "Measures that illustrate the point:"}
+SYNTHESIS_POINT = {"fr": "- mesure {n} ({status}) : « {quote} » {marker}",
+                   "en": "- measure {n} ({status}): « {quote} » {marker}"}
 SYNTHESIS_ITEM = {"fr": "- mesure {n} « {title} » ({status}) {marker}", "en": "- measure {n} « {title} » ({status}) {marker}"}
 
 # Refusals that still show the closest passage. Each "does not give" sentence is

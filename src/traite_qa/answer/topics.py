@@ -55,12 +55,56 @@ class MeasureCards:
         return self._vectors
 
 
+TOPIC_FEATURES = ("score_ratio", "score_rank", "card", "card_gap", "card_rank", "search_rank", "overlap",
+                  "sentence_gap", "sentence_best", "cosine_gap", "in_top20", "english")
+
+
 class TopicResponder:
-    def __init__(self, evaluation: Evaluation, searcher: Searcher, tuning: Tuning, cards: MeasureCards):
+    """`sentences`: the shared sentence ranking, (query) -> (features, scores) or
+    None; with `model` (learned.TopicModel) it decides which measures are listed."""
+
+    def __init__(self, evaluation: Evaluation, searcher: Searcher, tuning: Tuning, cards: MeasureCards,
+                 sentences=None, model=None):
         self.evaluation = evaluation
         self.searcher = searcher
         self.tuning = tuning
         self.cards = cards
+        self.sentences = sentences
+        self.model = model
+        rows = searcher.data.sentences.rows
+        chunks = searcher.data.chunks
+        n = len(evaluation.measures)
+        # Which sentences belong to each measure (a shared body counts for both).
+        self._of_measure = [np.array([i for i, r in enumerate(rows) if chunks[int(r)].kind == "measure"
+                                      and m + 1 in chunks[int(r)].measures], dtype=np.int64) for m in range(n)]
+
+    def features(self, query: Query) -> np.ndarray:
+        """(measures, TOPIC_FEATURES): the topic votes and the sentence ranking, per measure."""
+        n = len(self.evaluation.measures)
+        score, search_rank, cards, overlap = self._votes(query)
+        x, sentence_scores = self.sentences(query)
+        s_cos = x[:, 0]
+        top20 = set(np.argsort(-sentence_scores, kind="stable")[:20].tolist())
+        out = np.zeros((n, len(TOPIC_FEATURES)), np.float64)
+        out[:, 0] = score / score.max()
+        out[:, 1] = np.log1p(ranks(score))
+        out[:, 2] = cards
+        out[:, 3] = cards - cards.max()
+        out[:, 4] = np.log1p(ranks(cards))
+        out[:, 5] = np.log1p(np.minimum(search_rank, 61))
+        topic = set(query.topic) or set(analyze(query.core))
+        out[:, 6] = overlap / max(1, len(topic))
+        for m in range(n):
+            idx = self._of_measure[m]
+            if len(idx):
+                out[m, 7] = sentence_scores[idx].max() - sentence_scores.max()
+                out[m, 8] = sentence_scores[idx].max()
+                out[m, 9] = s_cos[idx].max() - s_cos.max()
+                out[m, 10] = sum(int(i) in top20 for i in idx)
+            else:
+                out[m, 7:10] = (-10.0, -10.0, -1.0)
+        out[:, 11] = float(query.english)
+        return out
 
     def answer(self, query: Query) -> Answer | None:
         ranked = self.rank(query)
@@ -68,8 +112,16 @@ class TopicResponder:
             return None
         status = query.status if query.status is not None else query.filters.status
         axis = (query.refs.axes or (None,))[0] if query.refs.axes else query.filters.axis
-        best = ranked[0][1]
-        chosen = [m for m, score in ranked if score >= self.tuning.topic_ratio * best][: self.tuning.topic_max]
+        if self.model is not None and self.sentences is not None:
+            # Learned: every measure whose probability of being on the topic
+            # clears the cut chosen on dev, best first; at least the best one.
+            p = self.model.probabilities(self.features(query))
+            order = [int(i) for i in np.argsort(-p, kind="stable")]
+            chosen = [self.evaluation.measures[i] for i in order if p[i] >= self.model.threshold] or \
+                [self.evaluation.measures[order[0]]]
+        else:
+            best = ranked[0][1]
+            chosen = [m for m, score in ranked if score >= self.tuning.topic_ratio * best][: self.tuning.topic_max]
         kept = [m for m in chosen if (status is None or m.status is status) and (axis is None or m.axis == axis)]
         lang = query.language
         within = _within(status, axis, lang)
@@ -90,6 +142,12 @@ class TopicResponder:
 
     def rank(self, query: Query) -> list[tuple[Measure, float]]:
         """Every measure with a topic score, best first."""
+        score = self._votes(query)[0]
+        order = np.argsort(-score, kind="stable")
+        return [(self.evaluation.measures[i], float(score[i])) for i in order]
+
+    def _votes(self, query: Query):
+        """The fused topic score of every measure, and its three votes."""
         hits = self.searcher.retrieve(query, k=60, filters=Filters(kind="measure"), pin=False)
         n = len(self.evaluation.measures)
         search_rank = np.full(n, np.inf)
@@ -103,8 +161,7 @@ class TopicResponder:
         score = 1.0 / (k + search_rank) + self.tuning.topic_card_weight / (k + ranks(cards))
         has = overlap > 0
         score[has] += self.tuning.topic_lexical_weight / (k + ranks(overlap)[has])
-        order = np.argsort(-score, kind="stable")
-        return [(self.evaluation.measures[i], float(score[i])) for i in order]
+        return score, search_rank, cards, overlap
 
     def _item(self, c: Composer, query: Query, measure: Measure) -> None:
         lang = query.language

@@ -43,6 +43,7 @@ from .fusion import fuse
 from .pinning import PINNED_SCORE, is_pinned
 
 QUERY_CACHE_SIZE = 2048
+CONTEXT_WEIGHT = 0.5
 
 
 class Searcher:
@@ -120,6 +121,8 @@ class Searcher:
         vector = self.query_vector(query) if mode != "lexical" else None
         dense = self._dense_scores(vector) if vector is not None else np.zeros(len(self.chunks), np.float32)
         lexical = self.data.lexical.scores(expand(query.core, query.english)) if mode != "dense" else np.zeros_like(dense)
+        if query.context and mode != "dense":
+            lexical = lexical + CONTEXT_WEIGHT * self.data.lexical.scores(expand(query.context, query.english))
         if mode != "hybrid":
             return self._ranked(dense if mode == "dense" else lexical, mask, k, dense, lexical)
         t = self.settings.tuning
@@ -144,7 +147,13 @@ class Searcher:
                                lexical=float(lexical[i])) for rank, i in enumerate(order, 1)]
 
     def query_vector(self, query: Query) -> np.ndarray:
-        return self._embed(query.core)
+        """The question's vector; a follow-up's leans toward its previous question
+        (CONTEXT_WEIGHT: `python -m eval.bank` on dev follow-ups)."""
+        vector = self._embed(query.core)
+        if not query.context:
+            return vector
+        mixed = vector + CONTEXT_WEIGHT * self._embed(query.context)
+        return (mixed / np.linalg.norm(mixed)).astype(np.float32)
 
     def embed_query(self, query: str) -> np.ndarray:
         return self._embed(clean_question(query, self.settings.max_question_chars))

@@ -46,6 +46,11 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
         return query
     folded = fold(query.core)
     elliptic = bool(_cues()["opener"].search(folded)) or len([w for w in words(folded) if w not in STOPWORDS]) <= 2
+    if previous_q and not (query.refs.measures or query.refs.footnotes or query.refs.acronyms or query.refs.titled):
+        # What a question asked in a conversation is about may be in the previous
+        # one ("When did it last release them?"): both are searched, the new one
+        # weighing more.
+        query = replace(query, context=previous_q)
     if not elliptic:
         return query
     previous = router.read(previous_q) if previous_q else None
