@@ -14,6 +14,7 @@ about the sender (address, user agent) is read or stored.
 import enum
 import hmac
 import ipaddress
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, Body, Query, Request
@@ -25,6 +26,12 @@ from .api import AnswerModel, ErrorResponse
 from .errors import APIError
 from .state import AppState
 
+log = logging.getLogger("traite_qa_app")
+# What an anonymous client learns when the database fails: never where it is
+# (SQLite path, PostgreSQL user, host, port, database) nor the driver's words;
+# those go to the server log.
+UNAVAILABLE = ("the feedback database is unavailable: nothing was saved and answering is not affected; "
+               "retry later")
 Reason = enum.Enum("Reason", {code.upper(): code for code in REASONS}, type=str)
 ANSWER_ID_PATTERN = r"^ans-[0-9a-f]{20}$"
 ERRORS = {
@@ -111,7 +118,7 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
         except UnknownAnswerError as err:
             raise APIError(404, "unknown_answer", str(err), "answer_id") from None
         except FeedbackStoreError as err:
-            raise APIError(503, "feedback_unavailable", str(err), None, {"Retry-After": "30"}) from None
+            raise _unavailable(err, "saving feedback") from None
         return {"saved": True, "id": record.id, "answer_id": record.answer_id, "rating": record.rating,
                 "reason": record.reason, "created_at": record.created_at}
 
@@ -127,7 +134,13 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
         try:
             return state.feedback.store.summary(latest)
         except FeedbackStoreError as err:
-            raise APIError(503, "feedback_unavailable", str(err), None, {"Retry-After": "30"}) from None
+            raise _unavailable(err, "reading the feedback summary") from None
+
+
+def _unavailable(err: FeedbackStoreError, doing: str) -> APIError:
+    """The generic 503; the database's own words go to the log only."""
+    log.warning("traite-qa: %s failed: %s", doing, err)
+    return APIError(503, "feedback_unavailable", UNAVAILABLE, None, {"Retry-After": "30"})
 
 
 def _check_operator(request: Request, token: str | None) -> None:

@@ -142,6 +142,20 @@ def test_ask_follow_up_uses_the_history(http, evaluation):
     assert body["measures"] == {"17": evaluation.measure(17).status.value}
 
 
+@pytest.mark.parametrize("first, follow_up, none", [
+    ("Où en est la mesure 45 ?", "Et la suivante ?", "pas de mesure 46"),
+    ("Où en est la mesure 1 ?", "Et la précédente ?", "pas de mesure 0"),
+    ("What is the status of measure 45?", "And the next one?", "no measure 46"),
+])
+def test_a_follow_up_past_the_ends_says_there_is_none(http, evaluation, first, follow_up, none):
+    """Issue 23: "Et la suivante ?" after measure 45 quoted measure 45 (or 43) again."""
+    answer = http.post("/api/ask", json={"question": first}).json()["answer"]
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": answer}]
+    body = http.post("/api/ask", json={"question": follow_up, "history": history}).json()
+    assert body["status"] == "no_evidence" and body["intent"] == "unknown_reference", body
+    assert none in body["answer"] and not body["citations"] and not body["measures"], body
+
+
 def test_ask_in_english(http, evaluation):
     body = http.post("/api/ask", json={"question": "What is the status of measure 3?"}).json()
     assert body["language"] == "en" and body["status"] == "answered"

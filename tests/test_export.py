@@ -14,7 +14,7 @@ import pytest
 from traite_qa import InvalidFilterError
 from traite_qa.integrations.export import export_index
 
-from fakes import run_cli
+from fakes import CLI, cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -175,3 +175,70 @@ def test_the_cli_refuses_an_unknown_format_and_a_file_as_folder(tmp_path, index_
     (tmp_path / "file").write_text("x")
     proc = run_cli("--index", str(index_settings.index_dir), "export", str(tmp_path / "file"))
     assert proc.returncode == 1 and b"is not a folder" in proc.stderr
+
+
+# ------------------------------------- issue 23: the target folder is not trusted
+def _export(index_settings, target, fmt="jsonl"):
+    return run_cli("--index", str(index_settings.index_dir), "export", "--format", fmt, str(target))
+
+
+def test_the_cli_refuses_links_and_special_files_and_never_writes_through_them(tmp_path, index_settings):
+    import os
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    cases = {}
+    for name in ("chunks.jsonl", "export.json"):
+        folder = tmp_path / f"link-{name}"
+        folder.mkdir()
+        (folder / name).symlink_to(victim)
+        cases[folder] = b"symbolic link"
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "chunks.jsonl")
+    cases[fifo] = b"not a regular file"
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "linked-folder").symlink_to(real)
+    cases[tmp_path / "linked-folder"] = b"symbolic link"
+    for folder, message in cases.items():
+        proc = _export(index_settings, folder)
+        assert proc.returncode == 1 and message in proc.stderr, (folder, proc.stderr[-500:])
+        assert b"Traceback" not in proc.stderr
+    assert victim.read_text() == "keep me" and not list(real.iterdir())
+
+
+def test_the_cli_gives_an_error_not_a_traceback_for_an_impossible_target(index_settings):
+    proc = _export(index_settings, "/proc/self/x")
+    assert proc.returncode == 1 and b"Traceback" not in proc.stderr and b"/proc/self/x" in proc.stderr, proc.stderr
+
+
+def test_planted_files_are_sized_before_they_are_read(tmp_path, index_settings):
+    """A 3 GB sparse file listed by a planted export.json is not read (nor hashed) whole."""
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "out"
+    assert _export(index_settings, folder).returncode == 0
+    manifest = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+    manifest["files"]["vectors.npz"] = {"format": "npz", "sha256": "0" * 64}
+    (folder / "export.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with open(folder / "vectors.npz", "wb") as planted:
+        planted.truncate(3 << 30)
+    started = time.monotonic()
+    # The CLI run by a fresh Python whose only child it is: its peak RSS alone.
+    proc = subprocess.run(
+        [sys.executable, "-c", "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)",
+         CLI, "--index", str(index_settings.index_dir), "export", "--format", "jsonl", str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 60
+    peak_kib = int(proc.stderr.decode().split()[-1])
+    assert peak_kib < 2 * (1 << 20), f"the export peaked at {peak_kib >> 10} MiB with a 3 GB planted file"
+    assert set(json.loads((folder / "export.json").read_text(encoding="utf-8"))["files"]) == {"chunks.jsonl"}
+    with open(folder / "export.json", "r+b") as planted:  # a huge export.json is not parsed either
+        planted.truncate(3 << 30)
+    assert _export(index_settings, folder).returncode == 0
+    assert (folder / "export.json").stat().st_size < 1 << 20

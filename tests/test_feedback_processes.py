@@ -124,3 +124,36 @@ def test_a_database_killed_mid_session_leaves_answering_intact(apps, index_root)
         assert comments == ["revenu", None]
         assert app.process.poll() is None and "Traceback" not in app.log(), app.log()
         assert "a question was not logged" in app.log()  # the question log met the dead database too, in the background
+
+
+# --------------------------------------- issue 23: the 503 does not say where the database is
+def test_an_unavailable_database_is_not_described_to_clients(apps, index_root, tmp_path):
+    from feedback_support import free_port
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    port = free_port()
+    cases = {
+        f"sqlite:///{blocker}/secret-sqlite-dir/fb.sqlite3": ["secret-sqlite-dir", str(tmp_path), "Not a directory"],
+        f"postgresql://secretuser@127.0.0.1:{port}/secretdb": ["secretuser", "secretdb", str(port), "127.0.0.1"],
+    }
+    for url, secrets in cases.items():
+        app = start(apps, index_root, url)
+        with httpx.Client(base_url=app.url, timeout=60) as http:
+            answer = http.post("/api/ask", json={"question": "Où en est la mesure 16 ?"}).json()
+            refused = [http.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": "up"}),
+                       http.get("/api/feedback/summary")]
+        assert refused[0].status_code == 503, refused[0].text
+        assert refused[1].status_code in (200, 503), refused[1].text  # a SQLite file not created yet reads as empty
+        for response in refused:
+            if response.status_code == 200:
+                continue
+            error = response.json()["error"]
+            assert error["code"] == "feedback_unavailable" and "nothing was saved" in error["message"], error
+            for secret in secrets:
+                assert secret not in response.text, (secret, response.text)
+        deadline = time.monotonic() + 5
+        while secrets[0] not in app.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert secrets[0] in app.log(), app.log()  # the detail is for the operator, in the server log
+        app.stop()

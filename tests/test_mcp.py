@@ -165,3 +165,51 @@ def test_without_the_extra_the_command_names_the_pip_command(monkeypatch, capsys
         from traite_qa.integrations import require_extra
 
         require_extra("mcp", "mcp")
+
+
+# ------------------------------------------ issue 23: every request gets an answer
+def test_every_line_gets_an_answer_even_a_lone_surrogate_or_bad_json(index_settings, settings):
+    """Raw JSON-RPC lines to a real `traite-qa mcp`: a lone surrogate in a tool
+    argument and malformed JSON each get a reply (a result or a JSON-RPC
+    error); before, neither got one and the client hung."""
+    import subprocess
+    import threading
+
+    env = _env(TRAITE_QA_INDEX_DIR=str(index_settings.index_dir), TRAITE_QA_MODEL_CACHE=str(settings.model_cache))
+    proc = subprocess.Popen([sys.executable, "-m", "traite_qa", "mcp"], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    replies: list[dict] = []
+    reader = threading.Thread(target=lambda: [replies.append(json.loads(line)) for line in proc.stdout], daemon=True)
+    reader.start()
+
+    def send(line: str) -> None:
+        proc.stdin.write(line.encode("utf-8", "surrogatepass") + b"\n")
+        proc.stdin.flush()
+
+    def wait_for(count: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while len(replies) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(replies) >= count, f"no reply to line {count}: {replies}"
+
+    import time
+
+    try:
+        send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}))
+        wait_for(1)
+        send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        send('{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "search", '
+             '"arguments": {"query": "\\ud800 mesure 16", "k": 2}}}')
+        wait_for(2)
+        send("{this is not json")
+        wait_for(3)
+        send(json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/list"}))
+        wait_for(4)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    by_id = {r.get("id"): r for r in replies}
+    assert "result" in by_id[2] and not by_id[2]["result"].get("isError"), by_id[2]
+    assert by_id[None]["error"]["code"] == -32700, replies
+    assert {t["name"] for t in by_id[5]["result"]["tools"]} == TOOLS

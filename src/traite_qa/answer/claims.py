@@ -1,41 +1,49 @@
-"""What a text claims about measure statuses, in French or English, any phrasing.
+"""What a text claims about measure statuses, in French or English, any phrasing:
+one verifier for the generator's reply and the assistant's own framing.
 
-The generator may write "La seizième mesure est désormais Réalisée",
-"Measure 16 has been fully implemented" or "la mesure 16 n'a pas été mise en
-œuvre": each is a claim (measure 16, a set of statuses it allows), checked
-against the document by `verify.stated_status_problems`.
+Every status claim maps to measures and a status, or it is *unmapped* and its
+sentence is dropped (fail closed). `check_claims(text, evaluation)` lists the
+problems, `supported_sentences(text, evaluation)` keeps the sentences that
+have none; `verify.stated_status_problems` is the wrong-status part.
 
-How a text is read:
+How a sentence is read (`claim_text.py` first folds look-alike letters, marks
+such as ✅ or ❌, invisible characters and NFKC):
 
-1. Invisible characters go, NFKC folds no-break spaces and full-width digits,
-   and quotes are set aside when they are the document's words: «…», “…” or
-   "…" whose content the document holds (a measure title, a quoted sentence).
-   A quote holding only a status label ("« Réalisée »") is the writer naming a
+1. Quotes are set aside when they are the document's words: «…», “…” or "…"
+   whose content the document holds (a measure title, a quoted sentence). A
+   quote holding only a status label ("« Réalisée »") is the writer naming a
    status: it is kept. A quote the document does not hold is the writer's own.
-2. Number words and roman numerals become digits (`understand.numbers`):
-   "la seizième mesure" -> "la 16ème mesure".
-3. Per sentence, every status participle (réalisée, mise en œuvre,
-   implemented, carried out, …) is tied to the measure named nearest before
-   it in the sentence, else nearest after it, else (for "Elle a été
-   réalisée.") the one the previous sentence named.
-4. The words between that measure and the participle (and a few after it)
-   decide the status claimed: a negation (pas, non, not, never) -> Non
-   réalisée; partly, partiellement, en partie -> Partiellement réalisée;
-   "not fully" -> either of those; nothing -> Réalisée. Read twice, over the
-   whole stretch and after its last comma, and both readings must agree with
-   the document: a doubtful phrasing counts as a wrong status (the extractive
-   answer is shown instead, which is always safe).
+2. Number words and roman numerals become digits ("la seizième mesure" ->
+   "la 16ème mesure").
+3. Every status cue (réalisée, mise en œuvre, menée à bien, a vu le jour,
+   effective, implemented, done, complete, a success, ...; "se félicite de la
+   réalisation de", "l'absence de mise en œuvre de") is tied to the measure
+   named nearest before it, else nearest after it, else (for "Elle a été
+   réalisée.") the one the previous sentence named; measures joined by "et",
+   "and", "ainsi que" or a comma ("la mesure 16 et la mesure 38 sont
+   réalisées") all take the claim.
+4. The words between that measure and the cue decide the status: negations
+   are counted (one: Non réalisée; two, "n'est pas non réalisée": not Non
+   réalisée; three or more: unmapped), partly/en partie -> Partiellement,
+   "not fully" -> either lesser status. Read twice, over the whole stretch and
+   after its last comma: both readings must allow the document's status.
+5. Unmapped, so the sentence is dropped: a cue in a sentence about measures
+   that names none, a cue under a condition, a modal, a future or a denial
+   ("si", "devrait", "will", "il est faux que"), "respectivement", readings
+   that contradict each other, a pictograph the fold does not read next to a
+   measure.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..document import Evaluation, Status
 from ..text import collapse_spaces, fold
 from ..understand.numbers import digits
+from .claim_text import document_texts, has_unknown_mark, normalize, small_numbers, split_sentences
 
 R, P, N = Status.REALISEE, Status.PARTIELLEMENT, Status.NON_REALISEE
 
@@ -45,40 +53,81 @@ _REF_RE = re.compile(
     rf"\b(?:mesures?|measures?)\s*(?:n\s*°\s*|n[o°]s?\.?\s+|numeros?\s+|numbers?\s+|#\s*)?({_LIST})\b"
     r"|\b(\d{1,4})\s*(?:e|er|ere|eme|em|ieme|re|nd|nde|th|st|rd|°)\s+(?:mesure|measure)\b"
 )
-# Participles that state a status by themselves ("mesure 16 : réalisée", "measure 16, implemented").
-_STRONG = r"realise(?:e|es|s)?|reali[sz]ed|implemented"
-# Participles that need an auxiliary to be a claim ("a été mise en œuvre", not "la mise en œuvre de").
-_WEAK = (
-    r"mise?s? en (?:oeuvre|place|application)|applique(?:e|es|s)?|accompli(?:e|es|s)?|acheve(?:e|es|s)?"
-    r"|concretise(?:e|es|s)?|execute(?:e|es|s)?|effectue(?:e|es|s)?|carried out|completed|achieved|fulfilled"
-    r"|accomplished|executed|delivered|put in place|put into (?:effect|practice)|enforced|applied"
+# Between two measures that share one claim: "la mesure 16 et la mesure 38", "measure 16, measure 38".
+_JOINED_RE = re.compile(
+    r"\s*,?\s*(?:et|and|&|ou|or|ainsi que|de meme que|tout comme|comme|as well as|along with|together with)?"
+    r"\s*,?\s*(?:(?:la|le|les|l'|the|sa|ses|its)\s*)?"
 )
-_NEGATED = r"unimplemented|unfulfilled|inachevee?s?|inaccomplie?s?|irrealisee?s?"
-_PART_RE = re.compile(rf"\b(?:(?P<strong>{_STRONG})|(?P<weak>{_WEAK})|(?P<negated>{_NEGATED}))\b")
+_PAST = r"(?:e|es|s)?"
+# Cues that state a status by themselves ("mesure 16 : réalisée", "measure 16, implemented").
+_STRONG = r"realise(?:e|es|s)?|reali[sz]ed|implemented"
+# Cues that need an auxiliary to be a claim ("a été mise en œuvre", not "la mise en œuvre de").
+_WEAK = (
+    rf"mise?s? en (?:oeuvre|place|application)|applique{_PAST}|accompli{_PAST}|acheve{_PAST}|concretise{_PAST}"
+    rf"|execute{_PAST}|effectue{_PAST}|mene{_PAST} a bien|vu le jour|effective?s?|abouti{_PAST}|finalise{_PAST}"
+    rf"|termine{_PAST}|operationnel(?:le|les|s)?|(?:entree?s? )?en vigueur|en place|chose faite"
+    r"|une? (?:succes|reussite)"
+    r"|carried out|completed|achieved|fulfilled|accomplished|executed|delivered|put in place|put into (?:effect|practice)"
+    r"|enforced|applied|done|complete|finished|finali[sz]ed|a success|successful|in place|in effect|into effect"
+    r"|(?:took|taken) effect|operational|up and running|ok"
+)
+_NEGATED = (
+    r"unimplemented|unfulfilled|inaccomplie?s?|irrealisee?s?|undelivered|unreali[sz]ed|unachieved|ineffective?s?"
+    r"|lettre morte|un echec|a failure|failed|echoue(?:e|es|s)?"
+)
+_INCOMPLETE = r"inachevee?s?|incomplete?s?|unfinished|inabouti(?:e|es|s)?"
+_NOUN = (
+    r"(?:realisation|mise en oeuvre|concretisation|aboutissement|achevement|reussite|succes|implementation"
+    r"|completion|delivery|success|achievement|fulfil?ment)"
+)
+# "La CNCDH se félicite de la réalisation de la mesure 16", "welcomes the implementation of measure 16".
+_PRAISE = (
+    r"(?:se felicit\w*|salu\w*|se rejoui\w*|applaudi\w*|note avec satisfaction|welcom\w*|prais\w*|celebrat\w*"
+    rf"|applaud\w*|hail\w*|commend\w*|notes? with satisfaction)\s+(?:\S+\s+){{0,3}}?{_NOUN}"
+)
+_LAMENT = rf"(?:absence|defaut|manque|lack|failure|non)\s+(?:(?:de|d'|of|to)\s*)?(?:(?:la|l'|the)\s*)?{_NOUN}"
+_PART_RE = re.compile(
+    rf"\b(?:(?P<praise>{_PRAISE})|(?P<lament>{_LAMENT})|(?P<strong>{_STRONG})|(?P<weak>{_WEAK})"
+    rf"|(?P<negated>{_NEGATED})|(?P<incomplete>{_INCOMPLETE}))\b"
+)
+_NOUN_KINDS = {"praise", "lament"}
 # "en cours de réalisation", "in progress": partly done, with no participle to find.
 _ONGOING_RE = re.compile(r"\ben cours (?:de |d')(?:realisation|mise en oeuvre|execution|deploiement)\b|\bunder ?way\b|\bin progress\b")
 
 _AUX_RE = re.compile(
     r"\b(?:est|sont|etait|etaient|a|ont|avait|avaient|ete|sera|seront|serait|seraient|soit|soient|ait|aient|fut"
-    r"|is|are|was|were|been|be|being|has|have|had|will|hasn't|haven't|wasn't|weren't|isn't|aren't)\b|:\s*$"
+    r"|reste|restent|demeure|demeurent|devenue?s?"
+    r"|is|are|was|were|been|be|being|has|have|had|will|remains?|hasn't|haven't|wasn't|weren't|isn't|aren't)\b|:\s*$"
 )
 # Right before a participle, these make it a noun or an adjective ("vise à la mise en œuvre").
 _DETERMINER_RE = re.compile(r"\b(?:la|le|les|l'|sa|son|ses|leur|leurs|une|un|de|du|des|d'|cette|ce|the|its|their|an|of|for)\s*$")
-_NEG_RE = re.compile(r"\b(?:non|pas|jamais|nullement|aucunement|sans|not|never|no longer|without)\b|n't\b")
+_NEG_RE = re.compile(r"\b(?:non|pas|jamais|nullement|aucunement|sans|not|never|no longer|without)\b|n't\b"
+                     r"|\bn'(?:est|a|ont|sont|etait|avait)\s+plus\b")
+_NEITHER_RE = re.compile(r"\bnon plus\b")  # "n'est pas non plus réalisée": one negation, not two
 _PARTIAL_RE = re.compile(
-    r"\b(?:partiellement|en partie|pour partie|a moitie|incompletement|partly|partially|in part|half|incompletely"
-    r"|en cours|being|progressivement|gradually)\b"
+    r"\b(?:partiel(?:le)?s?|partiellement|en partie|pour partie|a moitie|incompletement|partly|partially|partial|in part"
+    r"|half|incompletely|en cours|being|progressivement|gradually)\b"
 )
 _NOT_FULLY_RE = re.compile(
     r"\b(?:pas|not|never|jamais|non)\b(?:\s+\S+){0,3}?\s+(?:encore\s+|yet\s+)?(?:entierement|completement|totalement"
     r"|pleinement|integralement|tout a fait|fully|entirely|completely|totally|wholly)\b"
 )
-_SENTENCE_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
-# A sentence about several measures ("Seules trois mesures ont été réalisées") does not continue the previous one's.
+# Before a cue, these make it no claim of fact: a condition, a modal, a future, a denial.
+_FRAME_RE = re.compile(
+    r"\b(?:faux|vrai|inexact\w*|errone\w*|dement\w*|contest\w*|doute\w*|si|s'il|lorsque|quand|une fois que"
+    r"|des que|devr\w+|doi(?:t|vent)|pourr\w+|aur(?:ait|aient)|ser(?:a|ont|ait|aient)|il faut|rest\w* a"
+    r"|a condition|respectivement|hypoth\w*|false|true|untrue|incorrect|wrong|den(?:y|ies|ied)|doubt\w*|if"
+    r"|whether|when|once|unless|should|would|could|might|may|must|will|shall|needs? to|ha(?:s|ve) to"
+    r"|remains? to|ought|respectively|suppos\w*|hypothetical\w*)\b"
+)
+# Before the measure, a denial of what follows: one more negation ("il est faux que la mesure 16 est réalisée").
+_DENIAL_RE = re.compile(r"\b(?:(?:il |c')?(?:est|n'est pas) (?:faux|vrai|inexact|errone|exact)|(?:it is|it's|is it) (?:not )?"
+                        r"(?:false|true|untrue|incorrect|wrong))\b")
+# A sentence about measures in general ("Seules trois mesures ont été réalisées") does not continue the previous one's.
 _PLURAL_RE = re.compile(r"\b(?:mesures|measures|toutes|aucune|plusieurs|certaines|all|none|several|some)\b")
-_INVISIBLE = {"Cf"}  # zero-width spaces and joiners, soft hyphens, BOMs, bidi marks
+_MEASURE_WORD_RE = re.compile(r"\b(?:mesures?|measures?)\b")
 _QUOTES = {"«": "»", "“": "”", "„": "“”", '"': '"'}
-_WINDOW = 160  # characters between a measure and its participle still read as one claim
+_WINDOW = 160  # characters between a measure and its cue still read as one claim
 _QUOTED_WORDS = 5  # a quote shorter than this counts as the document's only when it is a whole title or label
 
 
@@ -87,6 +136,19 @@ class Claim:
     measures: tuple[int, ...]
     allowed: frozenset[Status]  # the statuses the phrasing is compatible with
     text: str  # the sentence, as read (for messages)
+    mapped: bool = True  # False: a status claim the reader cannot tie to a measure and a status
+    count: int | None = None  # "3 mesures ont été réalisées": how many measures have the status (no `measures`)
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # "wrong_status", "no_such_measure" or "unmapped"
+    message: str
+    sentence: str
+    measure: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class StatusClaims:
@@ -94,7 +156,7 @@ class StatusClaims:
 
     def __init__(self, evaluation: Evaluation):
         self.evaluation = evaluation
-        texts = list(_document_texts(evaluation))
+        texts = list(document_texts(evaluation))
         self._words = "\n".join(_key(t) for t in texts)
         self._names = {_key(t) for t in texts if len(t) <= 300}  # titles, labels, definitions: quoted whole
         self._labels = {_key(s.value) for s in Status} | {_key(s.english) for s in Status} | {
@@ -104,15 +166,22 @@ class StatusClaims:
     def claims(self, text: str, context: tuple[int, ...] = ()) -> tuple[list[Claim], tuple[int, ...]]:
         """The claims in `text`, and the measures its last sentence named (the
         `context` of a text that continues it, for "Elle a été réalisée.")."""
-        own = self.own_words(unicodedata.normalize("NFKC", "".join(c for c in text if unicodedata.category(c) not in _INVISIBLE)))
-        own = re.sub(r"(?<=\w)-(?=\w)", " ", fold(digits(_small_numbers(own))))
         found: list[Claim] = []
-        for sentence in _SENTENCE_RE.split(own):
-            refs = [(m.start(), m.end(), _numbers(m)) for m in _REF_RE.finditer(sentence)]
-            found += self._sentence_claims(sentence, refs, context)
-            if refs:
-                context = refs[-1][2]
+        for sentence in split_sentences(text):
+            claims, context = self.sentence_claims(sentence, context)
+            found += claims
         return found, context
+
+    def sentence_claims(self, sentence: str, context: tuple[int, ...] = ()) -> tuple[list[Claim], tuple[int, ...]]:
+        """The claims of one sentence, and the context for the next one."""
+        normal = normalize(sentence)
+        own = self.own_words(normal)
+        own = re.sub(r"(?<=\w)-(?=\w)", " ", fold(digits(small_numbers(own))))
+        refs = [(m.start(), m.end(), _numbers(m)) for m in _REF_RE.finditer(own)]
+        claims = self._claims(own, refs, context)
+        if refs and has_unknown_mark(own):
+            claims.append(Claim((), frozenset(), collapse_spaces(own)[:200], mapped=False))
+        return claims, (refs[-1][2] if refs else context)
 
     def own_words(self, text: str) -> str:
         """`text` without the quotes that are the document's words."""
@@ -146,47 +215,86 @@ class StatusClaims:
                 return end
         return None
 
-    def _sentence_claims(self, sentence: str, refs: list, context: tuple[int, ...]) -> list[Claim]:
+    def _claims(self, sentence: str, refs: list, context: tuple[int, ...]) -> list[Claim]:
         claims = []
         previous_end = 0
-        for part in _parts(sentence):
-            start, end, kind = part
-            before = [r for r in refs if r[1] <= start]
-            after = [r for r in refs if r[0] >= end]
-            if before:
-                measures, window_start = before[-1][2], before[-1][1]
-            elif after:
-                measures, window_start = after[0][2], previous_end
-            elif context and not _PLURAL_RE.search(sentence[:start]):
-                measures, window_start = context, previous_end
-            else:
-                previous_end = end
-                continue
-            window = sentence[max(window_start, previous_end, start - _WINDOW) : start]
+        text = collapse_spaces(sentence)[:200]
+        for start, end, kind in _parts(sentence):
+            window_floor = previous_end
             previous_end = end
-            tail = re.split(r"[,;:()\[\]]|\bmesures?\b|\bmeasures?\b", sentence[end : end + 40])[0]
-            if kind == "weak" and (_DETERMINER_RE.search(window) or not (_AUX_RE.search(window) or _NEG_RE.search(window))):
+            measures, window_start = _measures_for(sentence, refs, start, end, kind)
+            if measures is None:
+                if context and not _PLURAL_RE.search(sentence[:start]):
+                    measures, window_start = context, window_floor
+                elif kind in ("weak", "strong") and not _is_claim(sentence[max(0, start - _WINDOW) : start], kind):
+                    continue
+                elif (counted := _count_claim(sentence[:start], kind, text)) is not None:
+                    claims.append(counted)
+                    continue
+                elif _MEASURE_WORD_RE.search(sentence):  # about measures, but names none: unmapped
+                    claims.append(Claim((), frozenset(), text, mapped=False))
+                    continue
+                else:
+                    continue  # "Le plan a été mis en œuvre": no measure in sight
+            window = sentence[max(window_start, window_floor, start - _WINDOW) : start]
+            if kind in ("weak", "strong") and not _is_claim(window, kind):
                 continue  # "la mise en œuvre de la mesure 16", "the completed review": a noun, not a claim
-            allowed = _reading(window, tail, kind)
-            short = re.split(r"[,(:—]", window)[-1]
-            allowed &= _reading(short, tail, kind)
-            claims.append(Claim(measures, frozenset(allowed), collapse_spaces(sentence)[:200]))
+            if _FRAME_RE.search(_DENIAL_RE.sub(" ", sentence[:start])):
+                claims.append(Claim(measures, frozenset(), text, mapped=False))
+                continue
+            tail = re.split(r"[,;:()\[\]]|\bmesures?\b|\bmeasures?\b", sentence[end : end + 40])[0]
+            denials = _denials(sentence[:start])
+            whole = _reading(window, tail, kind, denials)
+            short = _reading(re.split(r"[,(:—]", window)[-1], tail, kind, denials)
+            if whole is None or short is None or not whole & short:
+                claims.append(Claim(measures, frozenset(), text, mapped=False))
+            else:
+                claims.append(Claim(measures, frozenset(whole & short), text))
         return claims
 
 
-# text2num leaves numbers under 3 alone (so "une mesure" stays a phrase): next
-# to the noun they still name a measure ("la première mesure", "measure two").
-_SMALL = {"un": 1, "une": 1, "one": 1, "deux": 2, "two": 2, "trois": 3, "three": 3}
-_SMALL_ORDINALS = {"premier": 1, "premiere": 1, "first": 1, "deuxieme": 2, "second": 2, "seconde": 2,
-                   "troisieme": 3, "third": 3}
-_SMALL_AFTER_RE = re.compile(r"\b((?:[Mm]esure|[Mm]easure)\s+)(" + "|".join(_SMALL) + r")\b")
-_SMALL_BEFORE_RE = re.compile(r"\b(premi[eè]re?|first|deuxi[eè]me|seconde?|troisi[eè]me|third)(\s+(?:mesure|measure)\b)",
-                              re.IGNORECASE)
+# "3 Réalisée", "28 mesures partiellement réalisées", "14 measures are not implemented".
+_COUNT_RE = re.compile(r"\b(\d{1,3})\s+(?:(?:mesures?|measures?)\s+)?(?:(?:sont|ont ete|ont|are|were|have been)\s+)?"
+                       r"(?:seules?\s+|only\s+)?((?:partiellement|partially|partly|non|not)\s+)?$")
 
 
-def _small_numbers(text: str) -> str:
-    text = _SMALL_AFTER_RE.sub(lambda m: f"{m.group(1)}{_SMALL[m.group(2)]}", text)
-    return _SMALL_BEFORE_RE.sub(lambda m: f"{_SMALL_ORDINALS[fold(m.group(1))]}e{m.group(2)}", text)
+def _count_claim(prefix: str, kind: str, text: str) -> Claim | None:
+    """A claim about how many measures have a status, or None."""
+    match = _COUNT_RE.search(prefix)
+    if kind != "strong" or not match:
+        return None
+    status = _reading(match.group(2) or "", "", kind)
+    return Claim((), frozenset(status), text, count=int(match.group(1))) if status and len(status) == 1 else None
+
+
+def _is_claim(window: str, kind: str) -> bool:
+    """A weak cue is a claim after an auxiliary or a negation, not after a determiner."""
+    if kind != "weak":
+        return True
+    return not _DETERMINER_RE.search(window) and bool(_AUX_RE.search(window) or _NEG_RE.search(window))
+
+
+def _measures_for(sentence: str, refs: list, start: int, end: int, kind: str):
+    """The measures a cue at [start, end) is about, and where its window starts;
+    (None, 0) when the sentence names none around it."""
+    before = [i for i, r in enumerate(refs) if r[1] <= start]
+    after = [i for i, r in enumerate(refs) if r[0] >= end]
+    if kind in _NOUN_KINDS and after and re.fullmatch(r"\s*(?:de|du|des|d'|of)?\s*(?:la|l'|the)?\s*", sentence[end : refs[after[0]][0]]):
+        before = []  # "la réalisation de la mesure 16": the measure that follows
+    if before:
+        first = last = before[-1]
+        while first > 0 and _JOINED_RE.fullmatch(sentence[refs[first - 1][1] : refs[first][0]]):
+            first -= 1
+        window_start = refs[last][1]
+    elif after:
+        first = last = after[0]
+        while last + 1 < len(refs) and _JOINED_RE.fullmatch(sentence[refs[last][1] : refs[last + 1][0]]):
+            last += 1
+        window_start = 0
+    else:
+        return None, 0
+    measures = tuple(n for r in refs[first : last + 1] for n in r[2])
+    return measures, window_start
 
 
 def _parts(sentence: str) -> list[tuple[int, int, str]]:
@@ -195,19 +303,36 @@ def _parts(sentence: str) -> list[tuple[int, int, str]]:
     return sorted(parts)
 
 
-def _reading(window: str, tail: str, kind: str) -> set[Status]:
-    """The statuses a participle allows, given the words before and after it."""
-    if kind == "negated":
-        return {N}
-    if kind == "ongoing":
-        return {P}
+def _denials(prefix: str) -> int:
+    """How many times the words before a cue deny it: "il est faux que" once,
+    "il n'est pas vrai que" once, "il n'est pas faux que" (or more) unreadable: 3."""
+    found = _DENIAL_RE.findall(prefix)
+    if not found:
+        return 0
+    denied = sum(bool(re.search(r"faux|inexact|errone|false|untrue|incorrect|wrong|n'est pas|not", f)) for f in found)
+    both = sum(bool(re.search(r"(?:faux|inexact|errone|false|untrue|incorrect|wrong)$", f)) and
+               bool(re.search(r"n'est pas|not", f)) for f in found)
+    return 3 if both or len(found) > 1 else denied
+
+
+def _reading(window: str, tail: str, kind: str, denials: int = 0) -> set[Status] | None:
+    """The statuses a cue allows, given the words before and after it; None
+    when the phrasing cannot be read (three negations, a negated "partly")."""
+    negations = len(_NEG_RE.findall(_NEITHER_RE.sub(" ", window))) + (kind == "negated") + denials
+    partial = _PARTIAL_RE.search(window) or _PARTIAL_RE.search(tail)
+    if negations > 2:
+        return None
+    if kind == "praise":
+        return ({P} if partial else {R}) if negations == 0 else None
+    if kind == "lament":
+        return {N} if negations == 0 else None
+    if kind in ("ongoing", "incomplete"):
+        return ({P} if kind == "ongoing" else {P, N}) if negations == 0 else None
     if _NOT_FULLY_RE.search(window) or _NOT_FULLY_RE.search(tail):
-        return {P, N}
-    if _PARTIAL_RE.search(window) or _PARTIAL_RE.search(tail):
-        return {P}
-    if _NEG_RE.search(window):
-        return {N}
-    return {R}
+        return {P, N} if negations <= 1 else None
+    if partial:
+        return {P} if negations == 0 else None
+    return [{R}, {N}, {R, P}][negations]
 
 
 def _numbers(match: re.Match) -> tuple[int, ...]:
@@ -218,23 +343,55 @@ def _numbers(match: re.Match) -> tuple[int, ...]:
 
 def _key(text: str) -> str:
     """How quotes are compared with the document: folded, spaces collapsed, outer punctuation off."""
-    return collapse_spaces(fold(unicodedata.normalize("NFKC", text))).strip(" .,;:…'\"")
+    return collapse_spaces(fold(normalize(text))).strip(" .,;:…'\"")
 
 
-def _document_texts(evaluation: Evaluation):
-    yield evaluation.title
-    for paragraph in (*evaluation.preamble, *evaluation.conclusion):
-        yield paragraph.text
-    for axis in evaluation.axes:
-        yield from (axis.title, axis.label)
-    for action in evaluation.actions:
-        yield from (action.title, action.label)
-    for measure in evaluation.measures:
-        yield measure.title
-        yield from (p.text for p in measure.paragraphs)
-    for note in evaluation.footnotes:
-        yield note.text
-    for acronym in evaluation.acronyms:
-        yield from (acronym.definition, f"{acronym.acronym} : {acronym.definition}")
-    for row in evaluation.summary:
-        yield row.title
+@lru_cache(maxsize=8)
+def reader(evaluation: Evaluation) -> StatusClaims:
+    """The claim reader for an evaluation (built once: it indexes the document's words)."""
+    return StatusClaims(evaluation)
+
+
+def claim_problems(claims: list[Claim], evaluation: Evaluation) -> list[Problem]:
+    """What is wrong with each claim: a status that is not the document's, a
+    measure the plan does not have, or a claim that maps to no status."""
+    problems = []
+    for claim in claims:
+        if not claim.mapped:
+            problems.append(Problem("unmapped", f"a status claim that cannot be checked: {claim.text[:80]!r}", claim.text))
+            continue
+        if claim.count is not None:
+            (status,) = claim.allowed
+            actual = sum(m.status is status for m in evaluation.measures)
+            if actual != claim.count:
+                problems.append(Problem("wrong_status", f"the answer says {claim.count} measures are {status.value!r}, "
+                                        f"the document has {actual}", claim.text))
+        for number in claim.measures:
+            try:
+                actual = evaluation.measure(number).status
+            except LookupError:
+                problems.append(Problem("no_such_measure", f"the answer names measure {number}, which does not exist",
+                                        claim.text, number))
+                continue
+            if actual not in claim.allowed:
+                said = " or ".join(repr(s.value) for s in Status if s in claim.allowed)
+                problems.append(Problem("wrong_status", f"the answer says measure {number} is {said}, "
+                                        f"the document says {actual.value!r}", claim.text, number))
+    return problems
+
+
+def check_claims(text: str, evaluation: Evaluation, context: tuple[int, ...] = ()) -> list[Problem]:
+    """Every problem with the status claims of `text` (empty: all are the document's)."""
+    return claim_problems(reader(evaluation).claims(text, context)[0], evaluation)
+
+
+def supported_sentences(text: str, evaluation: Evaluation, context: tuple[int, ...] = ()) -> list[str]:
+    """The sentences of `text` whose status claims all map to a measure and
+    the document's status (each as written, trailing spaces kept); the others
+    are dropped."""
+    kept = []
+    for sentence in split_sentences(text):
+        claims, context = reader(evaluation).sentence_claims(sentence, context)
+        if not claim_problems(claims, evaluation):
+            kept.append(sentence)
+    return kept

@@ -8,7 +8,9 @@ and only then released, as a delta:
 - every status it claims for a measure, in any phrasing (`claims.py`), must
   be the document's. A wrong one stops the reply: the caller shows the
   extractive answer instead, and what was released before never held a
-  wrong status.
+  wrong status. A status claim the reader cannot map to a measure and a
+  status (a condition, three negations, an unknown mark) drops its sentence
+  (fail closed); the final Answer says how many were dropped.
 
 At the end the whole text is checked once more, and the Answer is built: the
 markers kept decide its citations; with none left it is marked unverified.
@@ -22,7 +24,8 @@ import re
 from ..document import Evaluation
 from ..types import Answer
 from .compose import MARKER_RE, marker_matches
-from .verify import claim_problems, stated_status_problems, status_claims
+from .claims import claim_problems
+from .verify import stated_status_problems, status_claims
 
 # A sentence end: punctuation (and closing quotes or brackets), spaces, then
 # the start of the next sentence, which must have begun: a marker right after
@@ -45,6 +48,7 @@ class ReplyChecker:
         self._released: list[str] = []
         self._kept: list[str] = []
         self._context: tuple[int, ...] = ()  # the measure the released text named last ("Elle a été réalisée.")
+        self.dropped = 0  # sentences dropped: a status claim that maps to no measure and status
 
     def feed(self, piece: str) -> str:
         """The verified text `piece` completes (maybe ''); raises StatusMisstated."""
@@ -71,6 +75,8 @@ class ReplyChecker:
             problems = stated_status_problems(text, self.evaluation)
             if problems:  # read whole, the text says more than its sentences did one by one
                 raise StatusMisstated(problems[0])
+        if self.dropped:
+            notes += (f"{self.dropped} generated sentence(s) dropped: a status claim that could not be checked",)
         used = [c for c in self.answer.citations if any(m == c.marker or marker_matches(m, c.hit) for m in self._kept)]
         if not used:
             sources = " ".join(f"[{c.marker}]" for c in self.answer.citations)
@@ -101,21 +107,27 @@ class ReplyChecker:
         return 0
 
     def _release(self, sentence: str) -> str:
-        cleaned = MARKER_RE.sub(self._keep_or_drop, sentence)
+        kept: list[str] = []
+        cleaned = MARKER_RE.sub(lambda m: self._keep_or_drop(m, kept), sentence)
         if self.evaluation is not None:
             claims, self._context = status_claims(self.evaluation).claims(cleaned, self._context)
             problems = claim_problems(claims, self.evaluation)
-            if problems:
-                raise StatusMisstated(problems[0])
+            wrong = [p for p in problems if p.kind != "unmapped"]
+            if wrong:
+                raise StatusMisstated(wrong[0].message)
+            if problems:  # a claim nobody can check: the sentence goes, the reply goes on
+                self.dropped += 1
+                return ""
+        self._kept += kept
         if not self._released:
             cleaned = cleaned.lstrip()
         if cleaned:
             self._released.append(cleaned)
         return cleaned
 
-    def _keep_or_drop(self, match: re.Match) -> str:
+    def _keep_or_drop(self, match: re.Match, kept: list[str]) -> str:
         marker = match.group(1)
         if any(marker == c.marker or marker_matches(marker, c.hit) for c in self.answer.citations):
-            self._kept.append(marker)
+            kept.append(marker)
             return match.group(0)
         return ""  # names a passage the model was not given

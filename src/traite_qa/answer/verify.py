@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from ..document import Evaluation, Status
-from .claims import Claim, StatusClaims
+from .claims import Claim, StatusClaims, reader
+from .claims import claim_problems as problems_of
 from .compose import MARKER_RE, marker_matches
 
 
@@ -45,37 +45,26 @@ def answer_problems(answer, evaluation: Evaluation, source: str | None = None) -
     return problems
 
 
-@lru_cache(maxsize=8)
 def status_claims(evaluation: Evaluation) -> StatusClaims:
     """The claim reader for an evaluation (built once: it indexes the document's words)."""
-    return StatusClaims(evaluation)
+    return reader(evaluation)
 
 
 def stated_status_problems(text: str, evaluation: Evaluation, context: tuple[int, ...] = ()) -> list[str]:
     """Every status the text's own sentences claim that is not the document's.
 
-    Case, accents, no-break spaces, French or English, number words, ordinals
-    and roman numerals do not matter; quotes of the document are not the
-    writer's claims (see `claims.py`). `context`: the measures the text before
-    `text` named last, when `text` continues it (the generator checks its
-    reply sentence by sentence)."""
+    Case, accents, look-alike letters, marks (✅, ❌), no-break spaces, French
+    or English, number words, ordinals and roman numerals do not matter;
+    quotes of the document are not the writer's claims (see `claims.py`).
+    `context`: the measures the text before `text` named last, when `text`
+    continues it. Claims that cannot be mapped are not listed here (see
+    `claims.check_claims`, whose caller drops their sentences)."""
     return claim_problems(status_claims(evaluation).claims(text, context)[0], evaluation)
 
 
 def claim_problems(claims: list[Claim], evaluation: Evaluation) -> list[str]:
-    problems = []
-    for claim in claims:
-        for number in claim.measures:
-            try:
-                actual = evaluation.measure(number).status
-            except LookupError:
-                problems.append(f"the answer names measure {number}, which does not exist")
-                continue
-            if actual not in claim.allowed:
-                said = " or ".join(repr(s.value) for s in Status if s in claim.allowed) or "an ambiguous status"
-                problems.append(f"the answer says measure {number} is {said}, the document says {actual.value!r}")
-    return problems
-
+    """The wrong statuses and unknown measures among `claims`, as messages."""
+    return [p.message for p in problems_of(claims, evaluation) if p.kind != "unmapped"]
 
 _LEAD = re.compile(r"^\*\*(Oui|Non|En partie|Yes|No|Partly)\.\*\*")
 _LEAD_STATUS = {"oui": Status.REALISEE, "yes": Status.REALISEE, "non": Status.NON_REALISEE, "no": Status.NON_REALISEE,

@@ -21,6 +21,8 @@ import datetime as dt
 import hashlib
 import json
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +34,17 @@ FORMATS = ("jsonl", "npz")
 FORMAT_VERSION = 1
 FILE_OF = {"jsonl": "chunks.jsonl", "npz": "vectors.npz"}
 MANIFEST = "export.json"
+# Module constants (not settings): what an earlier export's files may weigh
+# before they are read. A real export is a few MB; a planted file is not read.
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_FILE_BYTES = 1 << 30
 
 
 def export_index(searcher, directory: str | Path, fmt: str = "jsonl") -> dict:
     """Write the searcher's chunks and vectors to `directory`; return the manifest written."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}: use {' or '.join(FORMATS)}")
-    directory = Path(directory).expanduser()
-    if directory.exists() and not directory.is_dir():
-        raise TraiteQAError(f"{directory} exists and is not a folder: give a folder to export into")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = _folder(Path(directory).expanduser())
 
     data = searcher.data
     chunk_ids = [c.id for c in data.chunks]
@@ -51,36 +54,100 @@ def export_index(searcher, directory: str | Path, fmt: str = "jsonl") -> dict:
     vectors = data.store.vectors(vector_ids)
 
     target = directory / FILE_OF[fmt]
-    tmp = target.with_name(f".{target.name}.tmp")
-    if fmt == "jsonl":
-        with open(tmp, "w", encoding="utf-8") as out:
-            for chunk, vid, vector in zip(data.chunks, vector_ids, vectors):
-                out.write(json.dumps(_record(chunk, int(vid), vector), ensure_ascii=False) + "\n")
-    else:
-        with open(tmp, "wb") as out:  # np.savez would append ".npz" to a bare path
-            np.savez(out, ids=np.array(chunk_ids), vector_ids=vector_ids, vectors=vectors)
-    os.replace(tmp, target)  # a reader never sees half a file
+    try:
+        for name in (target.name, MANIFEST):
+            _regular_or_absent(directory / name)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")  # O_EXCL: a fresh file
+        try:
+            os.fchmod(fd, 0o644)
+            if fmt == "jsonl":
+                with open(fd, "w", encoding="utf-8") as out:
+                    for chunk, vid, vector in zip(data.chunks, vector_ids, vectors):
+                        out.write(json.dumps(_record(chunk, int(vid), vector), ensure_ascii=False) + "\n")
+            else:
+                with open(fd, "wb") as out:  # np.savez would append ".npz" to a bare path
+                    np.savez(out, ids=np.array(chunk_ids), vector_ids=vector_ids, vectors=vectors)
+            digest = _sha256(Path(tmp))
+            os.replace(tmp, target)  # a reader never sees half a file; a link planted there is replaced, not followed
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
-    manifest = _manifest(searcher, len(chunk_ids), int(vectors.shape[1]), vectors)
-    manifest["files"] = {**_still_valid(directory, manifest),
-                         target.name: {"format": fmt, "sha256": hashlib.sha256(target.read_bytes()).hexdigest()}}
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        manifest = _manifest(searcher, len(chunk_ids), int(vectors.shape[1]), vectors)
+        manifest["files"] = {**_still_valid(directory, manifest), target.name: {"format": fmt, "sha256": digest}}
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{MANIFEST}.", suffix=".tmp")
+        os.fchmod(fd, 0o644)
+        with open(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        os.replace(tmp, directory / MANIFEST)
+    except OSError as err:
+        raise TraiteQAError(f"could not export into {directory}: {err.strerror or err}") from None
     return manifest
+
+
+def _folder(directory: Path) -> Path:
+    """The folder to export into: created if missing; refused when it is a
+    symbolic link or not a folder (an error, never a traceback)."""
+    try:
+        if directory.is_symlink():
+            raise TraiteQAError(f"{directory} is a symbolic link: give a real folder to export into")
+        if directory.exists() and not directory.is_dir():
+            raise TraiteQAError(f"{directory} exists and is not a folder: give a folder to export into")
+        directory.mkdir(parents=True, exist_ok=True)
+        if not stat.S_ISDIR(os.lstat(directory).st_mode):
+            raise TraiteQAError(f"{directory} is not a folder: give a folder to export into")
+    except OSError as err:
+        raise TraiteQAError(f"cannot export into {directory}: {err.strerror or err}") from None
+    return directory
+
+
+def _regular_or_absent(path: Path) -> None:
+    """An export file may be replaced only when it is a plain file (not a link, a FIFO or a device)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        raise TraiteQAError(f"{path} is {what}: remove it, or export into another folder")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _small_regular(path: Path, limit: int) -> bool:
+    """A plain file (not followed through a link) of at most `limit` bytes."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= limit
 
 
 def _still_valid(directory: Path, manifest: dict) -> dict:
     """The files of an earlier export into the same folder (the other format)
-    that came from the same index and are unchanged: export.json keeps listing them."""
+    that came from the same index and are unchanged: export.json keeps listing
+    them. Sizes are checked before anything is read."""
+    path = directory / MANIFEST
+    if not _small_regular(path, MAX_MANIFEST_BYTES):
+        return {}
     try:
-        previous = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(previous, dict) or any(previous.get(key) != manifest[key] for key in ("model", "source", "chunker")):
         return {}
     kept = {}
-    for name, info in (previous.get("files") or {}).items():
+    files = previous.get("files")
+    for name, info in (files if isinstance(files, dict) else {}).items():
         path = directory / name
-        if name in FILE_OF.values() and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == info.get("sha256"):
+        if (name in FILE_OF.values() and isinstance(info, dict) and _small_regular(path, MAX_FILE_BYTES)
+                and _sha256(path) == info.get("sha256")):
             kept[name] = info
     return kept
 

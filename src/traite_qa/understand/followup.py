@@ -67,6 +67,10 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
     if not measures:
         return query
     other = _relative_measure(folded, measures[0], len(evaluation.measures))
+    if other is not None and not 1 <= other <= len(evaluation.measures):
+        # "Et la suivante ?" after the last measure (or "la précédente" after the
+        # first): there is none, said as for any measure the plan does not have.
+        return replace(query, route=Route.UNKNOWN_REFERENCE, refs=replace(query.refs, measures=(other,)), follow_up=True)
     if other is not None:
         # "Et la suivante ?", "et la 44 ?": the previous question, about another measure.
         route = previous.route if previous and previous.route in _CARRIED else Route.STATUS
@@ -83,6 +87,8 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
 
 
 def _relative_measure(folded: str, previous: int, count: int) -> int | None:
+    """The measure "la suivante", "la précédente" or "la 44" names (maybe past
+    the ends: 46 after 45, 0 before 1); None when the question names none."""
     if re.search(r"\b(suivante|next|following)\b", folded):
         target = previous + 1
     elif re.search(r"\b(precedente|previous)\b", folded):
@@ -91,7 +97,7 @@ def _relative_measure(folded: str, previous: int, count: int) -> int | None:
         target = int(match.group(1))
     else:
         return None
-    return target if 1 <= target <= count else None
+    return target if 0 <= target <= count + 1 else None
 
 
 def last_exchange(history: list[dict], max_chars: int) -> tuple[str, str, tuple[int, ...]]:

@@ -1,0 +1,93 @@
+"""The learned parts (traite_qa/data/models): small text and JSON files, in
+step with the question bank they were trained on, trained deterministically,
+and used by the answers (the sentence ranker picks the quotes, answerability
+refuses what the document cannot answer, the topic model cuts the lists)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = resources.files("traite_qa").joinpath("data", "models")
+
+
+def test_the_models_are_small_text_files_and_never_pickles():
+    for name in ("sentence_ranker.txt", "models.json"):
+        raw = MODELS.joinpath(name).read_bytes()
+        assert len(raw) < 5 * 1024 * 1024, f"{name}: {len(raw)} bytes"
+        assert not raw.startswith(b"\x80"), f"{name} is a pickle"
+        raw.decode("utf-8")  # text
+    meta = json.loads(MODELS.joinpath("models.json").read_text(encoding="utf-8"))
+    assert {"ranker", "answerability", "topics", "bank_sha256"} <= set(meta)
+
+
+def test_the_models_were_trained_on_the_bank_as_it_is():
+    """Change the bank, then `make train`: the shipped models name the bank's hash."""
+    meta = json.loads(MODELS.joinpath("models.json").read_text(encoding="utf-8"))
+    bank = (REPO / "eval" / "bank" / "questions.yaml").read_bytes()
+    assert meta["bank_sha256"] == hashlib.sha256(bank).hexdigest(), "models are stale: run `make train`"
+
+
+def test_the_feature_names_match_the_code():
+    from traite_qa.answer.features import ANSWERABILITY_SHAPE, FEATURES
+    from traite_qa.answer.topics import TOPIC_FEATURES
+
+    meta = json.loads(MODELS.joinpath("models.json").read_text(encoding="utf-8"))
+    assert tuple(meta["ranker"]["features"]) == FEATURES
+    assert tuple(meta["answerability"]["features"][: len(ANSWERABILITY_SHAPE)]) == ANSWERABILITY_SHAPE
+    assert tuple(meta["topics"]["features"]) == TOPIC_FEATURES
+
+
+@pytest.mark.slow
+def test_training_the_ranker_is_deterministic(assistant):
+    """The same questions give the same model, byte for byte (one thread, fixed seed)."""
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    from eval import bank, train
+
+    questions = [q for q in bank.load("train") if q.answerable and q.gold_sentences][:30]
+    items = train.featurize(assistant, questions)
+    first = train.train_ranker(items, 20).model_to_string()
+    second = train.train_ranker(items, 20).model_to_string()
+    assert first == second
+    assert any(it.labels.any() for it in items)  # the gold sentences were found among the indexed ones
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", [
+    "Quel est le cours du bitcoin ?",
+    "Quelle est la capitale de l'Australie ?",
+    "Write a Python function that reverses a string.",
+    "Peux-tu me donner une recette de crêpes ?",
+])
+def test_off_topic_questions_are_refused_plainly(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.status == "no_evidence", answer.answer[:200]
+    assert not answer.citations  # nothing unrelated quoted as "evidence"
+
+
+@pytest.mark.slow
+def test_an_answerable_question_is_answered_by_the_ranked_sentence(assistant):
+    answer = assistant.ask("Combien de places compte le centre sécurisé pour mineurs ?")
+    assert answer.status == "answered"
+    assert any("six places" in q for c in answer.citations for q in c.quotes), answer.answer[:300]
+
+
+@pytest.mark.slow
+def test_a_topic_list_is_cut_by_the_learned_probability_not_padded(assistant):
+    from traite_qa.types import Route
+
+    topics = assistant.responders[Route.TOPIC_LIST]
+    query = assistant.understand("Quelles mesures concernent les mineurs ?")
+    p = topics.model.probabilities(topics.features(query))
+    answer = assistant.ask("Quelles mesures concernent les mineurs ?")
+    listed = set(answer.measures)
+    above = {i + 1 for i in np.flatnonzero(p >= topics.model.threshold)}
+    assert listed == (above or {int(np.argmax(p)) + 1})
