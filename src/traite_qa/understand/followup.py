@@ -93,7 +93,9 @@ def _relative_measure(folded: str, previous: int, count: int) -> int | None:
         target = previous + 1
     elif re.search(r"\b(precedente|previous)\b", folded):
         target = previous - 1
-    elif match := re.search(r"\b(\d{1,3})\b", folded):
+    elif match := re.search(r"\b(\d{1,3})(?:e|er|eme|th|st|nd|rd)?\W*$", folded):
+        # A number closing the question ("et la 44 ?"), not one with its noun
+        # ("après les 6 mois"), which is a quantity, not a measure.
         target = int(match.group(1))
     else:
         return None
