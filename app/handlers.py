@@ -25,6 +25,10 @@ from .state import AppState, AssistantUnavailable
 
 log = logging.getLogger("traite_qa_app")
 
+# The "Recherche" tab warns when even the closest passage is this far from the
+# query (a display hint for raw search; answers decide with the answerability model).
+SEARCH_HINT_COSINE = 0.82
+
 
 class Handlers:
     def __init__(self, state: AppState):
@@ -155,7 +159,7 @@ class Handlers:
                                      if err.loading else "L'index n'a pas pu être chargé.")
         except (chat.BadInput, TraiteQAError) as err:
             return render.error_html(chat.search_problem(err, self.settings.max_question_chars, len(ev.measures), len(ev.footnotes)))
-        return render.hits_html(result["query"], result["hits"], ev, floor=self.settings.tuning.floor_fr)
+        return render.hits_html(result["query"], result["hits"], ev, floor=SEARCH_HINT_COSINE)
 
     # ----------------------------------------------------- the operator
     def retours(self, request: gr.Request):

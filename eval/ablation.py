@@ -5,10 +5,14 @@ both.
     python -m eval.ablation          # eval/out/ablation.json and a table
 
 Variants (one model in memory, one index; only the settings change):
-- rules: the hand-weighted evidence score and cosine floors (Tuning.learned=False);
 - learned + gate rules: the sentence ranker and answerability, plus the gate's
   checks for a country, a year, a value kind or an organisation (the default);
 - learned only: the same without those checks (Tuning.gate_rules=False).
+
+The hand rules the learned parts replaced (the hand-weighted evidence score,
+the cosine floors, the topic cut) were measured the same way before they were
+deleted: the "rules" row of eval/results/ablation.json (dev accuracy 0.618
+and test 0.558, against 0.661 and 0.645 with the learned parts).
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ from pathlib import Path
 
 from . import bank
 
-VARIANTS = {"rules": {"learned": False}, "learned + gate rules": {"gate_rules": True},
-            "learned only": {"gate_rules": False}}
+VARIANTS = {"learned + gate rules": {"gate_rules": True}, "learned only": {"gate_rules": False}}
 METRICS = ("accuracy", "gold@5", "quoted", "facts", "answerable_refused", "unanswerable_refused", "topic_recall",
            "topic_precision")
 
@@ -40,6 +43,9 @@ def main(argv: list[str]) -> int:
               flush=True)
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
+    kept = Path(__file__).resolve().parent / "results" / "ablation.json"
+    if kept.exists():  # the rules' row, measured before they were deleted, stays on record
+        results = {k: v for k, v in json.loads(kept.read_text(encoding="utf-8")).items() if k == "rules"} | results
     (out / "ablation.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0
 

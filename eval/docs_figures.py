@@ -168,6 +168,47 @@ def page(out: Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def accuracy_sentence(out: Path) -> str:
+    """The README's one plain sentence on accuracy, from the measured files."""
+    def load(name):
+        try:
+            return json.loads((out / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    bank, judged, fresh = load("bank.json"), load("judged.json"), load("fresh2.json")
+    if not bank:
+        return "Not measured yet: run `make test`."
+    test = bank["test"]["overall"]
+    parts = [f"On {test['n']} held-out questions written by people who never saw the system, "
+             f"{test['accuracy']:.0%} of the answers are right and a passage that answers is among the first five "
+             f"cited for {test['gold@5']:.0%} of the answerable ones; {test['answerable_refused']:.0%} of answerable "
+             f"questions are refused, and {test['unanswerable_refused']:.0%} of those the document cannot answer are."]
+    if fresh:
+        o = fresh["overall"]
+        parts.append(f"On a sealed set of {o['n']} more, {o['accuracy']:.0%} are right.")
+    if judged:
+        for name, j in judged.items():
+            if j.get("judged"):
+                parts.append(f"Blind readers ({name}, {j['judged']} answers) rated usefulness "
+                             f"{j['usefulness_mean']:.2f} / 2 and found a false statement in the assistant's own "
+                             f"words in {j['with_false_statement']}.")
+    return " ".join(parts) + " (Details: [Figures](docs/figures.md).)"
+
+
+def write_readme(out: Path, readme: Path = ROOT / "README.md") -> None:
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- figures:accuracy", "<!-- /figures -->"
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    marker_line, _, tail = rest.partition("\n")
+    _, _, after = tail.partition(end)
+    new = f"{head}{start}{marker_line}\n{accuracy_sentence(out)}\n{end}{after}"
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--out", type=Path, default=OUT, help="where the measuring runs wrote their JSON files")
@@ -180,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             if (SCRATCH / name).is_file():
                 (args.out / name).write_bytes((SCRATCH / name).read_bytes())
     text = page(args.out)
+    write_readme(args.out)
     args.page.parent.mkdir(parents=True, exist_ok=True)
     if not args.page.is_file() or args.page.read_text(encoding="utf-8") != text:
         args.page.write_text(text, encoding="utf-8")

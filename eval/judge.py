@@ -47,7 +47,7 @@ YAML list, one entry per item, in order:
 
     - id: <the item's id>
       usefulness: 0 | 1 | 2
-      false: []            # or ["the lead says Oui but measure 16 was not carried out", ...]
+      "false": []          # or ["the lead says Oui but measure 16 was not carried out", ...]
       note: "short reason"
 
 Finish with one line: the number of items judged, the mean usefulness, and the number of items with a false
@@ -85,7 +85,8 @@ def tally(folders: list[Path]) -> dict:
     out = {
         "judged": n,
         "usefulness_mean": sum(int(v.get("usefulness", 0)) for v in verdicts) / n if n else None,
-        "with_false_statement": sum(bool(v.get("false")) for v in verdicts),
+        # A bare `false:` key reads as the boolean False in YAML.
+        "with_false_statement": sum(bool(v.get("false") or v.get(False)) for v in verdicts),
         "usefulness_counts": {k: sum(int(v.get("usefulness", 0)) == k for v in verdicts) for k in (0, 1, 2)},
         "folders": [str(f) for f in folders],
     }

@@ -91,19 +91,17 @@ def featurize_cached(assistant, questions: list[bank.BankQuestion], cache: Path)
 def _code_hash() -> str:
     """The code that decides the features: not the models' own code, which changes without changing them."""
     base = Path(__file__).resolve().parents[1] / "src" / "traite_qa"
-    paths = [base / "answer" / "features.py", base / "answer" / "evidence.py", base / "text.py", base / "vocabulary.py",
+    paths = [Path(__file__), base / "answer" / "features.py", base / "answer" / "evidence.py", base / "text.py", base / "vocabulary.py",
              *sorted((base / "understand").glob("*.py")), *sorted((base / "search").glob("*.py")),
              *sorted((base / "data").glob("*.yaml"))]
     return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
 
 
 def _history(assistant, q: bank.BankQuestion) -> list[dict] | None:
-    history: list[dict] = []
-    for turn in q.history:
-        previous = assistant.ask(turn, history or None)
-        history += [{"role": "user", "content": turn},
-                    {"role": "assistant", "content": previous.answer, "measures": dict(previous.measures)}]
-    return history or None
+    """A follow-up's earlier turns, as the user wrote them. The assistant's own
+    answers are left out so the features never depend on the models being
+    replaced (at run time the previous answer's measures also carry over)."""
+    return [{"role": "user", "content": turn} for turn in q.history] or None
 
 
 def ranker_data(items: list[Item]):

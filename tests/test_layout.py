@@ -103,9 +103,9 @@ def test_an_approximate_store_is_asked_for_a_bounded_candidate_set(fake_index):
 
 
 def test_tuning_lives_in_settings_and_with_routes_names_to_it():
-    settings = Settings().with_(rrf_k=30, w_lexical=0.2, port=8000)
-    assert (settings.tuning.rrf_k, settings.tuning.w_lexical, settings.port) == (30, 0.2, 8000)
-    assert Settings.from_env({"TRAITE_QA_FLOOR_EN": "0.7"}).tuning.floor_en == 0.7
+    settings = Settings().with_(rrf_k=30, topic_card_weight=0.5, port=8000)
+    assert (settings.tuning.rrf_k, settings.tuning.topic_card_weight, settings.port) == (30, 0.5, 8000)
+    assert Settings.from_env({"TRAITE_QA_DENSE_WEIGHT": "0.7"}).tuning.dense_weight == 0.7
     with pytest.raises(traite_qa.ConfigError, match="rrf_k"):
         Settings().with_(rrf_k=0)
 

@@ -71,12 +71,13 @@ def _default_database_url() -> str:
 class Tuning:
     """Constants that decide rankings and refusals, in one group.
 
-    Each was chosen on the question set (see README, "Evaluation"); `eval/tune.py`
-    and `eval/calibrate.py` explore them with `settings.with_(name=value)`.
+    The learned parts (`make train`) replaced the hand-set evidence weights,
+    cosine floors and topic cut that used to live here; what remains feeds
+    their features. `settings.with_(name=value)` makes variants.
     """
 
-    # The learned sentence ranker and answerability model (traite_qa/data/models,
-    # `make train`) instead of the hand-weighted evidence score and cosine floors.
+    # Answer with the learned models (traite_qa/data/models). False only while
+    # `make train` computes the features they are trained on.
     learned: bool = True
     # With the learned parts on: also the gate's checks (a country the document
     # never names, a year, a value kind or an organisation missing from the
@@ -91,35 +92,15 @@ class Tuning:
     # How many chunks the vector store is asked for: all of them here (219),
     # a bounded set when an approximate store serves a large collection.
     dense_candidates: int = 256
-    # Sentence-level evidence (`python -m eval.tune`): passages whose sentences
-    # compete, how close to the best a sentence must score to be quoted too,
-    # and the weights added to a sentence's cosine.
+    # Passages suggested as closest topics with a refusal.
     evidence_passages: int = 6
-    choose_margin: float = 0.05
-    type_margin: float = 0.2  # a typed sentence (amount, date) may score this much lower and still replace one
-    w_lexical: float = 0.10
-    w_number: float = 0.06
-    w_quantity: float = 0.04
-    w_prior: float = 0.08
-    # Topic lists: measures scoring at least `topic_ratio` of the best, at most
-    # `topic_max`; weights of the measure cards' dense and lexical votes.
-    topic_ratio: float = 0.6
-    topic_max: int = 8
+    # Weights of the measure cards' dense and lexical votes among the topic
+    # features (the learned topic model reads the fused score).
     topic_card_weight: float = 1.0
     topic_lexical_weight: float = 1.0
-    synthesis_measures: int = 4  # measures listed under a synthesis
     # A status asked about something described names a measure only when the
     # measure's card ranks this high among the 45 for the question.
     subject_card_rank: int = 1
-    # The no-evidence gate (`python -m eval.calibrate`, dev split + the curated
-    # refusals): below the language's floor, the best passage's cosine means
-    # off-topic when a share of the question's words never occur in the
-    # document (French only: English words never do); a question most of whose
-    # words the document lacks is off-topic whatever the cosine.
-    floor_fr: float = 0.849
-    floor_en: float = 0.797
-    max_absent_share: float = 0.4
-    absent_share_alone: float = 0.7
 
     def __post_init__(self) -> None:
         for name in ("rrf_k", "evidence_passages", "dense_candidates"):

@@ -48,7 +48,7 @@ class Assistant:
         measures = MeasureResponder(self.evaluation, searcher)
         tuning = self.settings.tuning
         cards = MeasureCards(self.evaluation, searcher)
-        self.retrieval = RetrievalResponder(self.evaluation, searcher, tuning, measures, cards)
+        self.retrieval = RetrievalResponder(self.evaluation, searcher, tuning, measures, cards, learned=tuning.learned)
         topic_model = None
         files = ModelFiles.bundled() if self.retrieval.learned else None
         if files is not None and "topics" in files.meta:

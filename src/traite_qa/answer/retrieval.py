@@ -12,19 +12,19 @@ from __future__ import annotations
 import dataclasses
 
 from ..document import Evaluation
-from ..errors import UnknownReferenceError
+from ..errors import ModelError, UnknownReferenceError
 from ..search import Searcher
 from ..settings import Tuning
 from ..text import markers
-from ..types import NO_EVIDENCE, QUOTABLE_KINDS, Answer, Evidence, Filters, Hit, Query, Route
+from ..types import NO_EVIDENCE, Answer, Evidence, Hit, Query, Route
 from ..search.expansion import expand
-from ..text import analyze
-from ..understand import holds_reference, satisfies
+from ..text import URL_RE, analyze
+from ..understand import satisfies
 from . import templates as T
 from .compose import Composer
 from .evidence import EvidenceScorer
-from .gate import NOT_FOUND, OFF_TOPIC, Gate, Refusal
-from .features import FEATURES, SentenceFeatures, VocabularyGap, vocabulary_gap
+from .gate import NOT_FOUND, OFF_TOPIC, UNKNOWN_PLACE, Gate, Refusal
+from .features import SentenceFeatures, VocabularyGap, vocabulary_gap
 from .learned import Answerability, ModelFiles, SentenceRanker, answerability_features, evidence_of
 from .structured import MeasureResponder, UnknownReferenceResponder
 from .topics import MeasureCards
@@ -35,7 +35,7 @@ MAX_QUOTES = 3
 
 class RetrievalResponder:
     def __init__(self, evaluation: Evaluation, searcher: Searcher, tuning: Tuning, measures: MeasureResponder,
-                 cards: MeasureCards):
+                 cards: MeasureCards, learned: bool = True):
         self.evaluation = evaluation
         self.searcher = searcher
         self.tuning = tuning
@@ -44,14 +44,24 @@ class RetrievalResponder:
         self.unknown = UnknownReferenceResponder(evaluation)
         self.scorer = EvidenceScorer(searcher.data, tuning)
         self.gate = Gate(searcher.data.source, self.scorer.vocabulary, tuning)
-        files = ModelFiles.bundled() if tuning.learned else None
-        self.learned = files is not None
         self.features = SentenceFeatures(searcher.data, self.scorer.idf, self.scorer.sentence_words)
-        if self.learned:
+        # `learned=False` only for `make train`, which computes the features the
+        # models are trained on; answering needs the models.
+        files = ModelFiles.bundled() if learned else None
+        self.learned = files is not None
+        if learned and files is None:
+            raise ModelError("the learned models are missing from traite_qa/data/models: reinstall, or run `make train`")
+        if files is not None:
             self.ranker = SentenceRanker(files)
             self.answerability = Answerability(files.meta)
-            self.learned_margin = float(files.meta["ranker"].get("choose_margin", 1.0))
-        self._url_only = FEATURES.index("url_only")
+            self.learned_margin = float(files.meta["ranker"]["choose_margin"])
+        # A footnote sentence that is a reference (a URL, a JORF entry): a link in
+        # the sources, never quoted as evidence.
+        self._reference_only = [
+            chunk.kind == "footnote" and ("JORF" in text or bool(URL_RE.search(text)))
+            for chunk, text in ((searcher.data.chunks[int(r)], searcher.data.chunks[int(r)].body[s:e])
+                                for r, s, e in zip(searcher.data.sentences.rows, searcher.data.sentences.starts,
+                                                   searcher.data.sentences.ends))]
         t = searcher.data.sentences
         self._source_starts = [searcher.data.chunks[r].span.start + s for r, s in zip(t.rows, t.starts)]
 
@@ -62,6 +72,14 @@ class RetrievalResponder:
         hits = self.searcher.retrieve(query, k=len(self.searcher.chunks))
         vector = self.searcher.query_vector(query)
         return self.features.matrix(query, vector, hits), hits
+
+    def supported_quotes(self, query: Query) -> list[Evidence]:
+        """The sentences that answer the question, or [] when the document does
+        not (a shared service: the acronym route quotes them below a definition)."""
+        _, ranked, probs = self.learned_evidence(query)
+        refused = probs["answerable"] < self.answerability.thresholds.get(query.language, 0.5) or \
+            probs["offtopic"] >= self.answerability.offtopic_threshold
+        return [] if refused else choose(ranked, self.tuning, scorer=self.scorer, margin=self.learned_margin)
 
     def sentence_scores(self, query: Query):
         """The learned ranker's score of every indexed sentence, with the feature
@@ -86,7 +104,7 @@ class RetrievalResponder:
         col_lex = 11
         for i in sorted(range(len(scores)), key=lambda i: -scores[i]):
             chunk_id = self.searcher.data.chunks[int(self.searcher.data.sentences.rows[i])].id
-            if chunk_id not in allowed or self._source_starts[i] in seen or x[i, self._url_only]:
+            if chunk_id not in allowed or self._source_starts[i] in seen or self._reference_only[i]:
                 # Outside the filters, the same sentence in an overlapping chunk,
                 # or a note that is only a reference (a URL): never quoted as evidence.
                 continue
@@ -95,52 +113,6 @@ class RetrievalResponder:
             if e is not None:
                 ranked.append(e)
         return list(by_id.values()), ranked, probs
-
-    # ------------------------------------------------------------ pieces
-    def evidence(self, query: Query, hits: list[Hit] | None = None) -> tuple[list[Hit], list[Evidence], list[Evidence]]:
-        """(top passages, every sentence ranked, the sentences chosen to quote)."""
-        if hits is None:
-            hits = self.searcher.retrieve(query, k=SEARCH_DEPTH)
-        wanted_kinds = ("measure",) if query.route == Route.STATUS_SEARCH else QUOTABLE_KINDS
-        n = self.tuning.evidence_passages
-        top = [h for h in hits if h.kind in wanted_kinds][:n] or hits[:n]
-        if "reference" in query.wants:  # a decree, a law, a report: the footnotes hold them
-            seen = {h.id for h in top}
-            top += [h for h in self.searcher.retrieve(query, k=3, filters=Filters(kind="footnote")) if h.id not in seen]
-        vector = self.searcher.query_vector(query)
-        ranked = self.scorer.score(query, vector, top)
-        chosen = choose(ranked, self.tuning, answer_type=query.answer_type, scorer=self.scorer)
-        if "reference" in query.wants and chosen:
-            # A decree, a law asked for: a sentence that names one leads when it
-            # scores close enough (the same margin as a typed amount or date).
-            close = [e for e in [*chosen, *ranked] if e.score >= chosen[0].score - self.tuning.type_margin]
-            named = next((e for e in close if holds_reference(e.text, numbered=True)), None) or next(
-                (e for e in close if holds_reference(e.text)), None)
-            if named is not None:
-                chosen = [named, *[e for e in chosen if e is not named and not _repeats(e, [named])]][:MAX_QUOTES]
-        return top, ranked, self._with_answering_notes(query, vector, top, chosen)
-
-    def _with_answering_notes(self, query: Query, vector, top: list[Hit], chosen: list[Evidence]) -> list[Evidence]:
-        """A footnote the top passages call is quoted too when one of its
-        sentences answers as well as the quotes do (a decree's number, a law's
-        reference); otherwise it stays a link."""
-        if not chosen:
-            return chosen
-        present = {h.id for h in top}
-        called = [n for h in top for n in h.footnotes if 1 <= n <= len(self.evaluation.footnotes) and f"note-{n}" not in present]
-        notes = self.searcher.hits_for([f"note-{n}" for n in dict.fromkeys(called)])
-        if not notes:
-            return chosen
-        best = self.scorer.score(query, vector, notes)
-        if "reference" in query.wants:
-            # A decree, a law, a report asked for: the notes that hold one compete more widely.
-            best = [e for e in best if holds_reference(e.text)] or best
-            margin = self.tuning.type_margin
-        else:
-            margin = self.tuning.choose_margin
-        if best and best[0].score >= chosen[0].score - margin and not _repeats(best[0], chosen):
-            return [*chosen[: MAX_QUOTES - 1], best[0]]
-        return chosen
 
     # ------------------------------------------------------------ answer
     def answer(self, query: Query) -> Answer:
@@ -155,20 +127,7 @@ class RetrievalResponder:
             hits = own + [h for h in hits if h.kind == "footnote" and h.footnote in notes]
             hits = hits or self.searcher.hits_for([cid for n in query.measures for cid in self.searcher.measure_chunk_ids(n)])
         named = query.route == Route.MEASURE_QUESTION and bool(query.measures)
-        if self.learned:
-            return self._learned_answer(query, hits if named else None, named)
-        top, ranked, chosen = self.evidence(query, hits)
-        if not chosen:
-            return self.refuse(query, top, ranked, None, "no passage")
-        refusal = None if named else self.gate.refusal(query, max(h.dense for h in top), chosen)
-        if refusal:
-            return self.refuse(query, top, ranked, refusal, refusal.note)
-        subject = self._subject(query, top, chosen)
-        if subject is not None:
-            answer = self.measures.answer(query, numbers=(subject,), route=Route.STATUS_SEARCH, evidence=chosen)
-            if answer is not None:
-                return answer
-        return self.compose(query, chosen)
+        return self._learned_answer(query, hits if named else None, named)
 
     def _learned_answer(self, query: Query, restrict: list[Hit] | None, named: bool) -> Answer:
         if query.route == Route.STATUS_SEARCH:
@@ -179,14 +138,17 @@ class RetrievalResponder:
         if not chosen:
             return self.refuse(query, top, ranked, None, "no passage")
         if not named:
+            place = self.gate.unknown_place(query.core) if self.tuning.gate_rules else None
+            if place:  # checked: none of the country's names is in the document
+                note = f"the document never mentions {place!r}"
+                return self.refuse(query, top, ranked, Refusal(UNKNOWN_PLACE, place, note), note)
             cut = self.answerability.thresholds.get(query.language, 0.5)
             if probs["answerable"] < cut or probs["offtopic"] >= self.answerability.offtopic_threshold:
                 kind = OFF_TOPIC if probs["offtopic"] >= probs["unanswerable"] else NOT_FOUND
                 note = (f"P(answerable) {probs['answerable']:.3f} < {cut:.3f} ({query.language}); "
                         f"P(off-topic) {probs['offtopic']:.3f}, P(near-domain) {probs['unanswerable']:.3f}")
                 return self.refuse(query, top, ranked, Refusal(kind, "", note), note)
-            refusal = self.gate.refusal(query, max(h.dense for h in top), chosen, off_topic=False) \
-                if self.tuning.gate_rules else None
+            refusal = self.gate.refusal(query, chosen) if self.tuning.gate_rules else None
             if refusal:
                 return self.refuse(query, top, ranked, refusal, refusal.note)
         subject = self._subject(query, top, chosen)
@@ -287,29 +249,20 @@ def _passages_of(ranked: list[Evidence], n: int) -> list[Hit]:
     return list(out.values())
 
 
-def choose(ranked: list[Evidence], tuning: Tuning, limit: int = MAX_QUOTES, answer_type: str | None = None,
-           scorer: EvidenceScorer | None = None, margin: float | None = None) -> list[Evidence]:
-    """The best sentence, plus up to two close seconds (not repeats of it).
-
-    When the question wants an amount, a count or a date and none of those
-    sentences holds one, the best sentence of the same passage that does (if
-    close enough) replaces the last pick: the topic sentence alone does not
-    answer, and the figure that does usually follows it. A sentence that only
-    announces what follows (it ends with ":") brings the next one along.
-    """
+def choose(ranked: list[Evidence], tuning: Tuning, limit: int = MAX_QUOTES, scorer: EvidenceScorer | None = None,
+           margin: float = 1.0) -> list[Evidence]:
+    """The best sentence, plus up to two close seconds (not repeats of it):
+    within `margin` of the best ranker score (chosen on dev by `make train`).
+    A sentence that only announces what follows (it ends with ":") brings the
+    next one along."""
     if not ranked:
         return []
     chosen = [ranked[0]]
     for evidence in ranked[1:]:
-        if len(chosen) == limit or evidence.score < ranked[0].score - (tuning.choose_margin if margin is None else margin):
+        if len(chosen) == limit or evidence.score < ranked[0].score - margin:
             break
         if not _repeats(evidence, chosen):
             chosen.append(evidence)
-    if answer_type and not satisfies(answer_type, [e.text for e in chosen]):
-        typed = next((e for e in ranked if e.hit.id == ranked[0].hit.id and e.score >= ranked[0].score - tuning.type_margin
-                      and satisfies(answer_type, [e.text]) and not _repeats(e, chosen)), None)
-        if typed is not None:
-            chosen = (chosen if len(chosen) < limit else chosen[:-1]) + [typed]
     if scorer is not None and chosen[0].text.rstrip().endswith(":"):
         follower = _next_sentence(chosen[0], ranked, scorer)
         if follower is not None and not _repeats(follower, chosen):

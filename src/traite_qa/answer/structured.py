@@ -155,9 +155,8 @@ class AcronymResponder:
             marker = c.cite(hit, [hit.text])
             c.say(T.ACRONYM[query.language].format(acronym=acronym.acronym, definition=acronym.definition, marker=marker))
         if self.retrieval is not None and _asks_more(query):
-            _, _, chosen = self.retrieval.evidence(query)
-            chosen = [e for e in chosen if e.hit.kind != "acronym"][:2]
-            if chosen and self.retrieval.gate.refusal(query, chosen[0].hit.dense, chosen) is None:
+            chosen = [e for e in self.retrieval.supported_quotes(query) if e.hit.kind != "acronym"][:2]
+            if chosen:
                 self.retrieval._quote_lines(c, chosen)
                 for n in sorted({m for e in chosen if e.hit.kind == "measure" for m in e.hit.measures}):
                     c.measure_status(self.evaluation.measure(n))

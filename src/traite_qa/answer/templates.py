@@ -106,10 +106,11 @@ TOPIC_COUNT = {
 }
 TOPIC_WITHIN = {"fr": " ({what})", "en": " ({what})"}
 TOPIC_NONE = {
-    "fr": "Aucune mesure {what} ne se rapporte à votre question. Les plus proches, tous statuts confondus :",
-    "en": "No {what} measure relates to your question. The closest ones, whatever their status:",
+    "fr": "Je ne trouve pas de mesure {what} liée à votre question. Les plus proches, sans ce filtre :",
+    "en": "I find no {what} measure related to your question. The closest ones, without that filter:",
 }
-TOPIC_ITEM = {"fr": "- **Mesure {n}** « {title} » — {status}{quote} {marker}", "en": "- **Measure {n}** « {title} » — {status}{quote} {marker}"}
+TOPIC_ITEM = {"fr": "- **Mesure {n}** « {title} » (axe {axis}) — {status}{quote} {marker}",
+              "en": "- **Measure {n}** « {title} » (axis {axis}) — {status}{quote} {marker}"}
 SYNTHESIS_LEAD = {"fr": "En résumé, d'après l'évaluation de la CNCDH :", "en": "In short, according to the CNCDH's evaluation (quoted in French):"}
 SYNTHESIS_MEASURES = {"fr": "Mesures qui illustrent ce point :", "en": "Measures that illustrate the point:"}
 SYNTHESIS_POINT = {"fr": "- mesure {n} ({status}) : « {quote} » {marker}",
@@ -127,8 +128,9 @@ NOT_GIVEN = {
            "missing_value": "The closest passages give no {what}.",
            "closest": "The closest passage, quoted in French:"},
 }
-NOT_FOUND = {"fr": "Je ne trouve pas dans le document de passage qui réponde précisément à cette question.",
-             "en": "I found no passage of the document that answers this precisely."}
+# The answerability model's doubt, not a claim that the document lacks the answer.
+NOT_FOUND = {"fr": "Je ne suis pas sûr que le document réponde à cette question.",
+             "en": "I am not sure the document answers this question."}
 VALUE_WORDS = {"fr": {"money": "de montant", "count": "de chiffre", "date": "de date", "": "cette information"},
                "en": {"money": "amount", "count": "figure", "date": "date", "": "information"}}
 UNKNOWN_PLACE = {"fr": "Le document ne répond pas à cette question : il ne mentionne pas ce pays ({detail}).",

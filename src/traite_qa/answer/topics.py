@@ -112,16 +112,13 @@ class TopicResponder:
             return None
         status = query.status if query.status is not None else query.filters.status
         axis = (query.refs.axes or (None,))[0] if query.refs.axes else query.filters.axis
-        if self.model is not None and self.sentences is not None:
-            # Learned: every measure whose probability of being on the topic
-            # clears the cut chosen on dev, best first; at least the best one.
-            p = self.model.probabilities(self.features(query))
-            order = [int(i) for i in np.argsort(-p, kind="stable")]
-            chosen = [self.evaluation.measures[i] for i in order if p[i] >= self.model.threshold] or \
-                [self.evaluation.measures[order[0]]]
-        else:
-            best = ranked[0][1]
-            chosen = [m for m, score in ranked if score >= self.tuning.topic_ratio * best][: self.tuning.topic_max]
+        # Every measure whose probability of being on the topic clears the cut
+        # chosen on dev, best first; at least the best one. (It replaced "within
+        # 0.6 of the best score, at most 8": `make train`, topics_rule_*.)
+        p = self.model.probabilities(self.features(query))
+        order = [int(i) for i in np.argsort(-p, kind="stable")]
+        chosen = [self.evaluation.measures[i] for i in order if p[i] >= self.model.threshold] or \
+            [self.evaluation.measures[order[0]]]
         kept = [m for m in chosen if (status is None or m.status is status) and (axis is None or m.axis == axis)]
         lang = query.language
         within = _within(status, axis, lang)
@@ -175,7 +172,8 @@ class TopicResponder:
             marker = c.cite(hit, [text], focus=measure.number)
         elif hits:
             marker = c.cite(hits[0], [], focus=measure.number)
-        c.say(T.TOPIC_ITEM[lang].format(n=measure.number, title=measure.title, status=c.status_words(measure.status),
+        c.say(T.TOPIC_ITEM[lang].format(n=measure.number, title=measure.title, axis=measure.axis,
+                                        status=c.status_words(measure.status),
                                         quote=quote, marker=marker))
         c.measure_status(measure)
 

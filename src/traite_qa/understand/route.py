@@ -78,7 +78,8 @@ def _measure_route(core: str, form: Form) -> Route:
         return Route.RECOMMENDATION
     if form.why:
         return Route.WHY
-    if form.status or _bare_reference(core):
+    if form.status or form.yes_no and form.done or _bare_reference(core):
+        # "Le mécanisme national de référence a-t-il été créé ?": the measure's status answers.
         return Route.STATUS
     return Route.MEASURE_QUESTION
 
