@@ -39,17 +39,19 @@ def answer_aggregate(evaluation: Evaluation, searcher: Searcher, unknown: Unknow
     rows = {r.number: r for r in evaluation.summary}
 
     scope_fr, scope_en = _scope(evaluation, axis, action)
+    # Annex 2 counts the second plan's measures, whatever plan the question named.
+    of_fr, of_en = (scope_fr, scope_en) if scope_fr else (" du deuxième plan (2019-2021)", " of the second plan (2019-2021)")
     n = len(measures)
     total = len(evaluation.measures_with(axis=axis, action=action))
     plural = "s" if n > 1 else ""
     if intent.status is not None:
-        head_fr = f"{n} mesure{plural} sur {total}{scope_fr} {'sont' if n > 1 else 'est'} « {intent.status.value} »"
-        head_en = f"{n} of the {total} measures{scope_en} {'are' if n != 1 else 'is'} « {intent.status.value} » [{intent.status.english}]"
+        head_fr = f"{n} mesure{plural} sur {total}{of_fr} {'sont' if n > 1 else 'est'} « {intent.status.value} »"
+        head_en = f"{n} of the {total} measures{of_en} {'are' if n != 1 else 'is'} « {intent.status.value} » [{intent.status.english}]"
     elif scope_fr:
         head_fr = f"{_capitalize(scope_fr.strip().removeprefix('de ').removeprefix('d'))} compte {n} mesure{plural}"
         head_en = f"{_capitalize(scope_en.strip().removeprefix('of '))} has {n} measure{plural}"
     else:
-        head_fr, head_en = f"Le plan compte {n} mesures", f"The plan has {n} measures"
+        head_fr, head_en = f"Le deuxième plan (2019-2021) compte {n} mesures", f"The second plan (2019-2021) has {n} measures"
     # Cite each listed measure's row in annex 2 (its title as printed there).
     markers: list[str] = []
     by_axis: dict[int, list[str]] = {}
@@ -74,6 +76,7 @@ def answer_aggregate(evaluation: Evaluation, searcher: Searcher, unknown: Unknow
     for m in measures:
         c.measure_status(m)
     return c.answer(Route.AGGREGATE)
+
 
 
 def _capitalize(text: str) -> str:

@@ -120,8 +120,11 @@ def last_exchange(history: list[dict], max_chars: int) -> tuple[str, str, tuple[
         elif role == "user" and not question:
             question = text
             break
-    if answer and not measures:
-        measures = tuple(int(n) for n in re.findall(r"\[Mesures? (\d+)", answer[: 2 * max_chars]))
+    # The answer's first [Mesure N] marker is the measure it is about (the
+    # statuses it states come in number order); the stated ones are a fallback.
+    marked = tuple(int(n) for n in re.findall(r"\[Mesures? (\d+)", answer[: 2 * max_chars]))
+    if marked:
+        measures = tuple(dict.fromkeys(marked + measures))
     # History turns are user input: made encodable like a question.
     question, answer = (t.encode("utf-8", "replace").decode("utf-8") for t in (question, answer))
     return question.strip()[:max_chars], answer.strip()[: 2 * max_chars], measures
