@@ -73,13 +73,16 @@ class RetrievalResponder:
         vector = self.searcher.query_vector(query)
         return self.features.matrix(query, vector, hits), hits
 
+    def refuses(self, query: Query, probs: dict[str, float]) -> bool:
+        """The answerability model's verdict: below the language's cut, or off-topic."""
+        return probs["answerable"] < self.answerability.thresholds.get(query.language, 0.5) or \
+            probs["offtopic"] >= self.answerability.offtopic_threshold
+
     def supported_quotes(self, query: Query) -> list[Evidence]:
         """The sentences that answer the question, or [] when the document does
         not (a shared service: the acronym route quotes them below a definition)."""
         _, ranked, probs = self.learned_evidence(query)
-        refused = probs["answerable"] < self.answerability.thresholds.get(query.language, 0.5) or \
-            probs["offtopic"] >= self.answerability.offtopic_threshold
-        return [] if refused else choose(ranked, self.tuning, scorer=self.scorer, margin=self.learned_margin)
+        return [] if self.refuses(query, probs) else choose(ranked, self.tuning, scorer=self.scorer, margin=self.learned_margin)
 
     def sentence_scores(self, query: Query):
         """The learned ranker's score of every indexed sentence, with the feature
@@ -143,7 +146,7 @@ class RetrievalResponder:
                 note = f"the document never mentions {place!r}"
                 return self.refuse(query, top, ranked, Refusal(UNKNOWN_PLACE, place, note), note)
             cut = self.answerability.thresholds.get(query.language, 0.5)
-            if probs["answerable"] < cut or probs["offtopic"] >= self.answerability.offtopic_threshold:
+            if self.refuses(query, probs):
                 kind = OFF_TOPIC if probs["offtopic"] >= probs["unanswerable"] else NOT_FOUND
                 note = (f"P(answerable) {probs['answerable']:.3f} < {cut:.3f} ({query.language}); "
                         f"P(off-topic) {probs['offtopic']:.3f}, P(near-domain) {probs['unanswerable']:.3f}")

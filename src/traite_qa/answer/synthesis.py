@@ -35,7 +35,9 @@ class SynthesisResponder:
         the question, then the measures that carry it, each as « mesure N
         (statut) : its best sentence ». All from the learned ranking; a note that
         is only a reference (a URL, a JORF entry) is never a point."""
-        _, ranked, _ = self.retrieval.learned_evidence(query)
+        _, ranked, probs = self.retrieval.learned_evidence(query)
+        if self.retrieval.refuses(query, probs):
+            return None  # a broad question the document does not cover: retrieval refuses it
         # A point is a sentence, not a heading of the title page ("Adopté à l'unanimité").
         general = [e for e in ranked if e.hit.kind in SYNTHESIS_KINDS and len(e.text.split()) >= 8][:SYNTHESIS_GENERAL]
         measures: dict[int, Evidence] = {}
