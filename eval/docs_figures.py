@@ -189,7 +189,7 @@ def accuracy_sentence(out: Path) -> str:
         parts.append(f"On a sealed set of {o['n']} more, {o['accuracy']:.0%} are right.")
     if judged:
         for name, j in judged.items():
-            if j.get("judged"):
+            if j.get("judged") and "round" not in name:  # the latest round
                 parts.append(f"Blind readers ({name}, {j['judged']} answers) rated usefulness "
                              f"{j['usefulness_mean']:.2f} / 2 and found a false statement in the assistant's own "
                              f"words in {j['with_false_statement']}.")
