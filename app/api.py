@@ -1,21 +1,26 @@
-"""The HTTP API: routes and their response models (the OpenAPI schema).
+"""The HTTP API: routes; their response models are in `models.py` (the OpenAPI schema).
 
 Constraints that depend on the settings or the document (question length,
 k, number of axes and actions) are read when the router is built, so
 `/openapi.json` states exactly what is accepted.
 """
 
-import enum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 import traite_qa
-from traite_qa import KINDS, Status, TraiteQAError, clean_question
+from traite_qa import TraiteQAError, clean_question
 
 from .errors import APIError, from_library
+from .models import (  # noqa: F401 - re-exported: the models were defined here
+    MAX_TURN_CHARS, AnswerModel, CitationModel, ContentPart, ErrorDetail, ErrorResponse, FootnoteModel, Health, HitModel,
+    KindFilter, MeasureDetail, MeasureList, MeasureSummary, Message, SearchResponse, SpanModel, StatusFilter,
+    measure_detail, measure_list, measure_summary,
+)
 from .state import AppState
+
 
 def _not_a_bool(value):
     if isinstance(value, bool):
@@ -26,144 +31,6 @@ def _not_a_bool(value):
 # A question must contain a character that is neither white space nor an
 # invisible control/format character (those are blanked by the library).
 VISIBLE_PATTERN = r"[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
-MAX_TURN_CHARS = 10_000  # one history message (the number of messages is Settings.max_history_messages)
-
-StatusFilter = enum.Enum("StatusFilter", {s.name: s.slug for s in Status}, type=str)
-KindFilter = enum.Enum("KindFilter", {k.upper(): k for k in KINDS}, type=str)
-
-
-# ---------------------------------------------------------------- models
-class ErrorDetail(BaseModel):
-    code: str = Field(description="stable machine-readable code, e.g. 'question_too_long', 'invalid_filter'")
-    message: str = Field(description="what is wrong and how to fix it")
-    field: str | None = Field(description="the parameter or body field at fault, when there is one")
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorDetail
-
-
-class SpanModel(BaseModel):
-    start: int
-    end: int
-
-
-class HitModel(BaseModel):
-    """A ranked passage (`traite_qa.search.Hit.to_dict()`); `text` is verbatim from the document."""
-
-    model_config = ConfigDict(extra="allow")
-    id: str
-    kind: str
-    measures: list[int]
-    statuses: list[str]
-    footnote: int | None
-    acronym: str | None
-    title: str
-    status: str | None
-    axis: int | None
-    action: int | None
-    header: str
-    text: str
-    footnotes: list[int]
-    span: SpanModel
-    score: float
-    rank: int
-    pinned: bool
-    dense: float
-    lexical: float
-
-
-class SearchResponse(BaseModel):
-    query: str
-    hits: list[HitModel]
-
-
-class CitationModel(HitModel):
-    marker: str = Field(description="as written in the answer between brackets, e.g. 'Mesure 16'")
-    quotes: list[str] = Field(description="sentences quoted from `text`, verbatim")
-
-
-class AnswerModel(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    answer_id: str = Field(description="stable id of this answer (same question answered the same way, same id); "
-                                       "name it when sending feedback")
-    question: str
-    status: Literal["answered", "no_evidence", "invalid_question"]
-    answer: str = Field(description="the answer, with [Mesure 16]-style markers naming its citations")
-    citations: list[CitationModel]
-    intent: str
-    language: str
-    suggestions: list[str] = Field(description="closest topics when there is no answer")
-    notes: list[str]
-    verified: bool
-    measures: dict[str, str] = Field(description="status of every measure cited, by number")
-
-
-class ContentPart(BaseModel):
-    type: str = Field(default="text", max_length=32)
-    text: str = Field(default="", max_length=MAX_TURN_CHARS)
-
-
-class Message(BaseModel):
-    """A turn of the conversation, in Gradio's messages format."""
-
-    role: Literal["user", "assistant"]
-    content: Annotated[str, Field(max_length=MAX_TURN_CHARS)] | Annotated[list[ContentPart], Field(max_length=20)]
-
-
-class MeasureSummary(BaseModel):
-    number: int
-    title: str
-    status: str = Field(description="French label: 'Réalisée', 'Partiellement réalisée' or 'Non réalisée'")
-    status_slug: str
-    axis: int
-    action: int
-    group: list[int] = Field(description="measures sharing this body, in text order (incl. this one)")
-    footnotes: list[int]
-
-
-class MeasureList(BaseModel):
-    count: int
-    status_counts: dict[str, int]
-    measures: list[MeasureSummary]
-
-
-class FootnoteModel(BaseModel):
-    number: int
-    text: str
-    urls: list[str]
-
-
-class MeasureDetail(BaseModel):
-    number: int
-    title: str
-    status: str
-    status_slug: str
-    axis: int
-    axis_title: str
-    action: int
-    action_title: str
-    group: list[int]
-    body: str
-    paragraphs: list[str]
-    footnotes: list[FootnoteModel]
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-    version: str = Field(description="version of the running traite-qa")
-    model: str
-    model_fingerprint: str | None
-    dimension: int
-    chunks: int
-    kinds: dict[str, int]
-    source: str
-    source_sha256: str
-    created_at: str
-    package_version: str = Field(description="traite-qa version that built the index")
-    measures: int
-    load_seconds: float | None
-
 
 def _errors(*statuses: int, max_body: int = 1024 * 1024) -> dict:
     text = {
@@ -264,11 +131,7 @@ def build_router(state: AppState) -> APIRouter:
     @router.get("/api/measures", response_model=MeasureList, summary="The plan's measures with their status", tags=["measures"])
     def measures():
         ev = state.evaluation
-        return {
-            "count": len(ev.measures),
-            "status_counts": {s.value: n for s, n in ev.status_counts().items()},
-            "measures": [_summary(m) for m in ev.measures],
-        }
+        return measure_list(ev, ev.measures)
 
     @router.get(
         "/api/measures/{n}",
@@ -283,15 +146,7 @@ def build_router(state: AppState) -> APIRouter:
             m = ev.measure(n)
         except TraiteQAError as err:
             raise APIError(404, "unknown_measure", str(err), "n") from None
-        notes = [ev.footnote(i) for i in m.footnotes]
-        return {
-            **_summary(m),
-            "axis_title": ev.axis(m.axis).label,
-            "action_title": ev.action(m.action).label,
-            "body": m.body,
-            "paragraphs": [p.text for p in m.paragraphs],
-            "footnotes": [{"number": f.number, "text": f.text, "urls": list(f.urls)} for f in notes],
-        }
+        return measure_detail(ev, m)
 
     @router.get("/healthz", response_model=Health, responses=_errors(503), summary="Index manifest summary", tags=["health"])
     def healthz():
@@ -317,6 +172,3 @@ def build_router(state: AppState) -> APIRouter:
 
     return router
 
-
-def _summary(m) -> dict:
-    return {**m.summary_dict(), "status_slug": m.status.slug}

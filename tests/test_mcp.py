@@ -35,15 +35,15 @@ BAD = [  # (tool, arguments, a fragment of the error text)
     ("search", {"query": "x", "k": "beaucoup"}, "valid integer"),
     ("search", {"query": ""}, "the question is empty"),
     ("search", {"query": "mesure 52"}, "unknown measure 52"),
-    ("search", {"query": "x", "status": "fini"}, "unknown status 'fini'"),
-    ("search", {"query": "x", "axis": 9}, "unknown axis 9"),
+    ("search", {"query": "x", "status": "fini"}, "'realisee', 'partiellement-realisee' or 'non-realisee'"),
+    ("search", {"query": "x", "axis": 9}, "less than or equal to 6"),
     ("search", {"query": "x", "kind": "poème"}, "'measure', 'footnote'"),
     ("search", {}, "query"),
     ("ask", {"question": 42}, "valid string"),
-    ("get_measure", {"number": 99}, "unknown measure 99: the plan has 45 measures"),
-    ("get_measure", {"number": 0}, "unknown measure 0"),
+    ("get_measure", {"number": 99}, "less than or equal to 45"),
+    ("get_measure", {"number": 0}, "greater than or equal to 1"),
     ("get_measure", {"number": "seize"}, "valid integer"),
-    ("list_measures", {"axis": 7}, "unknown axis 7"),
+    ("list_measures", {"axis": 7}, "less than or equal to 6"),
     ("no_such_tool", {}, "Unknown tool"),
 ]
 
@@ -100,6 +100,25 @@ def test_four_tools_described_in_french_and_english(session):
     assert (search["properties"]["k"]["minimum"], search["properties"]["k"]["maximum"]) == (1, 50)
     assert tools["get_measure"].input_schema["required"] == ["number"]
     assert "required" not in tools["list_measures"].input_schema
+
+
+def test_inputs_are_bounded_and_outputs_have_the_http_apis_schemas(session):
+    from traite_qa_app.models import AnswerModel, MeasureDetail, MeasureList, SearchResponse
+
+    tools, _ = session
+    search = tools["search"].input_schema
+    assert search["$defs"]["StatusFilter"]["enum"] == ["realisee", "partiellement-realisee", "non-realisee"]
+    for schema in (search, tools["list_measures"].input_schema):
+        axis = next(s for s in schema["properties"]["axis"]["anyOf"] if s.get("type") == "integer")
+        assert (axis["minimum"], axis["maximum"]) == (1, 6)
+    assert {"measure", "footnote"} <= set(next(s for s in search["properties"]["kind"]["anyOf"] if "enum" in s)["enum"])
+    number = tools["get_measure"].input_schema["properties"]["number"]
+    assert (number["minimum"], number["maximum"]) == (1, 45)
+    for name, model in [("search", SearchResponse), ("ask", AnswerModel), ("get_measure", MeasureDetail),
+                        ("list_measures", MeasureList)]:
+        out = tools[name].output_schema
+        assert out["properties"] == model.model_json_schema()["properties"], name
+        assert set(out["required"]) == set(model.model_json_schema()["required"]), name
 
 
 def test_search_returns_hits_in_the_search_contract(session, source):
@@ -213,3 +232,50 @@ def test_every_line_gets_an_answer_even_a_lone_surrogate_or_bad_json(index_setti
     assert "result" in by_id[2] and not by_id[2]["result"].get("isError"), by_id[2]
     assert by_id[None]["error"]["code"] == -32700, replies
     assert {t["name"] for t in by_id[5]["result"]["tools"]} == TOOLS
+
+
+# ------------------------------------------------- resources, prompt, stderr
+def test_resources_prompt_and_a_quiet_stderr(index_settings, settings, evaluation, tmp_path):
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+    from mcp.shared.exceptions import MCPError
+
+    env = _env(TRAITE_QA_INDEX_DIR=str(index_settings.index_dir), TRAITE_QA_MODEL_CACHE=str(settings.model_cache))
+    stderr_path = tmp_path / "stderr.txt"
+
+    async def session():
+        with open(stderr_path, "w") as errlog:
+            params = StdioServerParameters(command=sys.executable, args=["-m", "traite_qa", "mcp"], env=env)
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write) as client:
+                    await client.initialize()
+                    listed = [str(r.uri) for r in (await client.list_resources()).resources]
+                    templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
+                    texts = {uri: (await client.read_resource(uri)).contents[0].text
+                             for uri in ("traite-qa://mesure/16", "traite-qa://note/32", "traite-qa://outline")}
+                    missing = []
+                    for uri in ("traite-qa://mesure/52", "traite-qa://note/999"):
+                        try:
+                            await client.read_resource(uri)
+                        except MCPError as err:
+                            missing.append(str(err))
+                    prompts = (await client.list_prompts()).prompts
+                    prompt = await client.get_prompt("answer_with_citations", {"question": "Où en est la mesure 16 ?"})
+                    await client.call_tool("search", {"query": "x", "axis": 9})  # a bad call is not a warning
+                    await client.call_tool("ask", {"question": "mesure 16"})
+                    return listed, templates, texts, missing, prompts, prompt
+
+    listed, templates, texts, missing, prompts, prompt = aio.run(asyncio.wait_for(session(), timeout=600))
+    assert "traite-qa://outline" in listed and [f"traite-qa://mesure/{n}" for n in range(1, 46)] == [
+        u for u in listed if "/mesure/" in u]
+    assert set(templates) == {"traite-qa://mesure/{number}", "traite-qa://note/{number}"}
+    m16 = evaluation.measure(16)
+    assert texts["traite-qa://mesure/16"].startswith(f"# Mesure 16 : {m16.title}") and m16.body in texts["traite-qa://mesure/16"]
+    assert "Statut : Non réalisée" in texts["traite-qa://mesure/16"]
+    assert texts["traite-qa://note/32"].startswith(f"(32) {evaluation.footnote(32).text}")
+    assert json.loads(texts["traite-qa://outline"]) == json.loads(json.dumps(evaluation.outline()))
+    assert "unknown measure 52" in missing[0] and "unknown footnote 999" in missing[1]
+    assert [p.name for p in prompts] == ["answer_with_citations"] and prompts[0].arguments[0].name == "question"
+    text = prompt.messages[0].content.text
+    assert "[mesure-16#1]" in text and m16.body.split("\n")[0][:200] in text and text.endswith("Question : Où en est la mesure 16 ?")
+    assert stderr_path.read_text() == ""  # nothing but real warnings, and there were none

@@ -150,7 +150,9 @@ def test_python_blocks_and_the_export(live_server, workdir, env, searcher):
     assert chain[0].startswith("[('mesure-16#")
     ids = eval(chain[1])  # a printed list of ids
     assert len(ids) == 2 and all("Non réalisée" in searcher.chunk(i).statuses for i in ids)
-    assert chain[2].startswith("Human: Contexte :") and "[mesure-16#" in results["LangChain"]["stdout"]
+    filtered = eval(chain[2])  # (id, title, dense) of axis 3's measures
+    assert filtered and all(searcher.chunk(i).axis == 3 and title and 0 < dense <= 1 for i, title, dense in filtered)
+    assert chain[3].startswith("Human: Contexte :") and "[mesure-16#" in results["LangChain"]["stdout"]
 
     top3 = eval(results["Export"]["stdout"].strip())
     assert top3 == [h.id for h in searcher.search("mécanisme national de référence", k=3, mode="dense")]

@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("directory", type=Path, help="folder to write into (created if missing)")
     p.add_argument("--format", choices=["jsonl", "npz"], default="jsonl",
                    help="jsonl: one chunk per line with its embedding; npz: ids and a float32 matrix")
+    p.add_argument("--flat", action="store_true",
+                   help="jsonl: scalar metadata only (no lists, no None, no nested span) for Chroma, Qdrant, LanceDB")
     p.add_argument("--json", action="store_true", help="print the export's manifest")
     p.set_defaults(run=_export)
 
@@ -235,7 +237,7 @@ def _export(args, settings: Settings) -> int:
     from .integrations.export import FILE_OF, export_index
     from .search import Searcher
 
-    manifest = export_index(Searcher.load(settings=settings), args.directory, args.format)
+    manifest = export_index(Searcher.load(settings=settings), args.directory, args.format, flat=args.flat)
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False))
     else:

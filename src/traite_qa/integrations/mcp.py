@@ -12,6 +12,8 @@ default one is missing, progress on stderr); the first call waits for it.
 
 # No `from __future__ import annotations`: the SDK reads the tools' annotations
 # at run time, and they use local values (the settings' max_k).
+import enum
+import functools
 import json
 import re
 import sys
@@ -23,15 +25,21 @@ from . import require_extra
 require_extra("mcp", "mcp")
 
 from mcp.server.mcpserver import MCPServer  # noqa: E402
-from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
+from mcp.server.mcpserver.resources import FunctionResource  # noqa: E402
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError  # noqa: E402
 from mcp_types import ToolAnnotations  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 from .. import __version__  # noqa: E402
+from traite_qa_app.models import (  # noqa: E402 - the HTTP API's models, without FastAPI
+    AnswerModel, MeasureDetail, MeasureList, SearchResponse, StatusFilter, measure_detail, measure_list,
+)
+
 from ..answer import Assistant  # noqa: E402
+from ..document import parse_file  # noqa: E402
 from ..errors import TraiteQAError  # noqa: E402
 from ..settings import Settings  # noqa: E402
-from ..types import KINDS  # noqa: E402
+from ..types import KINDS, Status  # noqa: E402
 
 INSTRUCTIONS = (
     "FR : questions et réponses citées sur l'évaluation par la CNCDH (12 janvier 2023) du 2e plan d'action "
@@ -43,10 +51,9 @@ INSTRUCTIONS = (
     "verbatim French."
 )
 STATUS_HELP = (
-    "FR : statut des mesures : realisee, partiellement-realisee ou non-realisee (ou le libellé français). "
+    "FR : statut des mesures : realisee, partiellement-realisee ou non-realisee. "
     "EN: measure status: realisee (done), partiellement-realisee (partly done) or non-realisee (not done)."
 )
-AXIS_HELP = "FR : numéro d'axe du plan (1-6). EN: axis of the plan (1-6)."
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 Kind = Literal[KINDS]  # type: ignore[valid-type]  # the JSON schema lists the kinds
 
@@ -87,6 +94,11 @@ class _Loader:
 def build_server(settings: Settings | None = None, assistant: Assistant | None = None) -> MCPServer:
     settings = settings or (assistant.settings if assistant else Settings.from_env())
     loader = _Loader(settings, assistant)
+    # The structure alone (a parse, ~0.1 s): the input bounds, and the resources,
+    # which need no index and answer while it loads.
+    evaluation = assistant.evaluation if assistant else parse_file(settings.source)
+    n_axes, n_measures, n_notes = len(evaluation.axes), len(evaluation.measures), len(evaluation.footnotes)
+    axis_help = f"FR : numéro d'axe du plan (1-{n_axes}). EN: axis of the plan (1-{n_axes})."
     server = MCPServer("traite-qa", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 
     @server.tool(
@@ -105,12 +117,12 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
         query: Annotated[str, Field(description="FR : la requête, en français ou en anglais. EN: the query, French or English.")],
         k: Annotated[int, Field(ge=1, le=settings.max_k, description=f"FR : nombre de passages (1-{settings.max_k}). "
                                 f"EN: number of passages (1-{settings.max_k}).")] = 5,
-        status: Annotated[str | None, Field(description=STATUS_HELP)] = None,
-        axis: Annotated[int | None, Field(description=AXIS_HELP)] = None,
+        status: Annotated[StatusFilter | None, Field(description=STATUS_HELP)] = None,
+        axis: Annotated[int | None, Field(ge=1, le=n_axes, description=axis_help)] = None,
         kind: Annotated[Kind | None, Field(description="FR : type de passage. EN: kind of passage.")] = None,
-    ) -> dict[str, Any]:
-        hits = _call(lambda: loader.assistant.searcher.search(query, k=k, status=status, axis=axis, kind=kind))
-        return {"query": query, "hits": [hit.to_dict() for hit in hits]}
+    ) -> SearchResponse:
+        hits = _call(lambda: loader.assistant.searcher.search(query, k=k, status=_slug(status), axis=axis, kind=kind))
+        return SearchResponse.model_validate({"query": query, "hits": [hit.to_dict() for hit in hits]})
 
     @server.tool(
         title="Ask a question / Poser une question",
@@ -127,8 +139,8 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
     def ask(
         question: Annotated[str, Field(description="FR : la question, ex. « Où en est la mesure 16 ? ». "
                                        "EN: the question, e.g. 'What is the status of measure 16?'.")],
-    ) -> dict[str, Any]:
-        return _call(lambda: loader.assistant.ask(question)).to_dict()
+    ) -> AnswerModel:
+        return AnswerModel.model_validate(_call(lambda: loader.assistant.ask(question)).to_dict())
 
     @server.tool(
         title="One measure / Une mesure",
@@ -140,9 +152,10 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
         ),
     )
     def get_measure(
-        number: Annotated[int, Field(description="FR : numéro de la mesure (1-45). EN: measure number (1-45).")],
-    ) -> dict[str, Any]:
-        return _call(lambda: _measure_detail(loader.assistant.evaluation, number))
+        number: Annotated[int, Field(ge=1, le=n_measures, description=f"FR : numéro de la mesure (1-{n_measures}). "
+                                     f"EN: measure number (1-{n_measures}).")],
+    ) -> MeasureDetail:
+        return MeasureDetail.model_validate(_call(lambda: measure_detail(evaluation, evaluation.measure(number))))
 
     @server.tool(
         title="List measures / Lister les mesures",
@@ -154,20 +167,91 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
         ),
     )
     def list_measures(
-        status: Annotated[str | None, Field(description=STATUS_HELP)] = None,
-        axis: Annotated[int | None, Field(description=AXIS_HELP)] = None,
-    ) -> dict[str, Any]:
+        status: Annotated[StatusFilter | None, Field(description=STATUS_HELP)] = None,
+        axis: Annotated[int | None, Field(ge=1, le=n_axes, description=axis_help)] = None,
+    ) -> MeasureList:
         def run():
-            assistant = loader.assistant
-            filters = assistant.searcher.check_filters(status=status, axis=axis)
-            chosen = [m for m in assistant.evaluation.measures
-                      if (filters.status is None or m.status == filters.status)
-                      and (filters.axis is None or m.axis == filters.axis)]
-            return {"count": len(chosen), "measures": [_measure_summary(m) for m in chosen]}
+            loader.assistant  # noqa: B018 - an index that cannot be loaded is reported by every tool
+            chosen = evaluation.measures_with(status=Status.parse(_slug(status)) if status else None, axis=axis)
+            return MeasureList.model_validate(measure_list(evaluation, chosen))
 
         return _call(run)
 
+    # ------------------------------------------------------------ resources
+    @server.resource("traite-qa://outline", name="outline", title="Plan outline / Structure du plan",
+                     mime_type="application/json",
+                     description="FR : axes, actions et mesures avec leur statut. EN: axes, actions and measures with their status.")
+    def outline() -> str:
+        return json.dumps(evaluation.outline(), ensure_ascii=False, indent=1)
+
+    for m in evaluation.measures:  # listed one by one, so a client that only lists resources sees them
+        server.add_resource(FunctionResource(
+            uri=f"traite-qa://mesure/{m.number}", name=f"mesure-{m.number}", mime_type="text/markdown",
+            title=f"Mesure {m.number} : {m.title} [{m.status.value}]",
+            description=f"FR : la mesure {m.number}, son statut, son texte et ses notes. "
+                        f"EN: measure {m.number}, its status, text and footnotes.",
+            fn=functools.partial(_measure_markdown, evaluation, m.number)))
+
+    @server.resource("traite-qa://mesure/{number}", name="mesure", title="A measure / Une mesure", mime_type="text/markdown",
+                     description=f"FR : une mesure (1-{n_measures}) en Markdown. EN: one measure (1-{n_measures}) as Markdown.")
+    def measure(number: int) -> str:
+        return _found(lambda: _measure_markdown(evaluation, number))
+
+    @server.resource("traite-qa://note/{number}", name="note", title="A footnote / Une note", mime_type="text/plain",
+                     description=f"FR : une note de bas de page (1-{n_notes}), verbatim. "
+                                 f"EN: one footnote (1-{n_notes}), verbatim.")
+    def note(number: int) -> str:
+        def text():
+            f = evaluation.footnote(number)
+            return "\n".join([f"({f.number}) {f.text}", *f.urls])
+
+        return _found(text)
+
+    # ---------------------------------------------------------------- prompt
+    @server.prompt(name="answer_with_citations", title="Answer with citations / Répondre en citant",
+                   description="FR : la question et les passages de l'évaluation qui y répondent, avec la consigne de "
+                               "citer chaque affirmation [id]. EN: the question and the evaluation's passages that answer "
+                               "it, with the instruction to cite every claim as [id].")
+    def answer_with_citations(
+        question: Annotated[str, Field(description="FR : la question. EN: the question.")],
+    ) -> str:
+        hits = _call(lambda: loader.assistant.searcher.search(question, k=6))
+        passages = "\n\n".join(
+            f"[{h.id}] ({h.header}{f' — {h.status}' if h.status else ''})\n{h.text}" for h in hits)
+        return (
+            "Réponds à la question en t'appuyant uniquement sur les passages ci-dessous, extraits verbatim de "
+            "l'évaluation par la CNCDH du 2e plan national contre la traite des êtres humains (2019-2021). "
+            "Cite chaque affirmation avec l'identifiant du passage entre crochets, ex. [mesure-16#1] ; donne le "
+            "statut exact d'une mesure (« Réalisée », « Partiellement réalisée », « Non réalisée ») tel qu'il est "
+            "écrit. Si les passages ne répondent pas, dis-le. Réponds dans la langue de la question.\n"
+            "(EN: answer only from the passages below, cite every claim as [id], say so when they do not answer, "
+            "and reply in the question's language.)\n\n"
+            f"Passages :\n\n{passages}\n\nQuestion : {question}"
+        )
+
     return server
+
+
+def _found(fn):
+    """A resource that does not exist (mesure/52) is the client's error (-32602, naming the range), not a crash."""
+    try:
+        return fn()
+    except TraiteQAError as err:
+        raise ResourceNotFoundError(str(err)) from None
+
+
+def _slug(status) -> str | None:
+    return status.value if isinstance(status, enum.Enum) else status
+
+
+def _measure_markdown(evaluation, number: int) -> str:
+    d = measure_detail(evaluation, evaluation.measure(number))  # UnknownReferenceError names the range
+    notes = "".join(f"\n({f['number']}) {f['text']}" + "".join(f"\n{u}" for u in f["urls"]) for f in d["footnotes"])
+    return (f"# Mesure {d['number']} : {d['title']}\n\n"
+            f"Statut : {d['status']}\n"
+            f"Axe {d['axis']} : {d['axis_title']}\n"
+            f"Action {d['action']} : {d['action_title']}\n\n"
+            f"{d['body']}\n" + (f"\n## Notes\n{notes}\n" if notes else ""))
 
 
 def serve(settings: Settings | None = None) -> None:
@@ -177,6 +261,11 @@ def serve(settings: Settings | None = None) -> None:
     so lines are checked here first (`_Lines`)."""
     import anyio
 
+    import logging
+
+    # bm25s sets its own logger to DEBUG ("Building index from tokens" at every
+    # load): on an MCP server's stderr, only real warnings.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     server = build_server(settings)
 
     async def run():
@@ -289,21 +378,3 @@ def _call(fn):
         return fn()
     except TraiteQAError as err:  # a bad argument: the client's model reads the fix and retries
         raise ToolError(str(err)) from None
-
-
-def _measure_summary(m) -> dict:
-    d = m.summary_dict()
-    return {"number": d["number"], "title": d["title"], "status": d["status"], "status_slug": m.status.slug,
-            "axis": d["axis"], "action": d["action"], "group": d["group"], "footnotes": d["footnotes"]}
-
-
-def _measure_detail(evaluation, number: int) -> dict:
-    m = evaluation.measure(number)  # UnknownReferenceError names the range
-    return {
-        **_measure_summary(m),
-        "axis_title": evaluation.axis(m.axis).label,
-        "action_title": evaluation.action(m.action).label,
-        "body": m.body,
-        "footnotes": [{"number": f.number, "text": f.text, "urls": list(f.urls)}
-                      for f in (evaluation.footnote(i) for i in m.footnotes)],
-    }
