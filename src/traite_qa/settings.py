@@ -79,10 +79,6 @@ class Tuning:
     # Answer with the learned models (traite_qa/data/models). False only while
     # `make train` computes the features they are trained on.
     learned: bool = True
-    # With the learned parts on: also the gate's checks (a country the document
-    # never names, a year, a value kind or an organisation missing from the
-    # sentences that answer). Kept only while they beat the learned part alone.
-    gate_rules: bool = True
     # Reciprocal-rank fusion of three rankings: passage cosine, BM25, and each
     # passage's best sentence cosine (`python -m eval.fusion`, cross-validated on dev).
     rrf_k: int = 20

@@ -141,7 +141,7 @@ class RetrievalResponder:
         if not chosen:
             return self.refuse(query, top, ranked, None, "no passage")
         if not named:
-            place = self.gate.unknown_place(query.core) if self.tuning.gate_rules else None
+            place = self.gate.unknown_place(query.core)
             if place:  # checked: none of the country's names is in the document
                 note = f"the document never mentions {place!r}"
                 return self.refuse(query, top, ranked, Refusal(UNKNOWN_PLACE, place, note), note)
@@ -151,9 +151,6 @@ class RetrievalResponder:
                 note = (f"P(answerable) {probs['answerable']:.3f} < {cut:.3f} ({query.language}); "
                         f"P(off-topic) {probs['offtopic']:.3f}, P(near-domain) {probs['unanswerable']:.3f}")
                 return self.refuse(query, top, ranked, Refusal(kind, "", note), note)
-            refusal = self.gate.refusal(query, chosen) if self.tuning.gate_rules else None
-            if refusal:
-                return self.refuse(query, top, ranked, refusal, refusal.note)
         subject = self._subject(query, top, chosen)
         if subject is not None:
             answer = self.measures.answer(query, numbers=(subject,), route=Route.STATUS_SEARCH, evidence=chosen)
@@ -229,17 +226,9 @@ class RetrievalResponder:
 
 
     def refusal_claim(self, refusal: Refusal, query: Query, ranked: list[Evidence]) -> str:
-        """What the refusal says of the document, only where it is checked:
-        a year the whole document never names; no value of the kind asked for
-        in any sentence of the passages searched. Anything else speaks of the
-        search ("I found no passage that answers this precisely")."""
-        lang = query.language
-        if refusal.kind == "missing_year" and refusal.detail not in self.searcher.data.source:
-            return T.NOT_GIVEN[lang]["missing_year"].format(detail=refusal.detail)
-        if refusal.kind == "missing_value" and query.answer_type and not any(
-                satisfies(query.answer_type, [e.text]) for e in ranked):
-            return T.NOT_GIVEN[lang]["missing_value"].format(what=T.VALUE_WORDS[lang][query.answer_type])
-        return T.NOT_FOUND[lang]
+        """A near miss speaks of the model's doubt ("I am not sure the document
+        answers this"), never of what the document lacks: that is not checked."""
+        return T.NOT_FOUND[query.language]
 
 
 def _reference_only(chunk, text: str) -> bool:

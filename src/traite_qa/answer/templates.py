@@ -117,22 +117,11 @@ SYNTHESIS_POINT = {"fr": "- mesure {n} ({status}) : « {quote} » {marker}",
                    "en": "- measure {n} ({status}): « {quote} » {marker}"}
 SYNTHESIS_ITEM = {"fr": "- mesure {n} « {title} » ({status}) {marker}", "en": "- measure {n} « {title} » ({status}) {marker}"}
 
-# Refusals that still show the closest passage. Each "does not give" sentence is
-# said only once verified against the document (`refusal_claim` in retrieval.py);
-# otherwise NOT_FOUND, which speaks of the search, not of the document.
-NOT_GIVEN = {
-    "fr": {"missing_year": "Le document ne mentionne pas l'année {detail}.",
-           "missing_value": "Les passages les plus proches ne donnent pas {what}.",
-           "closest": "Le passage le plus proche :"},
-    "en": {"missing_year": "The document does not mention the year {detail}.",
-           "missing_value": "The closest passages give no {what}.",
-           "closest": "The closest passage, quoted in French:"},
-}
+# Refusals that still show the closest passage.
+NOT_GIVEN = {"fr": {"closest": "Le passage le plus proche :"}, "en": {"closest": "The closest passage, quoted in French:"}}
 # The answerability model's doubt, not a claim that the document lacks the answer.
 NOT_FOUND = {"fr": "Je ne suis pas sûr que le document réponde à cette question.",
              "en": "I am not sure the document answers this question."}
-VALUE_WORDS = {"fr": {"money": "de montant", "count": "de chiffre", "date": "de date", "": "cette information"},
-               "en": {"money": "amount", "count": "figure", "date": "date", "": "information"}}
 UNKNOWN_PLACE = {"fr": "Le document ne répond pas à cette question : il ne mentionne pas ce pays ({detail}).",
                  "en": "The document does not answer this question: it never mentions this country ({detail})."}
 CLOSEST_TOPICS = {"fr": "Sujets proches que vous pouvez interroger :", "en": "Closest topics you could ask about:"}
