@@ -20,7 +20,8 @@
     }
     document.querySelectorAll(".tqa-source.tqa-active").forEach(function (c) { c.classList.remove("tqa-active"); });
     card.classList.add("tqa-active", "tqa-flash");
-    card.scrollIntoView({ behavior: "smooth", block: "center" });
+    // Its title in view, however tall the passage (issue 22): the top of the card, not its centre.
+    card.scrollIntoView({ behavior: "smooth", block: "start" });
     window.setTimeout(function () { card.classList.remove("tqa-flash"); }, 1600);
     return true;
   }
@@ -86,9 +87,32 @@
     }
   }
 
+  // The latest answer, focused (the skip link after "Envoyer"; "Retour à la réponse" on a phone).
+  function focusAnswer(answer) {
+    if (!answer) return false;
+    answer.scrollIntoView({ block: "start" });
+    answer.focus({ preventScroll: true });
+    return true;
+  }
+  window.tqaFocusLatest = function () {
+    var all = document.querySelectorAll("#tqa-conversation .tqa-bubble[id^=tqa-answer-]");
+    return focusAnswer(all[all.length - 1]) || focusAnswer(document.getElementById("tqa-conversation"));
+  };
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!target.closest) return;
+    if (target.closest("#tqa-skip-answer")) {
+      event.preventDefault();
+      window.tqaFocusLatest();
+      return;
+    }
+    var back = target.closest(".tqa-back");
+    if (back) {
+      event.preventDefault();
+      focusAnswer(document.getElementById(back.getAttribute("data-answer")));
+      return;
+    }
     if (target.closest("#tqa-export")) {
       event.preventDefault();
       exportConversation(target.closest("#tqa-export"));
