@@ -270,6 +270,10 @@ def feedback_html(answer: dict, index: int, comment_chars: int = 500) -> str:
         f'<textarea id="tqa-fb-comment-{index}" class="tqa-fb-comment" rows="2" data-max="{comment_chars}"></textarea>'
         '<div class="tqa-fb-buttons"><button type="button" class="tqa-fb-send">Envoyer</button>'
         '<button type="button" class="tqa-fb-cancel">Annuler</button></div></div>'
+        '<button type="button" class="tqa-small-btn tqa-fb-withdraw" hidden>Retirer mon avis</button>'
+        # What a rating sends, and why (issue 22): one line, always shown.
+        '<p class="tqa-fb-note">Noter envoie la question et cette réponse (rien sur vous) pour aider à corriger les réponses ; '
+        "vous pouvez changer ou retirer votre avis.</p>"
         '<p class="tqa-fb-status" role="status" aria-live="polite"></p></div>'
     )
 
