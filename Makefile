@@ -39,7 +39,7 @@ constraints: setup
 
 # The chat: builds the index when missing or stale, then serves it.
 run: setup
-	@echo "traite-qa: démarrage du chat ; au premier lancement, l'index du document est construit d'abord (environ 30 s). « prêt » s'affiche quand les réponses sont disponibles."
+	@echo "traite-qa: démarrage du chat ; au premier lancement, l'index du document est construit d'abord (environ 15 s). « prêt » s'affiche quand les réponses sont disponibles."
 	$(BIN)/traite-qa chat
 
 build: setup

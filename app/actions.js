@@ -21,7 +21,14 @@
     document.querySelectorAll(".tqa-source.tqa-active").forEach(function (c) { c.classList.remove("tqa-active"); });
     card.classList.add("tqa-active", "tqa-flash");
     // Its title in view, however tall the passage (issue 22): the top of the card, not its centre.
-    card.scrollIntoView({ behavior: "smooth", block: "start" });
+    // Side by side, only the sources panel scrolls, so the answer stays where it is.
+    var box = card.closest(".tqa-sources");
+    var scrolls = box && box.scrollHeight > box.clientHeight + 1 && /(auto|scroll)/.test(getComputedStyle(box).overflowY);
+    if (scrolls) {
+      box.scrollTo({ top: box.scrollTop + card.getBoundingClientRect().top - box.getBoundingClientRect().top - 8, behavior: "smooth" });
+    }
+    var r = card.getBoundingClientRect(), b = scrolls ? box.getBoundingClientRect() : null;
+    if (!scrolls || b.top < 0 || b.top > window.innerHeight - 40) card.scrollIntoView({ behavior: "smooth", block: "start" });
     window.setTimeout(function () { card.classList.remove("tqa-flash"); }, 1600);
     return true;
   }

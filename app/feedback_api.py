@@ -152,7 +152,7 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
     FEEDBACK_ID = Path(ge=1, le=2**62, description="the id POST /api/feedback returned")
 
     @router.put(
-        "/api/feedback/{feedback_id}",
+        "/api/feedback/{feedback_id:int}",
         response_model=FeedbackSaved,
         responses=_errors(400, 404, 413, 415, 422, 503),
         summary="Change a rating you sent (the store keeps the latest)",
@@ -172,7 +172,7 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
                 "reason": record.reason, "created_at": record.created_at}
 
     @router.delete(
-        "/api/feedback/{feedback_id}",
+        "/api/feedback/{feedback_id:int}",
         response_model=FeedbackWithdrawn,
         responses=_errors(400, 404, 413, 415, 422, 503),
         summary="Withdraw a rating you sent: it is deleted from the database",
