@@ -20,6 +20,7 @@ export NO_MKDOCS_2_WARNING := 1
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
+	@echo "traite-qa: installation de l'environnement Python dans $(VENV) (torch, modèle, Gradio) : environ 2 minutes, pip reste muet pendant ce temps (seuls des avertissements s'affichent)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel on disk (an unpinned resolve takes CUDA).
@@ -38,6 +39,7 @@ constraints: setup
 
 # The chat: builds the index when missing or stale, then serves it.
 run: setup
+	@echo "traite-qa: démarrage du chat ; au premier lancement, l'index du document est construit d'abord (environ 15 s). « prêt » s'affiche quand les réponses sont disponibles."
 	$(BIN)/traite-qa chat
 
 build: setup

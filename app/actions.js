@@ -20,7 +20,15 @@
     }
     document.querySelectorAll(".tqa-source.tqa-active").forEach(function (c) { c.classList.remove("tqa-active"); });
     card.classList.add("tqa-active", "tqa-flash");
-    card.scrollIntoView({ behavior: "smooth", block: "center" });
+    // Its title in view, however tall the passage (issue 22): the top of the card, not its centre.
+    // Side by side, only the sources panel scrolls, so the answer stays where it is.
+    var box = card.closest(".tqa-sources");
+    var scrolls = box && box.scrollHeight > box.clientHeight + 1 && /(auto|scroll)/.test(getComputedStyle(box).overflowY);
+    if (scrolls) {
+      box.scrollTo({ top: box.scrollTop + card.getBoundingClientRect().top - box.getBoundingClientRect().top - 8, behavior: "smooth" });
+    }
+    var r = card.getBoundingClientRect(), b = scrolls ? box.getBoundingClientRect() : null;
+    if (!scrolls || b.top < 0 || b.top > window.innerHeight - 40) card.scrollIntoView({ behavior: "smooth", block: "start" });
     window.setTimeout(function () { card.classList.remove("tqa-flash"); }, 1600);
     return true;
   }
@@ -86,9 +94,32 @@
     }
   }
 
+  // The latest answer, focused (the skip link after "Envoyer"; "Retour à la réponse" on a phone).
+  function focusAnswer(answer) {
+    if (!answer) return false;
+    answer.scrollIntoView({ block: "start" });
+    answer.focus({ preventScroll: true });
+    return true;
+  }
+  window.tqaFocusLatest = function () {
+    var all = document.querySelectorAll("#tqa-conversation .tqa-bubble[id^=tqa-answer-]");
+    return focusAnswer(all[all.length - 1]) || focusAnswer(document.getElementById("tqa-conversation"));
+  };
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!target.closest) return;
+    if (target.closest("#tqa-skip-answer")) {
+      event.preventDefault();
+      window.tqaFocusLatest();
+      return;
+    }
+    var back = target.closest(".tqa-back");
+    if (back) {
+      event.preventDefault();
+      focusAnswer(document.getElementById(back.getAttribute("data-answer")));
+      return;
+    }
     if (target.closest("#tqa-export")) {
       event.preventDefault();
       exportConversation(target.closest("#tqa-export"));

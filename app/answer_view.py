@@ -270,6 +270,10 @@ def feedback_html(answer: dict, index: int, comment_chars: int = 500) -> str:
         f'<textarea id="tqa-fb-comment-{index}" class="tqa-fb-comment" rows="2" data-max="{comment_chars}"></textarea>'
         '<div class="tqa-fb-buttons"><button type="button" class="tqa-fb-send">Envoyer</button>'
         '<button type="button" class="tqa-fb-cancel">Annuler</button></div></div>'
+        '<button type="button" class="tqa-small-btn tqa-fb-withdraw" hidden>Retirer mon avis</button>'
+        # What a rating sends, and why (issue 22): one line, always shown.
+        '<p class="tqa-fb-note">Noter envoie la question et cette réponse (rien sur vous) pour aider à corriger les réponses ; '
+        "vous pouvez changer ou retirer votre avis.</p>"
         '<p class="tqa-fb-status" role="status" aria-live="polite"></p></div>'
     )
 
@@ -306,24 +310,46 @@ def turn_html(turn: dict, index: int, comment_chars: int = 500) -> str:
             f'title="Copier la réponse (texte Markdown avec ses renvois)">Copier</button>'
         )
         bubble = (
-            f'<div class="tqa-bubble tqa-status-{e(status)}" id="tqa-answer-{index}" data-turn="{index}">'
+            f'<div class="tqa-bubble tqa-status-{e(status)}" id="tqa-answer-{index}" data-turn="{index}" tabindex="-1" '
+            f'role="article" aria-label="Réponse {index + 1}">'
             f"{answer_html(answer, index, turn.get('filters'))}"
             f'<div class="tqa-actions">{copy}{feedback_html(answer, index, comment_chars)}</div></div>'
         )
     return f'{question}<div class="tqa-msg tqa-assistant">{bubble}</div>'
 
 
-def conversation_html(turns: list[dict], comment_chars: int = 500, render_id: str = "") -> str:
+EXAMPLES = [
+    "Où en est la mesure 16 ?",
+    "Combien de mesures sont réalisées ?",
+    "Qu'est-ce que l'OCRTEH ?",
+    "Que recommande la CNCDH sur la formation des magistrats ?",
+    "Pourquoi la mesure 2 n'a-t-elle pas été réalisée ?",
+    "What is the status of measure 3?",
+]
+
+
+def examples_html(examples=EXAMPLES) -> str:
+    """The example questions: a click asks one (actions.js)."""
+    buttons = "".join(f'<li><button type="button" class="tqa-example" data-question="{e(q)}">{e(q)}</button></li>'
+                      for q in examples)
+    return (f'<div class="tqa-examples"><p class="tqa-examples-label" id="tqa-examples-label">Exemples (un clic pose la question) :</p>'
+            f'<ul class="tqa-examples-items" aria-labelledby="tqa-examples-label">{buttons}</ul></div>')
+
+
+def conversation_html(turns: list[dict], comment_chars: int = 500, render_id: str = "", examples=EXAMPLES) -> str:
     """The conversation. `render_id` changes at every render: Gradio patches
     the DOM in place rather than replacing it, and chat.js tells a new render
-    from its own changes by this attribute."""
+    from its own changes by this attribute. Empty, it shows the example
+    questions, above the fold (issue 22)."""
     rid = f' data-render="{e(render_id)}"' if render_id else ""
     if not turns:
         return (
-            f'<div class="tqa-conversation tqa-empty" id="tqa-conversation" role="log" aria-live="polite"{rid}>'
-            "<p>Posez une question sur l'évaluation du 2<sup>e</sup> plan national d'action contre la traite "
+            f'<div class="tqa-conversation tqa-empty" id="tqa-conversation" role="log" aria-live="polite" '
+            f'aria-label="Conversation" tabindex="-1"{rid}>'
+            '<div class="tqa-welcome"><p>Posez une question sur l\'évaluation du 2<sup>e</sup> plan national d\'action contre la traite '
             "des êtres humains (2019-2021) par la CNCDH. Les réponses citent les passages du document. "
-            "<em>Questions in English are welcome.</em></p></div>"
+            f"<em>Questions in English are welcome.</em></p>{examples_html(examples)}</div></div>"
         )
     inner = "".join(turn_html(t, i, comment_chars) for i, t in enumerate(turns))
-    return f'<div class="tqa-conversation" id="tqa-conversation" role="log" aria-live="polite"{rid}>{inner}</div>'
+    return (f'<div class="tqa-conversation" id="tqa-conversation" role="log" aria-live="polite" aria-label="Conversation" '
+            f'tabindex="-1"{rid}>{inner}</div>')

@@ -32,6 +32,8 @@ LIVE_INTERVAL = 0.1  # seconds between two updates of a streamed answer
 CHAT_LOAD_WAIT = 60.0  # seconds a chat turn waits for the model at start-up (the API does not wait)
 LOADING = "Chargement du modèle et de l'index…"
 LOAD_ESTIMATE = 10.0  # seconds a cold start usually takes to load the model and index (README: ~8 s)
+BUILD_ESTIMATE = 15.0  # seconds a first run takes to build the index, then load it (measured 9-21 s on 2 cores: the
+# embedding cache makes a rebuild faster; tests/test_first_run.py holds it within a factor of 2)
 LOAD_TICK = 0.5  # seconds between two progress updates while the model loads
 INTERNAL = "Une erreur interne est survenue ; reformulez la question ou réessayez."
 
@@ -173,14 +175,19 @@ def live_html(text: str, limit: int) -> str:
 
 
 # ------------------------------------------------------- loading progress
-def loading_html(elapsed: float, estimate: float = LOAD_ESTIMATE) -> str:
-    """The pending bubble while the model loads: a progress bar and what is left (chat.js shows it)."""
+def loading_html(elapsed: float, estimate: float | None = None, building: bool = False) -> str:
+    """The pending bubble while the model loads: a progress bar and what is left (chat.js shows it).
+    `building`: the index is built first (a first run), which takes longer, and it says so."""
+    estimate = estimate or (BUILD_ESTIMATE if building else LOAD_ESTIMATE)
     left = estimate - elapsed
     when = f"environ {max(1, round(left))} s" if left >= 1 else "encore quelques secondes"
     value = min(0.95, max(0.02, elapsed / estimate))
+    doing = ("Premier lancement : construction de l'index du document" if building
+             else "Chargement du modèle et de l'index")
     return (
-        f'<div class="tqa-live-progress" data-elapsed="{elapsed:.1f}" data-estimate="{estimate:.0f}">'
-        f'<span class="tqa-progress-text">Chargement du modèle et de l\'index ({escape(when)})… '
+        f'<div class="tqa-live-progress" data-elapsed="{elapsed:.1f}" data-estimate="{estimate:.0f}" '
+        f'data-building="{int(building)}">'
+        f'<span class="tqa-progress-text">{escape(doing)} ({escape(when)})… '
         "votre question sera traitée ensuite.</span>"
         f'<progress max="1" value="{value:.2f}" aria-label="Chargement du modèle">{round(value * 100)} %</progress></div>'
     )

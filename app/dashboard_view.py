@@ -27,7 +27,7 @@ def measure_html(measure, evaluation) -> str:
     notes_html = f'<div class="tqa-footnotes"><div class="tqa-footnotes-label">Notes</div>{notes}</div>' if notes else ""
     return (
         f'<article class="tqa-measure" id="tqa-measure-{measure.number}">'
-        f'<nav class="tqa-crumbs"><span class="tqa-crumb-item">Axe {axis.number} : {e(axis.label)}</span> › '
+        f'<nav class="tqa-crumbs" aria-label="Emplacement de la mesure {measure.number}"><span class="tqa-crumb-item">Axe {axis.number} : {e(axis.label)}</span> › '
         f'<span class="tqa-crumb-item">Action {action.number} : {e(action.label)}</span></nav>'
         f'<h3>Mesure {measure.number} : {e(measure.title)} {status_badge(measure.status.value)}</h3>'
         f'{shared_html}<div class="tqa-passage tqa-measure-body">{paragraphs}</div>{notes_html}</article>'
@@ -136,4 +136,4 @@ def measure_dialog_html(evaluation) -> str:
 
 
 def dashboard_html(evaluation) -> str:
-    return status_summary_html(evaluation) + chart_html(evaluation) + measures_table_html(evaluation) + measure_dialog_html(evaluation)
+    return '<h2 class="tqa-sr">Tableau de bord</h2>' + status_summary_html(evaluation) + chart_html(evaluation) + measures_table_html(evaluation) + measure_dialog_html(evaluation)

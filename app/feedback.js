@@ -3,7 +3,10 @@
  * POST /api/feedback {answer_id, rating, reason?, comment?}; when the server
  * no longer remembers the answer (404, after a restart) it is sent again with
  * the answer JSON kept in localStorage. A failure says so; the answer stays.
- * What was sent is remembered per answer, so a re-render keeps it shown. */
+ * What was sent is remembered per answer (rating, id, edit token), so a
+ * re-render keeps it shown, and the sender can change it (PUT
+ * /api/feedback/{id}: the store keeps the latest) or withdraw it ("Retirer
+ * mon avis": DELETE /api/feedback/{id}). */
 (function () {
   "use strict";
   if (window.__tqaFeedback) return;
@@ -11,13 +14,21 @@
 
   var STORE = "traite-qa.feedback.v1";
   var THANKS = { up: "Merci ! Votre 👍 est enregistré.", down: "Merci ! Votre retour est enregistré : il aidera à corriger les réponses." };
+  var CHANGED = "Votre avis est modifié : seul le dernier est gardé.";
+  var WITHDRAWN = "Votre avis est retiré : il est effacé de la base des retours.";
 
   function sent() {
     try { return JSON.parse(window.localStorage.getItem(STORE) || "{}") || {}; } catch (e) { return {}; }
   }
-  function remember(answerId, rating) {
+  // {rating, id, token} per answer (an older page kept the rating only: a string).
+  function sentFor(answerId) {
+    var v = sent()[answerId];
+    if (!v) return null;
+    return typeof v === "string" ? { rating: v } : v;
+  }
+  function remember(answerId, entry) {
     var all = sent();
-    all[answerId] = rating;
+    if (entry) all[answerId] = entry; else delete all[answerId];
     try { window.localStorage.setItem(STORE, JSON.stringify(all)); } catch (e) { /* shown, not remembered */ }
   }
 
@@ -36,15 +47,17 @@
     out.classList.toggle("tqa-fb-error", !!bad);
   }
 
-  function mark(box, rating) {
-    box.classList.add("tqa-fb-done");
+  function mark(box, rating, message) {
+    box.classList.toggle("tqa-fb-done", !!rating);
     box.querySelectorAll(".tqa-rate").forEach(function (b) {
-      b.setAttribute("aria-pressed", b.getAttribute("data-rating") === rating ? "true" : "false");
-      b.disabled = true;
+      b.setAttribute("aria-pressed", rating && b.getAttribute("data-rating") === rating ? "true" : "false");
     });
     var form = box.querySelector(".tqa-fb-form");
     if (form) form.hidden = true;
-    say(box, THANKS[rating] || THANKS.up, false);
+    var withdraw = box.querySelector(".tqa-fb-withdraw");
+    var entry = sentFor(box.getAttribute("data-answer-id"));
+    if (withdraw) withdraw.hidden = !(rating && entry && entry.token);
+    say(box, message !== undefined ? message : (THANKS[rating] || THANKS.up), false);
   }
 
   function problem(status, code) {
@@ -55,9 +68,9 @@
     return "Votre retour n'a pas pu être enregistré (erreur " + (status || "réseau") + "). Réessayez plus tard.";
   }
 
-  function post(body) {
-    return window.fetch("/api/feedback", {
-      method: "POST",
+  function post(body, method, path) {
+    return window.fetch(path || "/api/feedback", {
+      method: method || "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
       credentials: "same-origin",
@@ -70,6 +83,8 @@
 
   function send(box, rating, reason, comment) {
     var answerId = box.getAttribute("data-answer-id");
+    var before = sentFor(answerId);
+    if (before && before.token && before.id) return change(box, before, rating, reason, comment);
     var body = { answer_id: answerId, rating: rating };
     if (reason) body.reason = reason;
     if (comment) body.comment = comment;
@@ -84,7 +99,7 @@
     }).then(function (r) {
       box.classList.remove("tqa-fb-busy");
       if (r.status === 201) {
-        remember(answerId, rating);
+        remember(answerId, { rating: rating, id: r.data.id, token: r.data.edit_token });
         mark(box, rating);
       } else {
         var code = r.data && r.data.error ? r.data.error.code : null;
@@ -94,6 +109,47 @@
       box.classList.remove("tqa-fb-busy");
       say(box, problem(0, null), true);
     });
+  }
+
+  // The sender's own rating, replaced (the store keeps the latest) or withdrawn.
+  function change(box, before, rating, reason, comment) {
+    var answerId = box.getAttribute("data-answer-id");
+    var body = { edit_token: before.token, rating: rating };
+    if (reason) body.reason = reason;
+    if (comment) body.comment = comment;
+    box.classList.add("tqa-fb-busy");
+    say(box, "Modification de votre avis…", false);
+    post(body, "PUT", "/api/feedback/" + encodeURIComponent(before.id)).then(function (r) {
+      box.classList.remove("tqa-fb-busy");
+      if (r.status === 200) {
+        remember(answerId, { rating: rating, id: before.id, token: before.token });
+        mark(box, rating, CHANGED);
+      } else if (r.status === 404) {  // withdrawn or purged meanwhile: a new rating
+        remember(answerId, null);
+        send(box, rating, reason, comment);
+      } else {
+        say(box, problem(r.status, r.data && r.data.error ? r.data.error.code : null), true);
+      }
+    }, function () { box.classList.remove("tqa-fb-busy"); say(box, problem(0, null), true); });
+  }
+
+  function withdraw(box) {
+    var answerId = box.getAttribute("data-answer-id");
+    var before = sentFor(answerId);
+    if (!before || !before.token) return;
+    box.classList.add("tqa-fb-busy");
+    say(box, "Retrait de votre avis…", false);
+    post({ edit_token: before.token }, "DELETE", "/api/feedback/" + encodeURIComponent(before.id)).then(function (r) {
+      box.classList.remove("tqa-fb-busy");
+      if (r.status === 200 || r.status === 404) {  // 404: already gone
+        remember(answerId, null);
+        mark(box, null, WITHDRAWN);
+        var up = box.querySelector(".tqa-rate");
+        if (up) up.focus();
+      } else {
+        say(box, problem(r.status, r.data && r.data.error ? r.data.error.code : null), true);
+      }
+    }, function () { box.classList.remove("tqa-fb-busy"); say(box, problem(0, null), true); });
   }
 
   function checkComment(box) {
@@ -124,6 +180,11 @@
       }
       return;
     }
+    if (event.target.closest(".tqa-fb-withdraw")) {
+      event.preventDefault();
+      withdraw(box);
+      return;
+    }
     if (event.target.closest(".tqa-fb-cancel")) {
       event.preventDefault();
       box.querySelector(".tqa-fb-form").hidden = true;
@@ -145,10 +206,9 @@
 
   // The conversation is re-rendered at each answer: show again what was sent.
   document.addEventListener("tqa:rendered", function () {
-    var all = sent();
     document.querySelectorAll(".tqa-feedback").forEach(function (box) {
-      var rating = all[box.getAttribute("data-answer-id")];
-      if (rating && !box.classList.contains("tqa-fb-done")) mark(box, rating);
+      var entry = sentFor(box.getAttribute("data-answer-id"));
+      if (entry && !box.classList.contains("tqa-fb-done")) mark(box, entry.rating);
     });
   });
 })();

@@ -1,6 +1,8 @@
 """The feedback endpoints (issue 16), for the chat's 👍/👎 and the "retours" view.
 
-    POST /api/feedback          {answer_id, rating, reason?, comment?, answer?}  -> 201 {saved, id, …}
+    POST   /api/feedback       {answer_id, rating, reason?, comment?, answer?}  -> 201 {saved, id, edit_token, …}
+    PUT    /api/feedback/{id}  {edit_token, rating, reason?, comment?}  -> 200: the rating changed (the store keeps the latest)
+    DELETE /api/feedback/{id}  {edit_token}                              -> 200 {withdrawn: true}: the rating is deleted
     GET  /api/feedback/summary  counts by rating and reason, the latest answers rated down
                                 (127.0.0.1 only, or `Authorization: Bearer $TRAITE_QA_FEEDBACK_TOKEN`)
 
@@ -8,7 +10,9 @@ The answer is found by its answer_id among the answers this process gave
 recently (kept in memory only); otherwise the client sends the answer JSON it
 received as `answer`. A database that is down or locked gets a 503
 `feedback_unavailable` ("not saved"); answering is never affected. Nothing
-about the sender (address, user agent) is read or stored.
+about the sender (address, user agent) is read or stored; the edit token
+returned once by POST lets its holder (the browser that rated) change or
+withdraw that rating, and the database keeps only its SHA-256.
 """
 
 import enum
@@ -17,10 +21,10 @@ import ipaddress
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from traite_qa import REASONS, FeedbackStoreError, InvalidFeedbackError, UnknownAnswerError
+from traite_qa import REASONS, FeedbackStoreError, InvalidFeedbackError, UnknownAnswerError, UnknownFeedbackError
 
 from .api import AnswerModel, ErrorResponse
 from .errors import APIError
@@ -38,11 +42,13 @@ ERRORS = {
     400: "Malformed JSON body (or not UTF-8)",
     401: "TRAITE_QA_FEEDBACK_TOKEN is set and the request does not carry it",
     403: "Served to 127.0.0.1 only (set TRAITE_QA_FEEDBACK_TOKEN to read it from elsewhere)",
-    404: "The answer is not among this server's recent answers, and its JSON was not sent",
+    404: "The answer is not among this server's recent answers, and its JSON was not sent; or (PUT, DELETE) no rating "
+         "has this id and edit_token (withdrawn, purged, or sent by someone else)",
     409: "The answer JSON sent is not the answer answer_id names (changed, or another answer)",
     413: "Request body over 1024 KiB",
     415: "Body not sent as application/json",
-    422: "Invalid field: answer_id, rating, reason (only with 'down'), comment (too long), answer (not an Answer JSON)",
+    422: "Invalid field: answer_id, rating, reason (only with 'down'), comment (too long), answer (not an Answer JSON), "
+         "edit_token",
     503: "The feedback database is unreachable or locked: nothing was saved (answering is not affected)",
 }
 
@@ -58,6 +64,13 @@ class FeedbackSaved(BaseModel):
     rating: Literal["up", "down"]
     reason: str | None
     created_at: str = Field(description="ISO 8601, UTC")
+    edit_token: str | None = Field(default=None, description="returned once, by POST: send it to PUT or DELETE "
+                                                             "/api/feedback/{id} to change or withdraw this rating")
+
+
+class FeedbackWithdrawn(BaseModel):
+    withdrawn: Literal[True]
+    id: int
 
 
 class LatestDown(BaseModel):
@@ -120,7 +133,61 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
         except FeedbackStoreError as err:
             raise _unavailable(err, "saving feedback") from None
         return {"saved": True, "id": record.id, "answer_id": record.answer_id, "rating": record.rating,
+                "reason": record.reason, "created_at": record.created_at, "edit_token": record.edit_token}
+
+    class FeedbackChange(BaseModel):
+        model_config = ConfigDict(json_schema_extra={
+            "if": {"properties": {"rating": {"const": "up"}}, "required": ["rating"]},
+            "then": {"properties": {"reason": {"type": "null"}}},
+        })
+        edit_token: str = Field(min_length=16, max_length=64, description="the edit_token POST /api/feedback returned")
+        rating: Literal["up", "down"] = Field(description="the new rating: 👍 'up' or 👎 'down'")
+        reason: Reason | None = Field(default=None, description="what was wrong (only with rating 'down')")
+        comment: str | None = Field(default=None, max_length=settings.feedback_comment_chars,
+                                    description=f"a short comment (at most {settings.feedback_comment_chars} characters)")
+
+    class FeedbackToken(BaseModel):
+        edit_token: str = Field(min_length=16, max_length=64, description="the edit_token POST /api/feedback returned")
+
+    FEEDBACK_ID = Path(ge=1, le=2**62, description="the id POST /api/feedback returned")
+
+    @router.put(
+        "/api/feedback/{feedback_id:int}",
+        response_model=FeedbackSaved,
+        responses=_errors(400, 404, 413, 415, 422, 503),
+        summary="Change a rating you sent (the store keeps the latest)",
+        tags=["feedback"],
+    )
+    def change(feedback_id: int = FEEDBACK_ID, request: FeedbackChange = Body()):
+        try:
+            record = state.feedback.change(feedback_id, request.edit_token, request.rating,
+                                           request.reason.value if request.reason else None, request.comment)
+        except InvalidFeedbackError as err:
+            raise APIError(422, "invalid_feedback", str(err), err.field) from None
+        except UnknownFeedbackError as err:
+            raise APIError(404, "unknown_feedback", str(err), "edit_token") from None
+        except FeedbackStoreError as err:
+            raise _unavailable(err, "changing feedback") from None
+        return {"saved": True, "id": record.id, "answer_id": record.answer_id, "rating": record.rating,
                 "reason": record.reason, "created_at": record.created_at}
+
+    @router.delete(
+        "/api/feedback/{feedback_id:int}",
+        response_model=FeedbackWithdrawn,
+        responses=_errors(400, 404, 413, 415, 422, 503),
+        summary="Withdraw a rating you sent: it is deleted from the database",
+        tags=["feedback"],
+    )
+    def withdraw(feedback_id: int = FEEDBACK_ID, request: FeedbackToken = Body()):
+        try:
+            state.feedback.withdraw(feedback_id, request.edit_token)
+        except InvalidFeedbackError as err:
+            raise APIError(422, "invalid_feedback", str(err), err.field) from None
+        except UnknownFeedbackError as err:
+            raise APIError(404, "unknown_feedback", str(err), "edit_token") from None
+        except FeedbackStoreError as err:
+            raise _unavailable(err, "withdrawing feedback") from None
+        return {"withdrawn": True, "id": feedback_id}
 
     @router.get(
         "/api/feedback/summary",

@@ -32,7 +32,7 @@ def retours_html(summary: dict) -> str:
     latest = summary.get("latest_down") or []
     if latest:
         items = "".join(_item(entry) for entry in latest)
-        recent = f'<h4>Derniers 👎</h4><ol class="tqa-retours-latest">{items}</ol>'
+        recent = f'<h3>Derniers 👎</h3><ol class="tqa-retours-latest">{items}</ol>'
     else:
         recent = '<p class="tqa-retours-empty">Aucune réponse notée 👎 pour l\'instant.</p>'
     return f'<section class="tqa-retours">{head}{table}{recent}</section>'

@@ -117,7 +117,7 @@ class Handlers:
                 if not err.loading or time.monotonic() - started >= chat.CHAT_LOAD_WAIT:
                     raise
             since = self.state.load_started or started
-            yield chat.loading_html(time.monotonic() - since)
+            yield chat.loading_html(time.monotonic() - since, building=self.state.building)
             wait = chat.LOAD_TICK
 
     def restore(self, payload, turns):

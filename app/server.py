@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 import socket
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from starlette.routing import Match
 import traite_qa
 from traite_qa import KINDS, ConfigError, Settings, Status
 
+from . import chat
 from .api import build_router
 from .edge import Edge, HostPolicy
 from .feedback_api import add_feedback_routes
@@ -237,11 +239,28 @@ def serve(settings: Settings | None = None) -> None:
     app = create_app(settings, rebuild_stale=True)
     url = url_for(settings)
 
+    state = app.state.traite_qa
+
+    def announce_ready() -> None:
+        # « prêt » only once an answer is possible: the index loaded (built first on a first run).
+        if state.wait_ready():
+            print(f"traite-qa: prêt : vous pouvez poser vos questions sur {url}", flush=True)
+        else:
+            print(f"traite-qa: les réponses sont indisponibles : {state.error}", flush=True)
+
     class Server(uvicorn.Server):
         async def startup(self, sockets=None):
             await super().startup(sockets=sockets)
             if self.started:
-                print(f"traite-qa: chat ready at {url}  (API docs: {url}/docs; Ctrl+C to stop)", flush=True)
+                if state.ready:
+                    doing = ""
+                elif state.building:
+                    doing = (f"; premier lancement : construction de l'index, environ {chat.BUILD_ESTIMATE:.0f} s "
+                             "avant les premières réponses")
+                else:
+                    doing = f"; chargement du modèle et de l'index, environ {chat.LOAD_ESTIMATE:.0f} s"
+                print(f"traite-qa: page servie sur {url}  (API : {url}/docs ; Ctrl+C pour arrêter){doing}", flush=True)
+                threading.Thread(target=announce_ready, name="traite-qa-ready", daemon=True).start()
 
     config = uvicorn.Config(
         app,

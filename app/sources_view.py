@@ -134,6 +134,8 @@ def citation_html(citation: dict, turn: int, index: int, notes: Mapping[int, obj
         f'<article class="tqa-source tqa-kind-{e(kind)}" id="{e(dom_id)}" data-marker="{e(citation.get("marker", ""))}" '
         f'data-chunk="{e(citation.get("id", ""))}">'
         f'<header><span class="tqa-chip">{e(citation.get("marker") or KIND_LABELS.get(kind, (kind,))[0])}</span>'
+        # On a phone the sources sit below the conversation: a way back to the answer, by the title (actions.js).
+        f'<button type="button" class="tqa-small-btn tqa-back" data-answer="tqa-answer-{turn}">↑ Retour à la réponse</button>'
         f"{breadcrumb(citation, evaluation)}{passage_titles(citation, evaluation)}</header>"
         f"{passage}{notes_html}</article>"
     )
@@ -160,11 +162,11 @@ def sources_html(turns: list[dict], notes: Mapping[int, object] | None = None, e
         hidden = "" if i == latest else " hidden"
         sections.append(
             f'<section class="tqa-sources-turn" data-turn="{i}"{hidden}>'
-            f'<h3>Sources de la réponse {i + 1} <small>({count})</small></h3>{cards}</section>'
+            f'<h2>Sources de la réponse {i + 1} <small>({count})</small></h2>{cards}</section>'
         )
     if not sections:
         return (
-            '<div class="tqa-sources" id="tqa-sources"><h3>Sources</h3>'
+            '<div class="tqa-sources" id="tqa-sources"><h2>Sources</h2>'
             '<p class="tqa-none">Les passages cités par la réponse apparaîtront ici.</p></div>'
         )
     return '<div class="tqa-sources" id="tqa-sources">' + "".join(sections) + "</div>"

@@ -26,6 +26,14 @@ class AssistantUnavailable(Exception):
         super().__init__(message)
 
 
+def _has_index(index_dir) -> bool:
+    """An index folder with something in it (a stale one is rebuilt too, but that is not told apart here)."""
+    try:
+        return any(index_dir.iterdir())
+    except OSError:
+        return False
+
+
 class AppState:
     def __init__(self, settings: Settings | None = None, assistant=None, rebuild_stale: bool = False):
         if assistant is not None:
@@ -47,6 +55,9 @@ class AppState:
         self._thread: threading.Thread | None = None
         self.load_seconds: float | None = None
         self.load_started: float | None = None  # time.monotonic() when loading began (the chat's progress estimate)
+        # True while a missing index is built first (a first run): the chat's
+        # estimate and `traite-qa chat`'s messages say so (issue 22).
+        self.building = False
         if assistant is not None:
             self._ready.set()
 
@@ -57,6 +68,7 @@ class AppState:
             if self._ready.is_set() or self._thread is not None:
                 return
             self.load_started = time.monotonic()
+            self.building = self.rebuild_stale and not _has_index(self.settings.index_dir)
             self._thread = threading.Thread(target=self._load, name="traite-qa-load", daemon=True)
             self._thread.start()
 
@@ -82,7 +94,13 @@ class AppState:
             log.exception("traite-qa: cannot load the index")
         finally:
             self.load_seconds = time.perf_counter() - started
+            self.building = False
             self._ready.set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until loading ends (loaded or failed); True when answers are available."""
+        self._ready.wait(timeout)
+        return self.ready
 
     @property
     def ready(self) -> bool:

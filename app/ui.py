@@ -27,14 +27,7 @@ from . import render
 from .handlers import Handlers
 from .state import AppState
 
-EXAMPLES = [
-    "Où en est la mesure 16 ?",
-    "Combien de mesures sont réalisées ?",
-    "Qu'est-ce que l'OCRTEH ?",
-    "Que recommande la CNCDH sur la formation des magistrats ?",
-    "Pourquoi la mesure 2 n'a-t-elle pas été réalisée ?",
-    "What is the status of measure 3?",
-]
+EXAMPLES = render.EXAMPLES
 STATUS_CHOICES = [("Tous les statuts", "")] + [(s.value, s.slug) for s in Status]
 # One concurrency group for everything that runs the model: the chat, the
 # search tab and the /ask and /search endpoints share its limit and queue.
@@ -46,22 +39,37 @@ QUIET = {"show_progress": "hidden"}
 
 def theme() -> gr.themes.Base:
     # System fonts only: the default theme would fetch Google Fonts.
+    # Indigo 500 (#6366f1) under white text, or as text on white, is 4.47:1,
+    # under axe-core's 4.5:1: the primary buttons and the accent (the
+    # selected tab) take indigo 700 and 800 (7.9:1 and 10:1), in every state.
     return gr.themes.Default(
         primary_hue="indigo",
         font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    ).set(
+        button_primary_background_fill="*primary_700",
+        button_primary_background_fill_dark="*primary_700",
+        button_primary_background_fill_hover="*primary_800",
+        button_primary_background_fill_hover_dark="*primary_800",
+        button_primary_text_color="white",
+        button_primary_text_color_dark="white",
+        color_accent="*primary_700",
     )
 
 
 def examples_html() -> str:
-    buttons = "".join(f'<button type="button" class="tqa-example" data-question="{render.e(q)}">{render.e(q)}</button>' for q in EXAMPLES)
-    return f'<div class="tqa-examples"><p class="tqa-examples-label">Exemples (un clic pose la question) :</p>{buttons}</div>'
+    """The example questions, shown inside the empty conversation (render.conversation_html)."""
+    return render.examples_html(EXAMPLES)
 
 
 def toolbar_html(limit: int) -> str:
     return (
         f'<div class="tqa-compose-info"><p class="tqa-count" id="tqa-count" data-limit="{limit}" aria-live="polite"></p></div>'
-        '<div class="tqa-toolbar"><button type="button" id="tqa-export" class="tqa-small-btn">Exporter la conversation</button></div>'
+        # Right after "Envoyer" in the tab order: from the question box, Tab, Tab, Enter
+        # puts the focus on the latest answer (chat.js keeps its target current).
+        '<div class="tqa-toolbar"><a href="#tqa-conversation" id="tqa-skip-answer" class="tqa-small-btn tqa-skip">'
+        "Aller à la dernière réponse</a>"
+        '<button type="button" id="tqa-export" class="tqa-small-btn">Exporter la conversation</button></div>'
     )
 
 
@@ -82,6 +90,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                 turns = gr.State([])
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=300):
+                        gr.HTML('<h2 id="tqa-chat-title">Conversation</h2>', padding=False, elem_classes=["tqa-sr-box"])
                         conversation = gr.HTML(render.conversation_html([]), elem_id="tqa-conversation-box")
                         # Carriers read by chat.js, never shown: a streamed answer or the loading
                         # progress (live), and the newest finished turn to keep in localStorage (record).
@@ -106,7 +115,6 @@ def build_ui(state: AppState) -> gr.Blocks:
                         with gr.Row():
                             no_filters = gr.Button("Retirer les filtres", elem_id="tqa-no-filters", size="sm")
                             clear_btn = gr.Button("Effacer la conversation", elem_id="tqa-clear", size="sm")
-                        gr.HTML(examples_html(), padding=False)
                         # What chat.js feeds the chat turn with (hidden, in the DOM).
                         outbox = gr.Textbox(label="Question envoyée", elem_id="tqa-outbox", visible="hidden")
                         go = gr.Button("Poser", elem_id="tqa-go", visible="hidden")
@@ -122,7 +130,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                     refresh = gr.Button("Rafraîchir les retours", size="sm", visible=False, elem_id="tqa-retours-refresh")
 
             with gr.Tab("Recherche", id="search", elem_id="tqa-tab-search"):
-                gr.HTML('<p class="tqa-help">Cherchez des passages du document par mots-clés : les plus proches de votre '
+                gr.HTML('<h2 class="tqa-sr">Recherche de passages</h2><p class="tqa-help">Cherchez des passages du document par mots-clés : les plus proches de votre '
                         "requête d'abord, avec leur emplacement et leur statut.</p>")
                 with gr.Row(equal_height=True):
                     query = gr.Textbox(label="Requête", placeholder="ex. : mécanisme national de référence", elem_id="tqa-query", scale=4)

@@ -27,6 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 ANSWER_TIMEOUT = 90_000  # ms; the first answer may wait for a busy machine
 DESKTOP = {"width": 1440, "height": 900}
+LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 768, "height": 1024}
 # English strings Gradio's components show by default (its en.json and the
@@ -161,6 +162,23 @@ class Page:
             for v in result["violations"]
             if v.get("impact") in ("serious", "critical")
         ]
+
+    def contrast(self, selector: str) -> float:
+        """WCAG contrast of the element's text on the first opaque background under it (its state as it is now)."""
+        return self.page.evaluate(
+            """(sel) => { const el = document.querySelector(sel); if (!el) return -1;
+                const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+                const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+                let bg = null;
+                for (let p = el; p; p = p.parentElement) { const c = rgb(getComputedStyle(p).backgroundColor);
+                    if (c.length === 3 || (c.length === 4 && c[3] >= 0.99)) { bg = c.slice(0, 3); break; } }
+                bg = bg || [255, 255, 255];
+                const fg = rgb(getComputedStyle(el).color).slice(0, 3);
+                const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+                return Math.round(((a + 0.05) / (b + 0.05)) * 100) / 100; }""",
+            selector,
+        )
 
     def close(self):
         self.context.close()

@@ -217,6 +217,39 @@ def test_thumbs_up_and_down_with_a_comment_land_in_sqlite(tab, live_server, inde
     assert first.locator('.tqa-rate[data-rating="up"]').get_attribute("aria-pressed") == "true"
 
 
+def test_a_rating_says_what_it_sends_and_is_changed_then_withdrawn(tab, live_server, index_settings):
+    import sqlite3
+
+    bubble = tab.ask("Où en est la mesure 16 ?", 0)
+    note = bubble.locator(".tqa-fb-note")
+    assert note.is_visible() and "la question et cette réponse" in note.inner_text() and "retirer" in note.inner_text()
+    answer_id = bubble.locator(".tqa-feedback").get_attribute("data-answer-id")
+    db = index_settings.index_dir.parent / "feedback.sqlite3"
+
+    def stored():
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT rating, reason, comment FROM feedback WHERE answer_id = ?", (answer_id,)).fetchall()
+
+    bubble.locator('.tqa-rate[data-rating="up"]').click()
+    bubble.locator(".tqa-fb-status", has_text="Merci").wait_for()
+    assert stored() == [("up", None, None)]
+    # Changed to 👎 with a reason: still one row, the latest.
+    bubble.locator('.tqa-rate[data-rating="down"]').click()
+    bubble.locator('input[value="erreur_de_statut"]').check()
+    bubble.locator(".tqa-fb-send").click()
+    bubble.locator(".tqa-fb-status", has_text="modifié").wait_for()
+    assert stored() == [("down", "erreur_de_statut", None)]
+    assert bubble.locator('.tqa-rate[data-rating="down"]').get_attribute("aria-pressed") == "true"
+    tab.screenshot("feedback-changed.png")
+    # Withdrawn: gone from the database, the buttons free again.
+    bubble.locator(".tqa-fb-withdraw").click()
+    bubble.locator(".tqa-fb-status", has_text="retiré").wait_for()
+    assert stored() == []
+    assert bubble.locator(".tqa-fb-withdraw").is_hidden()
+    assert bubble.locator('.tqa-rate[aria-pressed="true"]').count() == 0
+    tab.screenshot("feedback-withdrawn.png")
+
+
 def test_a_feedback_that_cannot_be_saved_says_so_and_the_answer_stays(browser, index_settings, tmp_path):
     # A database that cannot be created (its folder is a file): saving fails, answering does not.
     (tmp_path / "not-a-folder").write_text("x")

@@ -89,6 +89,41 @@ def test_thumbs_up_and_down_with_a_comment_land_in_sqlite(http, db):
     assert rows[up["answer_id"]].reason is None and rows[up["answer_id"]].comment is None
 
 
+def test_a_rating_is_changed_then_withdrawn_by_its_sender_only(http, db):
+    answer = ask(http)
+    other = ask(http, "Que signifie OCRTEH ?")
+    saved = http.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": "up"}).json()
+    kept = http.post("/api/feedback", json={"answer_id": other["answer_id"], "rating": "up"}).json()
+    token, fid = saved["edit_token"], saved["id"]
+    assert isinstance(token, str) and len(token) >= 16
+    store = FeedbackStore(f"sqlite:///{db}")
+    with store._transaction("read") as conn:  # only the token's SHA-256 is stored
+        keys = [row[0] for row in conn.exec_driver_sql("SELECT edit_key FROM feedback")]
+    assert token not in keys and all(len(k) == 64 for k in keys)
+    # Changed: one row, the latest rating.
+    changed = http.put(f"/api/feedback/{fid}", json={"edit_token": token, "rating": "down", "reason": "erreur_de_statut",
+                                                     "comment": "elle est réalisée"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["rating"] == "down" and changed.json().get("edit_token") is None
+    rows = {r.id: r for r in store.feedback()}
+    assert len(rows) == 2 and (rows[fid].rating, rows[fid].reason, rows[fid].comment) == ("down", "erreur_de_statut", "elle est réalisée")
+    assert rows[fid].question == "Où en est la mesure 16 ?"
+    # Changed back to 👍: the reason and comment go.
+    assert http.put(f"/api/feedback/{fid}", json={"edit_token": token, "rating": "up"}).status_code == 200
+    assert {r.id: r for r in store.feedback()}[fid].rating == "up" and {r.id: r for r in store.feedback()}[fid].reason is None
+    # Someone else's token, or none, changes nothing.
+    assert_error(http.put(f"/api/feedback/{fid}", json={"edit_token": kept["edit_token"], "rating": "down"}), 404, "unknown_feedback")
+    assert_error(http.request("DELETE", f"/api/feedback/{kept['id']}", json={"edit_token": token}), 404, "unknown_feedback")
+    assert http.request("DELETE", f"/api/feedback/{fid}", json={}).status_code == 422
+    assert http.put(f"/api/feedback/{fid}", json={"edit_token": token, "rating": "up", "reason": "autre"}).status_code == 422
+    # Withdrawn: deleted; a second withdrawal is a 404.
+    gone = http.request("DELETE", f"/api/feedback/{fid}", json={"edit_token": token})
+    assert gone.status_code == 200 and gone.json() == {"withdrawn": True, "id": fid}
+    assert [r.id for r in store.feedback()] == [kept["id"]]
+    assert_error(http.request("DELETE", f"/api/feedback/{fid}", json={"edit_token": token}), 404, "unknown_feedback")
+    assert_error(http.put(f"/api/feedback/{fid}", json={"edit_token": token, "rating": "up"}), 404, "unknown_feedback")
+
+
 def test_an_answer_this_server_forgot_is_rated_with_its_json(fake_index, tmp_path):
     url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
     with make_client(fake_index, url) as first:

@@ -111,8 +111,8 @@ def test_purge_enforces_the_retention(tmp_path, capsys, monkeypatch):
 
 def test_migrate_reports_the_schema_version(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
-    assert "schema version 2 (applied [1, 2])" in run(capsys, "feedback", "--database", url, "migrate")[1]
-    assert "schema version 2 (up to date)" in run(capsys, "feedback", "--database", url, "migrate")[1]
+    assert "schema version 3 (applied [1, 2, 3])" in run(capsys, "feedback", "--database", url, "migrate")[1]
+    assert "schema version 3 (up to date)" in run(capsys, "feedback", "--database", url, "migrate")[1]
 
 
 # ------------------------------------------------------------ the export

@@ -82,12 +82,12 @@ def raw(url: str, sql: str, **params):
 # ---------------------------------------------------------------- schema
 def test_migrates_an_empty_database_to_the_latest_version(store, url):
     assert store.schema_version() == 0
-    assert store.migrate() == [n for n, _, _ in MIGRATIONS] == [1, 2]
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.migrate() == [n for n, _, _ in MIGRATIONS] == [1, 2, 3]
+    assert store.schema_version() == SCHEMA_VERSION == 3
     assert store.migrate() == []  # idempotent
     assert {"answer_id", "question", "answer_json", "citations", "settings_json", "model_fingerprint", "rating", "reason",
-            "comment", "created_at"} <= columns(url, "feedback")
-    assert [row[0] for row in raw(url, "SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+            "comment", "created_at", "edit_key", "updated_at"} <= columns(url, "feedback")
+    assert [row[0] for row in raw(url, "SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
 
 
 def test_upgrades_from_the_previous_version_keeping_its_rows(url):
@@ -101,7 +101,7 @@ def test_upgrades_from_the_previous_version_keeping_its_rows(url):
     old.close()
     store = FeedbackStore(url)
     new_id = store.add(make_record())  # the first write migrates
-    assert store.schema_version() == 2
+    assert store.schema_version() == 3
     assert "question_log" in _tables(url)
     rows = store.feedback()
     assert [r.question for r in rows] == ["Où en est la mesure 16 ?", "ancienne question"]
@@ -135,7 +135,7 @@ def test_concurrent_first_writes_apply_each_migration_once(url):
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert not errors, errors
-    assert sorted(applied) == [1, 2]
+    assert sorted(applied) == [1, 2, 3]
     assert len(stores[0].feedback()) == 8
     for store in stores:
         store.close()
@@ -370,7 +370,7 @@ def test_a_busy_sqlite_file_at_first_migration_is_tried_again_until_the_timeout(
             store.migrate()
         assert 0.5 <= time.monotonic() - started < 3
     else:
-        assert store.migrate() == [1, 2] and len(calls) == 3
+        assert store.migrate() == [1, 2, 3] and len(calls) == 3
         store.add(make_record())
         assert len(store.feedback()) == 1
     store.close()

@@ -33,7 +33,8 @@ SEED = int(os.environ.get("TRAITE_QA_ST_SEED", "20240607"))
 WARNINGS = ("missing_auth,base_url_mismatch,validation_mismatch,missing_deserializer,unused_openapi_auth,unsupported_regex,"
             "method_not_allowed,constants_extraction,unmatched_filter,unresolvable_reference,low_valid_rate,rate_limited,"
             "dictionary_mismatch,timeout_units")
-OPERATIONS = 7  # /api/search, /api/ask, /api/measures, /api/measures/{n}, /healthz, /api/feedback, /api/feedback/summary
+OPERATIONS = 9  # /api/search, /api/ask, /api/measures, /api/measures/{n}, /healthz, /api/feedback, /api/feedback/summary,
+# PUT and DELETE /api/feedback/{id}
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from traite_qa_app import render
 XSS = "<img src=x onerror=alert(1)>"
 ALLOWED_TAGS = {
     "div", "p", "span", "button", "mark", "em", "sup", "small", "strong", "details", "summary", "ul", "li",
-    "article", "header", "nav", "section", "h3", "a", "code", "table", "thead", "tbody", "tr", "th", "td",
+    "article", "header", "nav", "section", "h2", "h3", "a", "code", "table", "thead", "tbody", "tr", "th", "td",
     "fieldset", "legend", "label", "input", "textarea", "progress",
 }
 

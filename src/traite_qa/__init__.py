@@ -30,7 +30,7 @@ _LAZY = {
     "StaleIndexError": "errors", "CorruptIndexError": "errors", "ModelError": "errors", "MissingExtraError": "errors",
     "VectorStoreError": "errors",
     "InvalidQuestionError": "errors", "InvalidFilterError": "errors", "UnknownReferenceError": "errors",
-    "InvalidFeedbackError": "errors", "UnknownAnswerError": "errors", "FeedbackStoreError": "errors",
+    "InvalidFeedbackError": "errors", "UnknownAnswerError": "errors", "UnknownFeedbackError": "errors", "FeedbackStoreError": "errors",
     # text helpers the UI renders with
     "FOOTNOTE_MARKER_RE": "text",
     # stages

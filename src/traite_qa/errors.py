@@ -94,5 +94,9 @@ class UnknownAnswerError(TraiteQAError, LookupError):
     """Feedback names an answer_id this process does not remember (and sent no answer JSON)."""
 
 
+class UnknownFeedbackError(TraiteQAError, LookupError):
+    """A change or withdrawal names no stored rating with that id and edit token."""
+
+
 class FeedbackStoreError(TraiteQAError):
     """The feedback database is unreachable, locked or refuses the write: nothing was saved."""

@@ -55,6 +55,10 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "CREATE INDEX question_log_created_at ON question_log (created_at)",
         "CREATE INDEX feedback_rating_reason ON feedback (rating, reason)",
     )),
+    (3, "a rating can be changed or withdrawn by whoever sent it: the SHA-256 of its edit token; when it last changed", (
+        "ALTER TABLE feedback ADD COLUMN edit_key VARCHAR(64)",
+        "ALTER TABLE feedback ADD COLUMN updated_at VARCHAR(40)",
+    )),
 )
 LATEST = MIGRATIONS[-1][0]
 _LOCK_KEY = 0x7472_6169_7465  # "traite": the advisory lock's key in PostgreSQL

@@ -56,6 +56,9 @@ class FeedbackRecord:
     comment: str | None = None
     created_at: str = field(default_factory=now_utc)
     id: int | None = None
+    # Given to the sender once (POST /api/feedback), to change or withdraw the
+    # rating; the store keeps only its SHA-256 (`edit_key`). Not in to_dict().
+    edit_token: str | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {

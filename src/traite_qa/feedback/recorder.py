@@ -19,17 +19,24 @@ import logging
 import queue
 import threading
 from collections import OrderedDict
-from dataclasses import asdict
+import secrets
+from dataclasses import asdict, replace
 from typing import Iterator
 
 from .. import __version__
-from ..errors import FeedbackStoreError, UnknownAnswerError
+from ..errors import FeedbackStoreError, InvalidFeedbackError, UnknownAnswerError, UnknownFeedbackError
 from ..settings import Settings
 from .model import FeedbackRecord, check_answer_id, check_answer_payload, check_feedback, citations_of
 from .store import FeedbackStore
 
 log = logging.getLogger("traite_qa.feedback")
 LOG_QUEUE = 1000  # logged questions waiting for the database; beyond this they are dropped (and counted)
+
+
+def check_edit_token(token) -> str:
+    if not isinstance(token, str) or not 16 <= len(token) <= 64:
+        raise InvalidFeedbackError("edit_token: send the edit_token the rating was saved with", "edit_token")
+    return token
 
 
 class RecentAnswers:
@@ -94,8 +101,25 @@ class FeedbackRecorder:
                 f"answer {answer_id} is not among the last {self.recent.size} answers of this server: "
                 "send the answer JSON with the feedback (field `answer`)"
             )
-        record = self._record(data, rating, reason, comment)
-        return FeedbackRecord(**{**record.__dict__, "id": self.store.add(record)})
+        record = replace(self._record(data, rating, reason, comment), edit_token=secrets.token_urlsafe(24))
+        return replace(record, id=self.store.add(record))
+
+    def change(self, feedback_id: int, edit_token: str, rating: str, reason: str | None = None,
+               comment: str | None = None) -> FeedbackRecord:
+        """Change a rating (its sender holds `edit_token`, returned by submit): the store keeps the latest.
+
+        Raises InvalidFeedbackError, UnknownFeedbackError (no rating with this id
+        and token: withdrawn, purged, or not this sender's) or FeedbackStoreError."""
+        rating, reason, comment = check_feedback(rating, reason, comment, self.settings.feedback_comment_chars)
+        record = self.store.change(feedback_id, check_edit_token(edit_token), rating, reason, comment)
+        if record is None:
+            raise UnknownFeedbackError(f"no rating {feedback_id} with this edit_token: withdrawn, purged, or sent by someone else")
+        return record
+
+    def withdraw(self, feedback_id: int, edit_token: str) -> None:
+        """Delete a rating at its sender's request (same errors as change)."""
+        if not self.store.withdraw(feedback_id, check_edit_token(edit_token)):
+            raise UnknownFeedbackError(f"no rating {feedback_id} with this edit_token: withdrawn, purged, or sent by someone else")
 
     def _record(self, data: dict, rating: str | None, reason: str | None = None, comment: str | None = None) -> FeedbackRecord:
         return FeedbackRecord(

@@ -13,6 +13,7 @@ hidden) and what to do; the caller decides that answering goes on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -30,7 +31,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from ..errors import ConfigError, FeedbackStoreError
 from ..settings import Settings
 from . import migrations
-from .model import RATINGS, REASONS, FeedbackRecord, clean_text
+from .model import RATINGS, REASONS, FeedbackRecord, clean_text, now_utc
 
 _COLUMNS = "answer_id, question, answer_json, citations, settings_json, model_fingerprint"
 
@@ -72,15 +73,43 @@ class FeedbackStore:
 
     # ------------------------------------------------------------ writes
     def add(self, record: FeedbackRecord) -> int:
-        """Save one rating; returns its id."""
+        """Save one rating; returns its id. With `record.edit_token`, its SHA-256
+        is kept so that the sender can later change or withdraw the rating."""
         with self._transaction("save the feedback") as conn:
             return conn.execute(
-                text(f"INSERT INTO feedback ({_COLUMNS}, rating, reason, comment, created_at) VALUES "
+                text(f"INSERT INTO feedback ({_COLUMNS}, rating, reason, comment, created_at, edit_key) VALUES "
                      "(:answer_id, :question, :answer_json, :citations, :settings_json, :model_fingerprint, "
-                     ":rating, :reason, :comment, :created_at) RETURNING id"),
+                     ":rating, :reason, :comment, :created_at, :edit_key) RETURNING id"),
                 {**_row(record), "rating": record.rating, "reason": record.reason,
-                 "comment": clean_text(record.comment) if record.comment is not None else None},
+                 "comment": clean_text(record.comment) if record.comment is not None else None,
+                 "edit_key": edit_key(record.edit_token) if record.edit_token else None},
             ).scalar_one()
+
+    def change(self, feedback_id: int, token: str, rating: str, reason: str | None, comment: str | None) -> FeedbackRecord | None:
+        """Replace a rating by its sender's new one (the store keeps the latest);
+        None when no rating has this id and token."""
+        if not self._exists():
+            return None
+        with self._transaction("change the feedback") as conn:
+            done = conn.execute(
+                text("UPDATE feedback SET rating = :rating, reason = :reason, comment = :comment, updated_at = :now "
+                     "WHERE id = :id AND edit_key = :key"),
+                {"rating": rating, "reason": reason, "comment": clean_text(comment) if comment is not None else None,
+                 "now": now_utc(), "id": int(feedback_id), "key": edit_key(token)},
+            ).rowcount
+            if not done:
+                return None
+            row = conn.execute(text(f"SELECT id, {_COLUMNS}, rating, reason, comment, created_at FROM feedback WHERE id = :id"),
+                               {"id": int(feedback_id)}).mappings().one()
+            return _record(row)
+
+    def withdraw(self, feedback_id: int, token: str) -> bool:
+        """Delete a rating at its sender's request; False when no rating has this id and token."""
+        if not self._exists():
+            return False
+        with self._transaction("withdraw the feedback") as conn:
+            return conn.execute(text("DELETE FROM feedback WHERE id = :id AND edit_key = :key"),
+                                {"id": int(feedback_id), "key": edit_key(token)}).rowcount > 0
 
     def log(self, record: FeedbackRecord) -> None:
         """Save a question and its answer, unrated (TRAITE_QA_LOG_QUESTIONS=1); the rating fields are ignored."""
@@ -259,6 +288,11 @@ def _make_engine(url: URL, timeout: float) -> Engine:
         pool_timeout=timeout,
         connect_args={"connect_timeout": max(1, math.ceil(timeout)), "options": f"-c statement_timeout={ms} -c lock_timeout={ms}"},
     )
+
+
+def edit_key(token: str) -> str:
+    """What the database keeps of an edit token: its SHA-256 (a stolen database cannot edit ratings)."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 def _row(record: FeedbackRecord) -> dict:
