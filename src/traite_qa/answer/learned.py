@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -58,12 +59,17 @@ class SentenceRanker:
         import lightgbm
 
         self.booster = lightgbm.Booster(model_str=files.ranker_text)
+        self._lock = threading.Lock()
         names = files.meta["ranker"]["features"]
         if tuple(names) != FEATURES:
             raise ValueError("the sentence ranker was trained on other features: run `make train`")
 
     def scores(self, features: np.ndarray) -> np.ndarray:
-        return self.booster.predict(features, num_threads=1)
+        # One prediction at a time: a LightGBM Booster shared by the chat's
+        # worker threads gave answers that differed from the same question
+        # asked alone (tests/test_load.py).
+        with self._lock:
+            return self.booster.predict(features, num_threads=1)
 
 
 class Answerability:
