@@ -226,9 +226,16 @@ def test_a_rating_says_what_it_sends_and_is_changed_then_withdrawn(tab, live_ser
     answer_id = bubble.locator(".tqa-feedback").get_attribute("data-answer-id")
     db = index_settings.index_dir.parent / "feedback.sqlite3"
 
-    def stored():
+    def rows():
         with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT rating, reason, comment FROM feedback WHERE answer_id = ?", (answer_id,)).fetchall()
+            return conn.execute("SELECT rating, reason, comment FROM feedback WHERE answer_id = ? ORDER BY rowid",
+                                (answer_id,)).fetchall()
+
+    # Other tests of this module's server may have rated the same answer: only this test's rows count.
+    earlier = len(rows())
+
+    def stored():
+        return rows()[earlier:]
 
     bubble.locator('.tqa-rate[data-rating="up"]').click()
     bubble.locator(".tqa-fb-status", has_text="Merci").wait_for()
