@@ -93,11 +93,12 @@ class RetrievalResponder:
     def vocabulary_gap(self, query: Query) -> VocabularyGap:
         return vocabulary_gap(query, self.scorer.vocabulary, self.searcher.data.source)
 
-    def learned_evidence(self, query: Query, hits: list[Hit] | None = None):
-        """(every chunk's hit, sentences best first, P(answerable), P(off-topic) vs near-domain)."""
+    def learned_evidence(self, query: Query, hits: list[Hit] | None = None, kind: str | None = None):
+        """(every chunk's hit, sentences best first, P(answerable), P(off-topic) vs near-domain).
+        `hits` or `kind` narrow which passages may be quoted."""
         x, all_hits = self.learned_features(query)
         scores = self.ranker.scores(x)
-        allowed = {h.id: h for h in (hits if hits is not None else all_hits)}
+        allowed = {h.id: h for h in (hits if hits is not None else all_hits) if kind is None or h.kind == kind}
         by_id = {h.id: h for h in all_hits}
         probs = self.answerability.probabilities(answerability_features(
             query, x, scores, self.vocabulary_gap(query), max((h.lexical for h in all_hits), default=0.0),
@@ -133,9 +134,8 @@ class RetrievalResponder:
         return self._learned_answer(query, hits if named else None, named)
 
     def _learned_answer(self, query: Query, restrict: list[Hit] | None, named: bool) -> Answer:
-        if query.route == Route.STATUS_SEARCH:
-            restrict = [h for h in self.searcher.retrieve(query, k=len(self.searcher.chunks)) if h.kind == "measure"]
-        all_hits, ranked, probs = self.learned_evidence(query, restrict)
+        kind = "measure" if query.route == Route.STATUS_SEARCH else None
+        all_hits, ranked, probs = self.learned_evidence(query, restrict, kind)
         chosen = choose(ranked, self.tuning, scorer=self.scorer, margin=self.learned_margin)
         top = _passages_of(ranked, self.tuning.evidence_passages)
         if not chosen:
