@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -35,11 +36,12 @@ def test_the_models_were_trained_on_the_bank_as_it_is():
 
 
 def test_the_feature_names_match_the_code():
-    from traite_qa.answer.features import ANSWERABILITY_SHAPE, FEATURES
+    from traite_qa.answer.features import ANSWERABILITY_SHAPE
+    from traite_qa.answer.learned import RANKER_FEATURES
     from traite_qa.answer.topics import TOPIC_FEATURES
 
     meta = json.loads(MODELS.joinpath("models.json").read_text(encoding="utf-8"))
-    assert tuple(meta["ranker"]["features"]) == FEATURES
+    assert tuple(meta["ranker"]["features"]) == RANKER_FEATURES
     assert tuple(meta["answerability"]["features"][: len(ANSWERABILITY_SHAPE)]) == ANSWERABILITY_SHAPE
     assert tuple(meta["topics"]["features"]) == TOPIC_FEATURES
 
@@ -58,6 +60,60 @@ def test_training_the_ranker_is_deterministic(assistant):
     second = train.train_ranker(items, 20).model_to_string()
     assert first == second
     assert any(it.labels.any() for it in items)  # the gold sentences were found among the indexed ones
+
+
+def test_the_query_adapter_is_a_small_square_numpy_file():
+    import io
+
+    import numpy as np
+
+    matrix = np.load(io.BytesIO(MODELS.joinpath("query_adapter.npy").read_bytes()), allow_pickle=False)
+    assert matrix.shape == (384, 384) and matrix.dtype == np.float32
+    # Trained as I + D with D kept small: far from zero, not the identity either.
+    assert 0 < np.abs(matrix - np.eye(384)).max() < 1
+
+
+@pytest.mark.slow
+def test_training_the_query_adapter_is_deterministic(assistant):
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(REPO))
+    from eval import adapter, bank, train
+
+    questions = [q for q in bank.load("train") if q.answerable and q.gold_sentences][:40]
+    items = train.featurize(assistant, questions)
+    vectors = assistant.searcher.data.sentences.vectors
+    first, second = (adapter.fit(items, vectors, 0.1) for _ in range(2))
+    assert np.array_equal(first, second)
+    # It learns: on its own training questions, the adapted cosine finds more gold sentences.
+    assert adapter.recall(items, vectors, first, 1) > adapter.recall(items, vectors, None, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", [
+    "Où en est la mesure 16 ?",
+    "Quel est le rôle de la Miprof dans la coordination ?",
+    "Combien de victimes mineures ont été identifiées en 2020 ?",
+])
+def test_capitals_and_a_missing_question_mark_leave_the_vector_as_typed(assistant, question):
+    import numpy as np
+
+    vector = assistant.searcher.query_vector(assistant.understand(question, None))
+    for variant in (question.upper(), question.rstrip(" ?"), question.rstrip(" ?") + "?"):
+        again = assistant.searcher.query_vector(assistant.understand(variant, None))
+        assert np.array_equal(vector, again), variant
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["Résume le document en 5 points", "Quelles sont les principales critiques de la CNCDH ?"])
+def test_a_summary_of_the_whole_document_gives_one_line_points(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.status == "answered"
+    points = [line for line in answer.answer.splitlines() if line.startswith("- ")]
+    assert len(points) >= 3
+    assert not any(re.fullmatch(r"- « *https?://\S+ *» .*", p) for p in points)
 
 
 @pytest.mark.slow

@@ -211,6 +211,7 @@ class Query:
     topic: tuple[str, ...] = ()  # for topic lists: the stems that name the topic
     wants: tuple[str, ...] = ()  # what the answer should hold besides facts: "recommendation", "why", "status", "reference"
     context: str = ""  # a follow-up's previous question: searched along with `core` ("Et pour les mineurs ?")
+    embedded: str = ""  # `core` as the encoder reads it (vocabulary.embedding_text); `core` when empty
 
     def __post_init__(self) -> None:
         if not self.core:

@@ -9,6 +9,11 @@ train split, with their settings chosen on dev; their files live in
   sentence and passage cosines, BM25, fused and per-list ranks, word and
   number overlap, the value kind asked and held, the passage's kind and
   status. It replaces the hand-weighted evidence score.
+- The **query adapter** (a 384x384 linear map of the question's e5 vector,
+  trained contrastively on (question, gold sentence) pairs, as in LlamaIndex's
+  linear adapter fine-tuning) moves questions towards the sentences that
+  answer them; its cosines are four more ranker features. The document's
+  vectors are left as they are, so plain search and exports are unchanged.
 - The **answerability model** (multinomial logistic regression) reads the
   ranking's shape (best score, gap, cosines, share of the question's words the
   document lacks, ...) and gives P(answerable), P(near-domain unanswerable),
@@ -18,6 +23,7 @@ train split, with their settings chosen on dev; their files live in
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import threading
@@ -28,11 +34,14 @@ from importlib import resources
 import numpy as np
 
 from ..index import IndexData
+from ..search import ranks
 from ..types import Evidence, Hit, Query
 from .features import ANSWERABILITY_SHAPE as ANSWERABILITY
 from .features import FEATURES, VocabularyGap
 
 CLASSES = ("answerable", "unanswerable", "offtopic")
+ADAPTED = ("a_cos", "a_cos_gap", "a_cos_rank", "a_passage")
+RANKER_FEATURES = FEATURES + ADAPTED
 
 # ------------------------------------------------------------------ models
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class ModelFiles:
 
     ranker_text: str
     meta: dict
+    adapter: np.ndarray | None = None
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -49,9 +59,30 @@ class ModelFiles:
         try:
             meta = json.loads(base.joinpath("models.json").read_text(encoding="utf-8"))
             ranker = base.joinpath("sentence_ranker.txt").read_text(encoding="utf-8")
+            adapter = np.load(io.BytesIO(base.joinpath("query_adapter.npy").read_bytes()), allow_pickle=False)
         except (FileNotFoundError, OSError):
             return None
-        return cls(ranker, meta)
+        return cls(ranker, meta, adapter)
+
+
+class QueryAdapter:
+    """The question's vector mapped by the trained matrix: v @ W, renormalised."""
+
+    def __init__(self, matrix: np.ndarray):
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError("query_adapter.npy is not a square matrix: run `make train`")
+        self.matrix = matrix.astype(np.float32)
+
+    def columns(self, data: IndexData, vector: np.ndarray) -> np.ndarray:
+        """ADAPTED for every indexed sentence: its adapted cosine, the gap to the
+        best, its rank, and the best adapted cosine of its passage."""
+        adapted = vector.astype(np.float32) @ self.matrix
+        adapted /= float(np.linalg.norm(adapted)) or 1.0
+        t = data.sentences
+        cos = t.vectors @ adapted
+        best = np.full(len(data.chunks), -1.0, np.float32)
+        np.maximum.at(best, t.rows, cos)
+        return np.column_stack([cos, cos - cos.max(), np.log1p(ranks(cos)), best[t.rows]]).astype(np.float32)
 
 
 class SentenceRanker:
@@ -61,7 +92,7 @@ class SentenceRanker:
         self.booster = lightgbm.Booster(model_str=files.ranker_text)
         self._lock = threading.Lock()
         names = files.meta["ranker"]["features"]
-        if tuple(names) != FEATURES:
+        if tuple(names) != RANKER_FEATURES:
             raise ValueError("the sentence ranker was trained on other features: run `make train`")
 
     def scores(self, features: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import numpy as np
+
 from ..document import Evaluation
 from ..errors import ModelError, UnknownReferenceError
 from ..search import Searcher
@@ -26,7 +28,7 @@ from .compose import Composer
 from .evidence import EvidenceScorer
 from .gate import NOT_FOUND, OFF_TOPIC, UNKNOWN_PLACE, Gate, Refusal
 from .features import SentenceFeatures, VocabularyGap, vocabulary_gap
-from .learned import Answerability, ModelFiles, SentenceRanker, answerability_features, evidence_of
+from .learned import Answerability, ModelFiles, QueryAdapter, SentenceRanker, answerability_features, evidence_of
 from .structured import MeasureResponder, UnknownReferenceResponder
 from .topics import MeasureCards
 
@@ -50,10 +52,12 @@ class RetrievalResponder:
         # models are trained on; answering needs the models.
         files = ModelFiles.bundled() if learned else None
         self.learned = files is not None
+        self.adapter: QueryAdapter | None = None
         if learned and files is None:
             raise ModelError("the learned models are missing from traite_qa/data/models: reinstall, or run `make train`")
         if files is not None:
             self.ranker = SentenceRanker(files)
+            self.adapter = QueryAdapter(files.adapter) if files.adapter is not None else None
             self.answerability = Answerability(files.meta)
             self.learned_margin = float(files.meta["ranker"]["choose_margin"])
         # A footnote sentence that is only a reference (a URL, a JORF entry, with
@@ -71,12 +75,21 @@ class RetrievalResponder:
         hits of every chunk (fused ranks, within the query's filters)."""
         hits = self.searcher.retrieve(query, k=len(self.searcher.chunks))
         vector = self.searcher.query_vector(query)
-        return self.features.matrix(query, vector, hits), hits
+        x = self.features.matrix(query, vector, hits)
+        if self.adapter is not None:
+            x = np.hstack([x, self.adapter.columns(self.searcher.data, vector)])
+        return x, hits
 
-    def refuses(self, query: Query, probs: dict[str, float]) -> bool:
-        """The answerability model's verdict: below the language's cut, or off-topic."""
-        return probs["answerable"] < self.answerability.thresholds.get(query.language, 0.5) or \
-            probs["offtopic"] >= self.answerability.offtopic_threshold
+    def refuses(self, query: Query, probs: dict[str, float], broad: bool = False) -> bool:
+        """The answerability model's verdict: below the language's cut, or off-topic.
+        A `broad` question (a summary, the main criticisms) is about the whole
+        document, and no single sentence answers it: when every one of its
+        words is in the document ("Résume le document en 5 points"), it is
+        answered from the bilan whatever the model says of its sentences."""
+        off_topic = probs["offtopic"] >= self.answerability.offtopic_threshold
+        if broad and self.vocabulary_gap(query).n_absent == 0:
+            return False
+        return off_topic or probs["answerable"] < self.answerability.thresholds.get(query.language, 0.5)
 
     def supported_quotes(self, query: Query) -> list[Evidence]:
         """The sentences that answer the question, or [] when the document does
@@ -180,7 +193,7 @@ class RetrievalResponder:
                 chosen = [decider, *(e for e in chosen if e is not decider)]
             lead = self._according(chosen, lang)
         c.say(lead)
-        self._quote_lines(c, chosen)
+        self.quote_lines(c, chosen)
         cited = sorted({n for cit in c.citations.values() if cit["hit"].kind == "measure" for n in cit["hit"].measures})
         if len(cited) > 1 or cited and len({e.hit.id for e in chosen}) > 1:
             items = ", ".join(f"{T.MEASURE_WORD[lang]} {n} ({c.status_words(self.evaluation.measure(n).status)})" for n in cited)
@@ -189,7 +202,7 @@ class RetrievalResponder:
             c.measure_status(self.evaluation.measure(n))
         return c.answer(query.route)
 
-    def _quote_lines(self, c: Composer, chosen: list[Evidence]) -> None:
+    def quote_lines(self, c: Composer, chosen: list[Evidence]) -> None:
         for evidence in chosen:
             focus = _focus_measures(evidence.hit, c.query)
             marker = c.cite(evidence.hit, [evidence.text], focus=focus[0] if focus else None)
@@ -221,7 +234,7 @@ class RetrievalResponder:
         first = self.refusal_claim(refusal, query, ranked)
         c = Composer(query)
         c.say(f"{first} {T.NOT_GIVEN[lang]['closest']}")
-        self._quote_lines(c, ranked[:1])
+        self.quote_lines(c, ranked[:1])
         return dataclasses.replace(c.answer(query.route, status=NO_EVIDENCE), suggestions=suggestions, notes=(note,))
 
 

@@ -36,8 +36,8 @@ class SynthesisResponder:
         (statut) : its best sentence ». All from the learned ranking; a note that
         is only a reference (a URL, a JORF entry) is never a point."""
         _, ranked, probs = self.retrieval.learned_evidence(query)
-        if self.retrieval.refuses(query, probs):
-            return None  # a broad question the document does not cover: retrieval refuses it
+        if self.retrieval.refuses(query, probs, broad=True):
+            return None  # a broad question off the document's subject: retrieval refuses it
         # A point is a sentence, not a heading of the title page ("Adopté à l'unanimité").
         general = [e for e in ranked if e.hit.kind in SYNTHESIS_KINDS and len(e.text.split()) >= 8][:SYNTHESIS_GENERAL]
         measures: dict[int, Evidence] = {}
@@ -50,7 +50,7 @@ class SynthesisResponder:
         lang = query.language
         c = Composer(query)
         c.say(T.SYNTHESIS_LEAD[lang])
-        self.retrieval._quote_lines(c, general)
+        self.retrieval.quote_lines(c, general)
         for number, e in measures.items():
             measure = self.evaluation.measure(number)
             marker = c.cite(e.hit, [e.text], focus=number)

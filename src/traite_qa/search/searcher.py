@@ -149,7 +149,7 @@ class Searcher:
     def query_vector(self, query: Query) -> np.ndarray:
         """The question's vector; a follow-up's leans toward its previous question
         (CONTEXT_WEIGHT: `python -m eval.bank` on dev follow-ups)."""
-        vector = self._embed(query.core)
+        vector = self._embed(query.embedded or query.core)
         if not query.context:
             return vector
         mixed = vector + CONTEXT_WEIGHT * self._embed(query.context)

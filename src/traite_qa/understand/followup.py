@@ -55,7 +55,7 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
     if previous_q and not (query.refs.measures or query.refs.footnotes or query.refs.acronyms or query.refs.titled):
         # "Et pour les mineurs ?": what it is about is in the previous question;
         # both are searched, the new one weighing more.
-        query = replace(query, context=previous_q)
+        query = replace(query, context=router.read(previous_q).embedded or previous_q)
     previous = router.read(previous_q) if previous_q else None
     if query.measures or query.refs.footnotes:
         # "Et la mesure 17 ?": same question as before, about another measure.

@@ -17,7 +17,7 @@ from dataclasses import replace
 from ..document import Evaluation
 from ..text import STOPWORDS, fold
 from ..types import Query, References, Route
-from ..vocabulary import unshout
+from ..vocabulary import embedding_text, unshout
 from .answer_type import answer_type, asked_years, asks_reference
 from .courtesy import core as strip_courtesy
 from .form import Form, read_form
@@ -33,6 +33,7 @@ class Router:
         self.evaluation = evaluation
         self.finder = ReferenceFinder(evaluation)
         self._acronyms = {fold(a.acronym).upper() for a in evaluation.acronyms}
+        self._acronym_forms = {fold(a.acronym).upper(): a.acronym for a in evaluation.acronyms}
 
     def read(self, text: str) -> Query:
         # Capitals typed for emphasis are not acronyms: only the document's own are kept.
@@ -44,7 +45,8 @@ class Router:
         wants = tuple(w for w, on in (("recommendation", form.recommendation), ("why", form.why), ("status", form.status),
                                       ("reference", asks_reference(core))) if on)
         base = Query(text, Route.SEARCH, refs, refs, english=is_english(core), answer_type=answer_type(core),
-                     core=core, yes_no=form.yes_no, years=asked_years(core), wants=wants)
+                     core=core, yes_no=form.yes_no, years=asked_years(core), wants=wants,
+                     embedded=embedding_text(core, self._acronym_forms))
         return replace(base, **self._route(core, refs, form))
 
     def _route(self, core: str, refs: References, form: Form) -> dict:
