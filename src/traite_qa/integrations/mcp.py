@@ -334,43 +334,71 @@ class _Checked:
         from mcp.shared.message import SessionMessage
 
         async for item in self._stream:
+            if isinstance(item, Exception):
+                data = _line_value(item)
+                try:  # a lone surrogate scrubbed, the line replayed
+                    if data is not _UNREADABLE:
+                        item = SessionMessage(types.jsonrpc_message_adapter.validate_json(
+                            json.dumps(_scrub(data), ensure_ascii=False), by_name=False))
+                except Exception:  # noqa: BLE001 - not a JSON-RPC message even scrubbed (or too deep): answered below
+                    pass
             if not isinstance(item, Exception):
+                if _id_lost(item.message):
+                    await self._error(-32600, "Invalid Request: a request needs a string or integer id", None)
+                    continue
                 yield item
                 continue
-            raw = _raw_input(item)
-            try:
-                data = json.loads(raw) if raw is not None else None
-            except ValueError:
-                data = None
-            if data is not None:
-                try:
-                    yield SessionMessage(types.jsonrpc_message_adapter.validate_json(
-                        json.dumps(_scrub(data), ensure_ascii=False), by_name=False))
-                    continue
-                except Exception:  # noqa: BLE001 - not a JSON-RPC message even scrubbed: answered below
-                    pass
             request_id = data.get("id") if isinstance(data, dict) else None
             if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
                 request_id = None
+            request_id = _scrub(request_id)  # an id with a lone surrogate could not be written back
             if isinstance(data, dict) and "method" not in data and ("result" in data or "error" in data):
                 continue  # a malformed *response* of the client's: nothing to answer
-            code, message = (-32600, "Invalid Request") if data is not None else (-32700, "Parse error")
-            print(f"traite-qa mcp: {message.lower()} on a line from the client", file=sys.stderr)
-            error = types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(code=code, message=message))
-            await self._write.send(SessionMessage(error))
+            code, message = (-32700, "Parse error") if data is _UNREADABLE else (-32600, "Invalid Request")
+            await self._error(code, message, request_id)
+
+    async def _error(self, code: int, message: str, request_id) -> None:
+        import mcp_types as types
+        from mcp.shared.message import SessionMessage
+
+        print(f"traite-qa mcp: {message.lower()} on a line from the client", file=sys.stderr)
+        error = types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(code=code, message=message))
+        await self._write.send(SessionMessage(error))
 
 
-def _raw_input(exc: Exception) -> str | None:
-    """The line a pydantic ValidationError was raised on, when it says."""
+def _id_lost(message) -> bool:
+    """A request whose id the SDK dropped: `"id": null`, `1.5` or `true` make
+    the line validate as a notification (extra keys are ignored), which gets
+    no reply, and the client waits for one. MCP's notifications are all named
+    notifications/…; any other method is a request, and needs its reply."""
+    import mcp_types as types
+
+    return isinstance(message, types.JSONRPCNotification) and not message.method.startswith("notifications/")
+
+
+_UNREADABLE = object()  # the line is not JSON (or nests deeper than the parser goes)
+
+
+def _line_value(exc: Exception):
+    """The JSON value of the line a pydantic ValidationError was raised on, or
+    _UNREADABLE. Pydantic keeps the raw line when it is not JSON to pydantic
+    (its parser also refuses a lone surrogate, which Python's json takes);
+    for valid JSON of the wrong shape, it keeps the parsed value: the input of
+    a top-level error (a missing field, a value that is not an object)."""
     try:
         errors = exc.errors()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001
-        return None
+    except Exception:  # noqa: BLE001 - not a ValidationError: nothing to read the line from
+        return _UNREADABLE
     for error in errors:
-        value = error.get("input")
-        if isinstance(value, (str, bytes)):
-            return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    return None
+        value, loc = error.get("input"), error.get("loc", ())
+        if error.get("type") == "json_invalid" and isinstance(value, (str, bytes)):
+            try:
+                return json.loads(value)
+            except (ValueError, RecursionError):  # RecursionError: [[[[…]]]] nested too deep
+                return _UNREADABLE
+        if len(loc) <= 1 or (len(loc) == 2 and error.get("type") == "missing"):
+            return value  # loc: (union member,) or (union member, field): the value is the whole line's
+    return {}  # valid JSON, not a message, its value not kept: an invalid request without an id
 
 
 def _call(fn):
