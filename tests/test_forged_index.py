@@ -134,3 +134,26 @@ def test_searcher_load_rebuilds_what_the_chat_serves(case, base, tmp_path, setti
     searcher = Searcher.load(settings=served, build=True, progress=False)
     assert 16 in searcher.search("mécanisme national de référence", k=3)[0].measures
 
+
+
+@pytest.mark.parametrize("case", ["sentences-huge-shape", "bm25-backend-numba"])
+def test_the_served_chat_rebuilds_a_forged_index(case, base, tmp_path):
+    """The real `traite-qa chat` on a forged index: it once logged the MemoryError
+    or ImportError and answered 503 until restarted; now it rebuilds and serves."""
+    import httpx
+
+    import live
+
+    index = _forged(base, tmp_path, case)
+    try:
+        server = live.start(index, tmp_path / "logs", timeout=180, env=MODEL)
+    except RuntimeError as err:  # never ready: what the log says is the failure
+        pytest.fail(str(err)[-3000:])
+    try:
+        reply = httpx.get(server.url + "/api/search", params={"q": "mécanisme national de référence", "k": 3}, timeout=60)
+        assert reply.status_code == 200, reply.text[:500]
+        assert 16 in reply.json()["hits"][0]["measures"]
+        log = server.log()
+        assert "Traceback" not in log and "building the index (" in log, log[-3000:]
+    finally:
+        live.stop(server)
