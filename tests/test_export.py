@@ -14,7 +14,7 @@ import pytest
 from traite_qa import InvalidFilterError
 from traite_qa.integrations.export import export_index
 
-from fakes import CLI, cli_env, run_cli
+from fakes import CLI, clean_stderr, cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -242,6 +242,37 @@ def test_planted_files_are_sized_before_they_are_read(tmp_path, index_settings):
         planted.truncate(3 << 30)
     assert _export(index_settings, folder).returncode == 0
     assert (folder / "export.json").stat().st_size < 1 << 20
+
+
+def test_a_planted_file_too_big_for_an_export_is_not_hashed_even_with_its_true_checksum(tmp_path, index_settings):
+    """Under the old 1 GiB cap, a 64 MiB file listed with its own sha256 was hashed and kept as an export file."""
+    folder = tmp_path / "out"
+    assert _export(index_settings, folder).returncode == 0
+    planted = b"\0" * (64 << 20)
+    (folder / "vectors.npz").write_bytes(planted)
+    manifest = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+    manifest["files"]["vectors.npz"] = {"format": "npz", "sha256": hashlib.sha256(planted).hexdigest()}
+    (folder / "export.json").write_text(json.dumps(manifest), encoding="utf-8")
+    proc = _export(index_settings, folder)
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    assert set(json.loads((folder / "export.json").read_text(encoding="utf-8"))["files"]) == {"chunks.jsonl"}
+
+
+def test_a_real_export_of_the_other_format_stays_listed(tmp_path, index_settings):
+    """The size limit above leaves real export files alone (else it would drop every earlier export)."""
+    folder = tmp_path / "out"
+    assert _export(index_settings, folder, "npz").returncode == 0
+    assert _export(index_settings, folder, "jsonl").returncode == 0
+    assert set(json.loads((folder / "export.json").read_text(encoding="utf-8"))["files"]) == {"chunks.jsonl", "vectors.npz"}
+
+
+@pytest.mark.parametrize("target", ["/proc/self/x", "/proc/self/fd", "/proc/self/x/y"])
+def test_an_unwritable_target_names_the_fix(index_settings, target):
+    proc = _export(index_settings, target)
+    stderr = clean_stderr(proc.stderr)
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr[-1000:]
+    errors = [line for line in stderr.splitlines() if line.startswith("traite-qa: error: ")]
+    assert len(errors) == 1 and target in errors[0] and errors[0].endswith("give a folder you can write to"), stderr
 
 
 # ------------------------------------------------------------ flat metadata

@@ -234,6 +234,80 @@ def test_every_line_gets_an_answer_even_a_lone_surrogate_or_bad_json(index_setti
     assert {t["name"] for t in by_id[5]["result"]["tools"]} == TOOLS
 
 
+# Each raw line and the reply it must get: (id, error code), or (id, None) for a result.
+_BAD_LINES = [
+    ("id-no-method", b'{"jsonrpc": "2.0", "id": 7}', (7, -32600)),
+    ("id-and-params-no-method", b'{"jsonrpc": "2.0", "id": 8, "params": {}}', (8, -32600)),
+    ("no-jsonrpc-field", b'{"id": 9, "method": "tools/list"}', (9, -32600)),
+    ("method-not-a-string", b'{"jsonrpc": "2.0", "id": 10, "method": 7}', (10, -32600)),
+    ("an-array", b"[1]", (None, -32600)),
+    ("a-number", b"123", (None, -32600)),
+    ("an-empty-object", b"{}", (None, -32600)),
+    ("null-id", b'{"jsonrpc": "2.0", "id": null, "method": "tools/list"}', (None, -32600)),
+    ("fractional-id", b'{"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"}', (None, -32600)),
+    ("not-json", b"{this is not json", (None, -32700)),
+    ("invalid-utf8", b'\xff\xfe{"jsonrpc": "2.0", "id": 11, "method": "tools/list"}', (None, -32700)),
+    ("nested-too-deep", b"[" * 100_000 + b"]" * 100_000, (None, -32700)),
+    ("surrogate-in-tool-name", b'{"jsonrpc": "2.0", "id": 12, "method": "tools/call", "params": '
+                               b'{"name": "\\udc00search", "arguments": {"query": "x"}}}', (12, None)),
+    ("surrogate-in-argument-name", b'{"jsonrpc": "2.0", "id": 13, "method": "tools/call", "params": '
+                                   b'{"name": "search", "arguments": {"\\ud800query": "x"}}}', (13, None)),
+    ("raw-surrogate-bytes", b'{"jsonrpc": "2.0", "id": 14, "method": "tools/call", "params": {"name": "search", '
+                            b'"arguments": {"query": "\xed\xa0\x80 mesure 16", "k": 1}}}', (14, None)),
+]
+
+
+def test_every_bad_line_gets_a_json_rpc_reply_and_the_server_lives_on(index_settings, settings):
+    """Issue 23: lines with an id but no method, a null or fractional id, JSON
+    that is not a message, and JSON nested past the parser's depth got no
+    reply (the client waited forever), or killed the server."""
+    import subprocess
+    import threading
+    import time
+
+    env = _env(TRAITE_QA_INDEX_DIR=str(index_settings.index_dir), TRAITE_QA_MODEL_CACHE=str(settings.model_cache))
+    proc = subprocess.Popen([sys.executable, "-m", "traite_qa", "mcp"], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    replies: list[dict] = []
+    threading.Thread(target=lambda: [replies.append(json.loads(line)) for line in proc.stdout], daemon=True).start()
+
+    def exchange(line: bytes, timeout: float = 60) -> dict | None:
+        before = len(replies)
+        try:
+            proc.stdin.write(line + b"\n")
+            proc.stdin.flush()
+        except BrokenPipeError:  # the server died on an earlier line
+            return None
+        deadline = time.monotonic() + timeout
+        while len(replies) == before and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        return replies[before] if len(replies) > before else None
+
+    got = {}
+    try:
+        assert "result" in exchange(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}).encode())
+        proc.stdin.write(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
+        for name, line, _ in _BAD_LINES:
+            got[name] = exchange(line, timeout=60)  # a tool call may wait for the model to load
+        alive = exchange(b'{"jsonrpc": "2.0", "id": 99, "method": "tools/list"}')
+    finally:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        proc.wait(timeout=30)
+    for name, _, (request_id, code) in _BAD_LINES:
+        reply = got[name]
+        assert reply is not None, f"{name}: no reply"
+        assert reply.get("id") == request_id, (name, reply)
+        if code is None:
+            assert "result" in reply, (name, reply)
+        else:
+            assert reply.get("error", {}).get("code") == code, (name, reply)
+    assert alive and {t["name"] for t in alive["result"]["tools"]} == TOOLS
+
+
 # ------------------------------------------------- resources, prompt, stderr
 def test_resources_prompt_and_a_quiet_stderr(index_settings, settings, evaluation, tmp_path):
     from mcp import ClientSession, StdioServerParameters

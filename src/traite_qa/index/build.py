@@ -94,8 +94,14 @@ def build_index(
         "embedded": 0,
         "cached": 0,
     }
-    if not force and index_problem(settings, embedder) is None:
-        return {**report, "skipped": True, "seconds": time.perf_counter() - started}
+    if not force:
+        problem = index_problem(settings, embedder)
+        if problem is None:
+            return {**report, "skipped": True, "seconds": time.perf_counter() - started}
+        # `build` without --force repairs a damaged or forged index: say why in one line.
+        report["reason"] = problem.split(": run")[0]
+        if progress:
+            print(f"traite-qa: building the index ({report['reason']})", file=sys.stderr, flush=True)
 
     versions = settings.index_dir.parent / f".{settings.index_dir.name}.versions"
     versions.mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,12 @@ sha256 are parsed (no second read by path that could see other bytes).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from ..document.source import UnsafeFileError, file_kind, read_regular
 from ..errors import CorruptIndexError, IndexMissingError
@@ -62,14 +64,17 @@ class IndexFolder:
     def path(self, name: str) -> Path:
         return self.root / name
 
-    def read(self, name: str, sha256: str | None = None, *, missing: type[Exception] = CorruptIndexError) -> bytes:
-        """The bytes of `name`, checked against `sha256` when given."""
+    def read(self, name: str, sha256: str | None = None, *, missing: type[Exception] = CorruptIndexError,
+             cap: int | None = None) -> bytes:
+        """The bytes of `name`, checked against `sha256` when given. `cap`: a
+        tighter size limit than the file's own, from what the document implies
+        (checked before a byte is read or hashed)."""
         if name != "manifest.json" and not FILE_NAME_RE.fullmatch(name):  # no "../", no absolute path, no other file
             raise CorruptIndexError(f"the manifest in {self.index_dir} names a file {name[:80]!r} an index does not have: {FIX} --force")
         path = self.root / name
         if "/" in name:
             self._check_subfolder(path.parent)
-        cap = MAX_BYTES.get(name, MAX_BM25_FILE_BYTES)
+        cap = min(MAX_BYTES.get(name, MAX_BM25_FILE_BYTES), cap if cap is not None else MAX_BYTES["vectors.faiss"])
         try:
             data = read_regular(path, cap, follow_symlinks=False)
         except FileNotFoundError:
@@ -108,3 +113,31 @@ class IndexFolder:
             raise CorruptIndexError(f"{folder} is missing: {FIX} --force") from None
         if not stat.S_ISDIR(info.st_mode):  # a symlink to a folder elsewhere included
             raise CorruptIndexError(f"{folder} is {file_kind(info.st_mode)}, not a folder: {FIX} --force")
+
+
+def npy_header(fp: BinaryIO, size: int, where: str) -> tuple[tuple[int, ...], "np.dtype"]:
+    """The shape and dtype in the .npy header at `fp` (`size` bytes in all),
+    checked against the bytes that follow, before numpy allocates anything:
+    numpy trusts the header and would allocate a forged 2^40-row shape at once
+    (a MemoryError), before noticing the data is not there."""
+    import numpy as np
+
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(fp)
+        else:  # np.save writes 1.0 (2.0 for huge headers); 3.0 only for non-Latin-1 field names
+            raise ValueError(f"version {version}")
+    except (ValueError, EOFError, SyntaxError, TypeError, OverflowError, MemoryError, RecursionError) as err:
+        raise CorruptIndexError(f"{where} has no readable array header ({type(err).__name__}): {FIX} --force") from None
+    if dtype.hasobject:
+        raise CorruptIndexError(f"{where} holds Python objects, not numbers or text: {FIX} --force")
+    claimed = math.prod(shape) * dtype.itemsize  # Python ints: a forged shape cannot overflow
+    held = size - fp.tell()
+    if claimed != held:
+        raise CorruptIndexError(f"{where} has an array header claiming shape {str(shape)[:60]} ({claimed:,} bytes) "
+                                f"over {held:,} bytes of data: {FIX} --force")
+    return shape, dtype

@@ -7,12 +7,16 @@ the stopword list (its entries carry accents: "été").
 
 from __future__ import annotations
 
+import io
+import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CorruptIndexError
 from ..text import analyze
+from .files import npy_header
 
 
 class LexicalIndex:
@@ -40,13 +44,23 @@ class LexicalIndex:
         self._retriever.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path, size: int) -> "LexicalIndex":
+    def load(cls, directory: Path, size: int, files: dict[str, bytes] | None = None) -> "LexicalIndex":
         """Load bm25s's files (the loader has checked them against the manifest)
         and check the score matrix's shape, so a foreign or forged index fails
-        here, not with an IndexError at the first query."""
+        here, not with an IndexError at the first query. `files`: their bytes
+        (name -> bytes, as the manifest names them), whose array headers and
+        parameters are checked before bm25s opens anything."""
         import bm25s
 
         fix = "run `traite-qa build --force`"
+        for name, data in (files or {}).items():
+            where = directory / name.removeprefix("bm25/")
+            if name.endswith(".npy"):
+                npy_header(io.BytesIO(data), len(data), str(where))
+            elif name.endswith("params.index.json"):
+                problem = _params_problem(data, size)
+                if problem:
+                    raise CorruptIndexError(f"BM25 index file {where} has {problem}: {fix}")
         try:
             retriever = bm25s.BM25.load(str(directory), show_progress=False)
         except _BM25_ERRORS as err:  # bm25s raises json/numpy/OS errors on bad files
@@ -60,6 +74,41 @@ class LexicalIndex:
 # What bm25s.BM25.load raises on damaged files: a bad JSON or .npy file, a
 # missing one, params its constructor does not take.
 _BM25_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError, RecursionError, MemoryError)
+
+
+# bm25s.BM25.load passes params.index.json to its constructor as keyword
+# arguments: an unchecked value runs code paths this package never uses
+# (`backend: numba` imports numba, an ImportError). Only what a build writes.
+_METHODS = ("robertson", "atire", "bm25l", "bm25+", "lucene")
+_PARAMS = {
+    "k1": "number", "b": "number", "delta": "number", "method": _METHODS, "idf_method": _METHODS,
+    "dtype": ("float16", "float32", "float64"), "int_dtype": ("int32", "int64"), "num_docs": "int",
+    "version": "str", "backend": ("numpy",),
+}
+
+
+def _params_problem(data: bytes, size: int) -> str | None:
+    """What is wrong with params.index.json's bytes, or None."""
+    try:
+        params = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        return f"unreadable parameters ({type(err).__name__})"
+    if not isinstance(params, dict) or set(params) - set(_PARAMS) or not {"backend", "num_docs"} <= set(params):
+        keys = sorted(str(k)[:30] for k in (set(params) ^ set(_PARAMS))) if isinstance(params, dict) else []
+        return f"parameters other than bm25s's ({', '.join(keys[:3]) or 'not an object'})"
+    for key, value in params.items():
+        kind = _PARAMS[key]
+        if isinstance(kind, tuple):
+            if value not in kind:
+                return f"{key} {str(value)[:40]!r} (allowed: {', '.join(map(repr, kind))})"
+        elif kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                return f"{key} {str(value)[:40]!r} (a number >= 0 expected)"
+        elif kind == "int" and (isinstance(value, bool) or value != size):
+            return f"num_docs {str(value)[:40]!r}, chunks.jsonl has {size}"
+        elif kind == "str" and (not isinstance(value, str) or len(value) > 32):
+            return f"{key} {str(value)[:40]!r}"
+    return None
 
 
 def _matrix_problem(retriever, size: int) -> str | None:

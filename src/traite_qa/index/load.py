@@ -41,7 +41,7 @@ from ..text import sentence_spans
 from ..types import QUOTABLE_KINDS, Chunk
 from .chunker import chunk_evaluation
 from .embedder import BaseEmbedder, make_embedder
-from .files import FIX, IndexFolder, sha256_bytes
+from .files import FIX, IndexFolder, npy_header, sha256_bytes
 from .lexical import LexicalIndex
 from .manifest import FILES, FORMAT, check_manifest, chunker_settings, index_files, read_manifest
 from .store import STORES, VectorStore, vector_id
@@ -142,22 +142,24 @@ def _read_version(folder: IndexFolder, settings: Settings, embedder: BaseEmbedde
     source, source_sha = read_source(settings)
     check_manifest(manifest, settings, source_sha, *((embedder.fingerprint, embedder.describe()) if embedder is not None else ()))
     files = manifest["files"]
-    data_files = index_files(manifest["store"])
-    raw = {name: folder.read(name, files[name]) for name in data_files}
-    for name in files:
-        if name not in data_files:  # bm25/: checked here, opened by bm25s below
-            folder.read(name, files[name])
-
-    # The document is the authority on what the chunks say.
+    dimension = manifest["model"]["dimension"]
+    # The document is the authority on what the chunks say, and on how big
+    # each file can be: a file over that is refused before it is read or hashed.
     evaluation = parse(source)
     chunks = chunk_evaluation(evaluation, source, settings.chunk_size, settings.chunk_overlap)
+    expected = _expected_sentences(chunks)
+    caps = _size_caps(chunks, len(expected), dimension, manifest["store"])
+    data_files = index_files(manifest["store"])
+    raw = {name: folder.read(name, files[name], cap=caps[name]) for name in data_files}
+    # bm25/: checked here, opened by bm25s below (after its headers and params are checked)
+    bm25_raw = {name: folder.read(name, files[name], cap=caps["bm25/"]) for name in files if name not in data_files}
+
     _check_chunks(folder.path("chunks.jsonl"), raw["chunks.jsonl"], chunks)
     kinds = {kind: sum(c.kind == kind for c in chunks) for kind in dict.fromkeys(c.kind for c in chunks)}
     if manifest["chunks"] != len(chunks) or manifest["kinds"] != kinds:
         raise CorruptIndexError(f"the manifest in {settings.index_dir} counts {manifest['chunks']} chunks, "
                                 f"the document gives {len(chunks)} ({kinds}): {FIX} --force")
     row_of_vector = _read_id_map(folder, raw["ids.json"], chunks)
-    dimension = manifest["model"]["dimension"]
     store_file = STORES[manifest["store"]].FILE
     store = STORES[manifest["store"]].from_bytes(raw[store_file], dimension, folder.path(store_file), settings, files[store_file])
     if len(store) != len(chunks) or set(store.ids().tolist()) != set(row_of_vector):
@@ -165,8 +167,8 @@ def _read_version(folder: IndexFolder, settings: Settings, embedder: BaseEmbedde
             f"{store_file}, ids.json and chunks.jsonl in {settings.index_dir} disagree "
             f"({len(store)} vectors, {len(row_of_vector)} ids, {len(chunks)} chunks): {FIX} --force"
         )
-    lexical = LexicalIndex.load(folder.check_bm25(set(files)), len(chunks))
-    sentences = _read_sentences(folder.path("sentences.npz"), raw["sentences.npz"], chunks, dimension)
+    lexical = LexicalIndex.load(folder.check_bm25(set(files)), len(chunks), bm25_raw)
+    sentences = _read_sentences(folder.path("sentences.npz"), raw["sentences.npz"], chunks, expected, dimension)
     return IndexData(
         directory=folder.root,
         manifest=manifest,
@@ -178,6 +180,30 @@ def _read_version(folder: IndexFolder, settings: Settings, embedder: BaseEmbedde
         row_of_vector=row_of_vector,
         sentences=sentences,
     )
+
+
+_MiB = 1 << 20
+
+
+def _size_caps(chunks: list[Chunk], sentences: int, dimension: int, store: str) -> dict[str, int]:
+    """The most bytes each file of an index of these chunks can take, with a
+    wide margin (float64 vectors, an HNSW graph, JSON escapes, zip headers):
+    today's files are 2 to 5 times smaller. `bm25/` is per file."""
+    longest_id = max(len(c.id) for c in chunks)
+    as_json = sum(len(json.dumps(c.to_dict())) for c in chunks)  # ASCII escapes: the longest spelling
+    text = sum(len(c.passage) for c in chunks)
+    return {
+        "chunks.jsonl": 2 * as_json + _MiB,
+        "ids.json": len(chunks) * (64 + 6 * longest_id) + _MiB,
+        STORES[store].FILE: len(chunks) * (8 * dimension + 4096) + _MiB,
+        "sentences.npz": sentences * (8 * dimension + 16 + 4 * longest_id) + _MiB,
+        "bm25/": 16 * text + 64 * len(chunks) + _MiB,  # one score per (chunk, token); a token is >= 1 character
+    }
+
+
+def _expected_sentences(chunks: list[Chunk]) -> list[tuple[int, int, int]]:
+    """(chunk row, start, end) of every sentence the sentence table must hold."""
+    return [(row, s, e) for row, c in enumerate(chunks) if c.kind in QUOTABLE_KINDS for s, e in sentence_spans(c.body)]
 
 
 # ------------------------------------------------------------------- chunks
@@ -264,14 +290,23 @@ def _read_id_map(folder: IndexFolder, raw: bytes, chunks: list[Chunk]) -> dict[i
 _NPZ_MEMBERS = {"chunk_ids.npy", "starts.npy", "ends.npy", "vectors.npy"}
 
 
-def _read_sentences(path: Path, raw: bytes, chunks: list[Chunk], dimension: int) -> SentenceTable:
-    expected = [(row, s, e) for row, c in enumerate(chunks) if c.kind in QUOTABLE_KINDS for s, e in sentence_spans(c.body)]
+def _read_sentences(path: Path, raw: bytes, chunks: list[Chunk], expected: list[tuple[int, int, int]],
+                    dimension: int) -> SentenceTable:
+    shapes = {"chunk_ids.npy": (len(expected),), "starts.npy": (len(expected),), "ends.npy": (len(expected),),
+              "vectors.npy": (len(expected), dimension)}
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             members = archive.infolist()
             # np.savez stores, never compresses: a member that expands is not ours (a zip bomb).
             if {m.filename for m in members} != _NPZ_MEMBERS or any(m.file_size > len(raw) for m in members):
                 raise CorruptIndexError(f"{path} does not hold the sentence table: {FIX} --force")
+            # Every header is checked before numpy reads a member: it allocates what the header says.
+            for member in members:
+                with archive.open(member) as fp:
+                    shape, _ = npy_header(fp, member.file_size, f"{path} (member {member.filename})")
+                if shape != shapes[member.filename]:
+                    raise CorruptIndexError(f"{path} (member {member.filename}) has shape {str(shape)[:60]}, the "
+                                            f"document gives {shapes[member.filename]}: {FIX} --force")
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             chunk_ids, starts, ends, vectors = (npz[k] for k in ("chunk_ids", "starts", "ends", "vectors"))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RecursionError) as err:

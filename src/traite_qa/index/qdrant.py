@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CorruptIndexError, VectorStoreError
+from .files import npy_header
 
 UPSERT_BATCH = 1024
 
@@ -128,6 +129,9 @@ class QdrantStore:
                 # np.savez stores, never compresses: a member that expands is not ours (a zip bomb).
                 if {m.filename for m in members} != {"ids.npy", "vectors.npy"} or any(m.file_size > len(data) for m in members):
                     raise CorruptIndexError(f"{where} does not hold ids and vectors: {fix}")
+                for member in members:  # numpy allocates what a header says: check it against the bytes first
+                    with archive.open(member) as fp:
+                        npy_header(fp, member.file_size, f"{where} (member {member.filename})")
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 ids, vectors = npz["ids"], npz["vectors"]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RecursionError) as err:

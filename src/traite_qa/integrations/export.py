@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..document.source import UnsafeFileError, read_regular
 from ..errors import ConfigError, TraiteQAError
 
 FORMATS = ("jsonl", "npz")
@@ -42,6 +43,11 @@ MANIFEST = "export.json"
 # before they are read. A real export is a few MB; a planted file is not read.
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_FILE_BYTES = 1 << 30
+# Per chunk, what an export file of either format may weigh (today: ~10 KB in
+# chunks.jsonl, ~1.6 KB in vectors.npz at dimension 384): an earlier file over
+# it cannot be one of ours and is not hashed.
+MAX_BYTES_PER_DIMENSION = 32  # a float in JSON: "-0.0123456789012345, "
+MAX_TEXT_BYTES_PER_CHUNK = 64 << 10
 
 
 def export_index(searcher, directory: str | Path, fmt: str = "jsonl", flat: bool = False) -> dict:
@@ -91,7 +97,8 @@ def export_index(searcher, directory: str | Path, fmt: str = "jsonl", flat: bool
             out.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         os.replace(tmp, directory / MANIFEST)
     except OSError as err:
-        raise TraiteQAError(f"could not export into {directory}: {err.strerror or err}") from None
+        raise TraiteQAError(f"could not export into {directory}: {err.strerror or err}: "
+                            "give a folder you can write to") from None
     return manifest
 
 
@@ -107,7 +114,8 @@ def _folder(directory: Path) -> Path:
         if not stat.S_ISDIR(os.lstat(directory).st_mode):
             raise TraiteQAError(f"{directory} is not a folder: give a folder to export into")
     except OSError as err:
-        raise TraiteQAError(f"cannot export into {directory}: {err.strerror or err}") from None
+        raise TraiteQAError(f"cannot export into {directory}: {err.strerror or err}: "
+                            "give a folder you can write to") from None
     return directory
 
 
@@ -123,6 +131,7 @@ def _regular_or_absent(path: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
+    """The sha256 of a file this export just wrote (a fresh temp file)."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -130,34 +139,47 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _small_regular(path: Path, limit: int) -> bool:
-    """A plain file (not followed through a link) of at most `limit` bytes."""
+def _sha256_regular(path: Path, limit: int) -> str | None:
+    """The sha256 of an earlier export's file, or None when it is not a plain
+    file of at most `limit` bytes. Sized and typed on the open descriptor
+    (O_NOFOLLOW, O_NONBLOCK): a link or FIFO swapped in after a check is
+    neither followed nor waited on."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        info = os.lstat(path)
+        fd = os.open(path, flags)
     except OSError:
-        return False
-    return stat.S_ISREG(info.st_mode) and info.st_size <= limit
+        return None
+    with open(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        digest, total = hashlib.sha256(), 0
+        for block in iter(lambda: file.read(1 << 20), b""):
+            total += len(block)
+            if total > limit:  # growing while read
+                return None
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _still_valid(directory: Path, manifest: dict) -> dict:
     """The files of an earlier export into the same folder (the other format)
     that came from the same index and are unchanged: export.json keeps listing
-    them. Sizes are checked before anything is read."""
-    path = directory / MANIFEST
-    if not _small_regular(path, MAX_MANIFEST_BYTES):
-        return {}
+    them. Sizes are checked before anything is read, against what an export of
+    this many chunks can weigh."""
     try:
-        previous = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        previous = json.loads(read_regular(directory / MANIFEST, MAX_MANIFEST_BYTES, follow_symlinks=False).decode("utf-8"))
+    except (OSError, UnsafeFileError, ValueError, RecursionError):
         return {}
     if not isinstance(previous, dict) or any(previous.get(key) != manifest[key] for key in ("model", "source", "chunker")):
         return {}
+    limit = min(MAX_FILE_BYTES, manifest["count"] * (manifest["model"]["dimension"] * MAX_BYTES_PER_DIMENSION
+                                                      + MAX_TEXT_BYTES_PER_CHUNK) + (1 << 20))
     kept = {}
     files = previous.get("files")
     for name, info in (files if isinstance(files, dict) else {}).items():
-        path = directory / name
-        if (name in FILE_OF.values() and isinstance(info, dict) and _small_regular(path, MAX_FILE_BYTES)
-                and _sha256(path) == info.get("sha256")):
+        if (name in FILE_OF.values() and isinstance(info, dict)
+                and _sha256_regular(directory / name, limit) == info.get("sha256")):
             kept[name] = info
     return kept
 

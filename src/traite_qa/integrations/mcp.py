@@ -15,8 +15,6 @@ default one is missing, progress on stderr); the first call waits for it.
 import enum
 import functools
 import json
-import re
-import sys
 import threading
 from typing import Annotated, Any, Literal
 
@@ -31,6 +29,7 @@ from mcp_types import ToolAnnotations  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 from .. import __version__  # noqa: E402
+from .mcp_lines import CheckedLines  # noqa: E402
 from traite_qa_app.models import (  # noqa: E402 - the HTTP API's models, without FastAPI
     AnswerModel, MeasureDetail, MeasureList, SearchResponse, StatusFilter, measure_detail, measure_list,
 )
@@ -258,7 +257,7 @@ def serve(settings: Settings | None = None) -> None:
     """Serve over stdio until the client closes it (the SDK keeps stray prints
     off the wire). Every line gets an answer: the SDK drops a line it cannot
     validate without a reply (a lone surrogate in an argument, malformed JSON),
-    so lines are checked here first (`_Lines`)."""
+    so lines are checked here first (`mcp_lines.CheckedLines`)."""
     import anyio
 
     import logging
@@ -274,103 +273,10 @@ def serve(settings: Settings | None = None) -> None:
         # The SDK's own claim of fds 0 and 1 (stray prints off the wire), then our line check on top.
         async with stdio_server() as (read_stream, write_stream):
             await server._lowlevel_server.run(  # noqa: SLF001 - what MCPServer.run_stdio_async does
-                _Checked(read_stream, write_stream), write_stream, server._lowlevel_server.create_initialization_options()
+                CheckedLines(read_stream, write_stream), write_stream, server._lowlevel_server.create_initialization_options()
             )
 
     anyio.run(run)
-
-
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
-
-
-def _scrub(value):
-    """Lone surrogates (valid JSON escapes, not Unicode) become U+FFFD."""
-    if isinstance(value, str):
-        return _SURROGATE_RE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    return value
-
-
-class _Checked:
-    """The SDK's read stream, with the lines it could not validate answered.
-
-    The stdio transport sends an Exception (not a message) for a line it
-    cannot validate, and the session only logs it: the client waits forever.
-    Here the raw line is not available any more, so the exception's input is:
-    pydantic keeps it. A lone surrogate is scrubbed and the message replayed;
-    anything else gets a JSON-RPC error (-32700 parse error, -32600 invalid
-    request) with the request's id when it has one."""
-
-    def __init__(self, stream, write_stream):
-        self._stream, self._write = stream, write_stream
-
-    def __aiter__(self):
-        return self._messages()
-
-    @property
-    def last_context(self):  # the sender's contextvars, as the SDK's own stream carries them
-        return getattr(self._stream, "last_context", None)
-
-    async def __aenter__(self):
-        await self._stream.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc):
-        return await self._stream.__aexit__(*exc)
-
-    async def aclose(self):
-        await self._stream.aclose()
-
-    async def receive(self):
-        async for item in self._messages():
-            return item
-        raise StopAsyncIteration
-
-    async def _messages(self):
-        import mcp_types as types
-        from mcp.shared.message import SessionMessage
-
-        async for item in self._stream:
-            if not isinstance(item, Exception):
-                yield item
-                continue
-            raw = _raw_input(item)
-            try:
-                data = json.loads(raw) if raw is not None else None
-            except ValueError:
-                data = None
-            if data is not None:
-                try:
-                    yield SessionMessage(types.jsonrpc_message_adapter.validate_json(
-                        json.dumps(_scrub(data), ensure_ascii=False), by_name=False))
-                    continue
-                except Exception:  # noqa: BLE001 - not a JSON-RPC message even scrubbed: answered below
-                    pass
-            request_id = data.get("id") if isinstance(data, dict) else None
-            if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
-                request_id = None
-            if isinstance(data, dict) and "method" not in data and ("result" in data or "error" in data):
-                continue  # a malformed *response* of the client's: nothing to answer
-            code, message = (-32600, "Invalid Request") if data is not None else (-32700, "Parse error")
-            print(f"traite-qa mcp: {message.lower()} on a line from the client", file=sys.stderr)
-            error = types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(code=code, message=message))
-            await self._write.send(SessionMessage(error))
-
-
-def _raw_input(exc: Exception) -> str | None:
-    """The line a pydantic ValidationError was raised on, when it says."""
-    try:
-        errors = exc.errors()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001
-        return None
-    for error in errors:
-        value = error.get("input")
-        if isinstance(value, (str, bytes)):
-            return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    return None
 
 
 def _call(fn):
