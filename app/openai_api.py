@@ -138,9 +138,9 @@ def build_openai_router(state: AppState) -> APIRouter:
     settings = state.settings
     max_chars = settings.max_question_chars
     ChatRequest = request_model(settings.max_history_messages + 1)
-    # At most this many completions at once, the chat's own concurrency plus
-    # its queue: more get 429, as the chat's queue answers when full.
-    slots = asyncio.Semaphore(settings.chat_concurrency + settings.queue_max_size)
+    # As the chat: `chat_concurrency` completions run at once, at most
+    # `queue_max_size` more wait, and any beyond get 429 at once.
+    slots = Slots(settings.chat_concurrency, settings.chat_concurrency + settings.queue_max_size)
     # Outside /openapi.json: the contract is OpenAI's (its own spec), whose
     # validation happens here rather than in FastAPI's.
     router = APIRouter(include_in_schema=False)
@@ -178,27 +178,32 @@ def build_openai_router(state: AppState) -> APIRouter:
 
     @router.post("/v1/chat/completions", summary="Ask, OpenAI-compatible (stream or not)", tags=["openai"])
     async def completions(request: Request):
-        if slots.locked():
+        if not slots.enter():
             return OpenAIError(429, "too many requests at once: retry in a few seconds", "rate_limit_exceeded",
                                None, "rate_limit_error", {"Retry-After": "2"}).response()
+        streaming = False
         try:
             chat, question, history, assistant = await parsed(request)
+            completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+            created = int(time.time())
+            if chat.stream:
+                streaming = True  # the stream leaves its slot when it ends
+                return StreamingResponse(_stream(assistant, question, history, completion_id, created, slots),
+                                         media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+            async with slots.running:
+                answer = (await run_in_threadpool(assistant.ask, question, history)).to_dict()
         except OpenAIError as err:
             return err.response()
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        created = int(time.time())
-        if not chat.stream:
-            async with slots:
-                answer = (await run_in_threadpool(assistant.ask, question, history)).to_dict()
-            citations = [citation_of(c) for c in answer["citations"]]
-            message = {"role": "assistant", "content": answer["answer"] + sources_text(citations), "citations": citations}
-            return {
-                "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
-                "answer_id": answer["answer_id"], "status": answer["status"],
-            }
-        return StreamingResponse(_stream(assistant, question, history, completion_id, created, slots),
-                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        finally:
+            if not streaming:
+                slots.leave()
+        citations = [citation_of(c) for c in answer["citations"]]
+        message = {"role": "assistant", "content": answer["answer"] + sources_text(citations), "citations": citations}
+        return {
+            "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+            "answer_id": answer["answer_id"], "status": answer["status"],
+        }
 
     return router
 
@@ -209,24 +214,50 @@ def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = N
     return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
 
-async def _stream(assistant, question, history, completion_id, created, slots):
-    async with slots:
-        yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
-        streamed = False
-        final = None
-        # ask_stream yields verified text pieces (a generated answer), then
-        # the final Answer; an extractive answer comes as the Answer alone.
-        async for item in iterate_in_threadpool(assistant.ask_stream(question, history)):
-            if isinstance(item, str):
-                if item:
-                    streamed = True
-                    yield _chunk(completion_id, created, {"content": item})
-            else:
-                final = item.to_dict()
-        citations = [citation_of(c) for c in final["citations"]]
-        text = ("" if streamed else final["answer"]) + sources_text(citations)
-        if text:
-            yield _chunk(completion_id, created, {"content": text})
-        yield _chunk(completion_id, created, {"citations": citations}, "stop",
-                     answer_id=final["answer_id"], status=final["status"])
-        yield "data: [DONE]\n\n"
+class Slots:
+    """Completions under way (counted in the event loop's thread: no lock)."""
+
+    def __init__(self, running: int, limit: int):
+        self.running = asyncio.Semaphore(running)
+        self.limit = limit
+        self.taken = 0
+
+    def enter(self) -> bool:
+        if self.taken >= self.limit:
+            return False
+        self.taken += 1
+        return True
+
+    def leave(self) -> None:
+        self.taken -= 1
+
+
+async def _stream(assistant, question, history, completion_id, created, slots: Slots):
+    try:
+        async with slots.running:
+            async for line in _lines(assistant, question, history, completion_id, created):
+                yield line
+    finally:
+        slots.leave()
+
+
+async def _lines(assistant, question, history, completion_id, created):
+    yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
+    streamed = False
+    final = None
+    # ask_stream yields verified text pieces (a generated answer), then
+    # the final Answer; an extractive answer comes as the Answer alone.
+    async for item in iterate_in_threadpool(assistant.ask_stream(question, history)):
+        if isinstance(item, str):
+            if item:
+                streamed = True
+                yield _chunk(completion_id, created, {"content": item})
+        else:
+            final = item.to_dict()
+    citations = [citation_of(c) for c in final["citations"]]
+    text = ("" if streamed else final["answer"]) + sources_text(citations)
+    if text:
+        yield _chunk(completion_id, created, {"content": text})
+    yield _chunk(completion_id, created, {"citations": citations}, "stop",
+                 answer_id=final["answer_id"], status=final["status"])
+    yield "data: [DONE]\n\n"

@@ -134,3 +134,27 @@ def test_guards_apply(client, server):
     # Unknown /v1/ paths and wrong methods are JSON errors, not the chat page.
     assert httpx.get(server.url + "/v1/embeddings", timeout=30).status_code == 404
     assert httpx.get(server.url + "/v1/chat/completions", timeout=30).status_code == 405
+
+
+def test_requests_beyond_the_queue_get_429(index_settings):
+    """One completion runs and one waits (chat_concurrency=1, queue_max_size=1): of
+    a burst of 12 at once, the excess is refused with 429 in OpenAI's shape."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = live.start(index_settings.index_dir, OUT, env={"TRAITE_QA_CHAT_CONCURRENCY": "1", "TRAITE_QA_QUEUE_MAX_SIZE": "1"})
+    try:
+        body = {"model": "traite-qa", "messages": [user("Quelles mesures de l'axe 2 ne sont pas réalisées ?")]}
+
+        def post(_):
+            return httpx.post(server.url + "/v1/chat/completions", json=body, timeout=120)
+
+        with ThreadPoolExecutor(12) as pool:
+            replies = list(pool.map(post, range(12)))
+        statuses = sorted(r.status_code for r in replies)
+        assert set(statuses) == {200, 429} and statuses.count(200) >= 2, statuses
+        refused = next(r for r in replies if r.status_code == 429)
+        assert refused.headers["retry-after"] == "2" and refused.json()["error"]["code"] == "rate_limit_exceeded"
+        # The slots are given back: one at a time, every request is answered.
+        assert all(post(i).status_code == 200 for i in range(3))
+    finally:
+        live.stop(server)
