@@ -27,10 +27,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet torch==2.13.0
 	# The extras too: chat (the web chat and HTTP API: `make run`), feedback
 	# (its database drivers), llm (the optional generator's client); the
-	# LangChain and MCP tests need theirs; qdrant: the optional Qdrant store, so
+	# LangChain, LlamaIndex and MCP tests need theirs; qdrant: the optional Qdrant store, so
 	# its tests run (local mode, no server). constraints.txt: the versions CI
 	# passed with (`make constraints` rewrites it from a green venv).
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,chat,feedback,llm,langchain,mcp,qdrant]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,chat,feedback,llm,langchain,llamaindex,mcp,qdrant]'
 	touch $(STAMP)
 
 # The exact versions of a venv that passed `make test`, for the next fresh install.

@@ -30,8 +30,8 @@ from .errors import send_error
 
 API = "/gradio_api"
 # Our own routes (server.py): not Gradio's business.
-OWN_PREFIXES = ("/api/", "/static/traite-qa/", "/static/docs/", "/docs/")
-OWN_PATHS = ("/api", "/healthz", "/docs", "/openapi.json")
+OWN_PREFIXES = ("/api/", "/v1/", "/static/traite-qa/", "/static/docs/", "/docs/")
+OWN_PATHS = ("/api", "/v1", "/healthz", "/docs", "/openapi.json")
 MAX_QUERY_BYTES = 1024
 FILE_KEYS = ("path", "url", "meta")
 SESSION_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")

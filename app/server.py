@@ -27,6 +27,7 @@ from traite_qa import KINDS, ConfigError, Settings, Status
 
 from . import chat
 from .api import build_router
+from .openai_api import build_openai_router
 from .edge import Edge, HostPolicy
 from .feedback_api import add_feedback_routes
 from .errors import BodyLimitMiddleware, SafeJSONResponse, ValidationMessages, error_response, install_error_handlers
@@ -101,12 +102,15 @@ def create_app(
     router = build_router(state)
     add_feedback_routes(router, state)  # on this router, so APIRoutingGuard below knows them
     app.include_router(router)
+    openai_router = build_openai_router(state)  # /v1/: for OpenAI clients and chat front-ends
+    app.include_router(openai_router)
     _static_routes(app)
     # Gradio adds credentialed CORS headers (any Origin reflected when the
     # Host is localhost) unless the parent app has its own CORSMiddleware:
     # this one allows no origin. Edge also strips CORS headers from every reply.
     app.add_middleware(CORSMiddleware, allow_origins=[], allow_credentials=False)
-    app.add_middleware(APIRoutingGuard, routes=[r for r in router.routes if isinstance(r, APIRoute)])
+    routes = [r for r in [*router.routes, *openai_router.routes] if isinstance(r, APIRoute)]
+    app.add_middleware(APIRoutingGuard, routes=routes)
     if ui:
         _mount_ui(app, state)
     # Outermost last: Edge (Host, Origin, proxy headers, HEAD, security
@@ -170,11 +174,11 @@ def _static_routes(app: FastAPI) -> None:
 
 
 class APIRoutingGuard:
-    """Unknown /api/ paths get a JSON 404 and known ones called with another
+    """Unknown /api/ and /v1/ paths get a JSON 404 and known ones called with another
     method (any method, even non-standard ones like QUERY) a JSON 405 with
     `Allow`, instead of falling through to the Gradio app mounted at `/`."""
 
-    def __init__(self, app, routes: list[APIRoute], prefixes=("/api/", "/api"), exact=("/healthz",)):
+    def __init__(self, app, routes: list[APIRoute], prefixes=("/api/", "/v1/"), exact=("/healthz", "/api", "/v1")):
         self.app = app
         self.routes = routes
         self.prefixes = prefixes
@@ -190,7 +194,7 @@ class APIRoutingGuard:
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
-        if scope["type"] != "http" or not (path in self.exact or path == "/api" or path.startswith("/api/")):
+        if scope["type"] != "http" or not (path in self.exact or path.startswith(self.prefixes)):
             return await self.app(scope, receive, send)
         methods = self.allowed_methods(path)
         if not methods:

@@ -32,7 +32,7 @@ DEV_ONLY = {"httpx", "pytest", "hypothesis", "schemathesis", "playwright", "json
 # optional module -> the only places of the wheel that may import it
 EXTRAS = {
     "langchain_core": ("traite_qa/integrations/",), "mcp": ("traite_qa/integrations/",),
-    "mcp_types": ("traite_qa/integrations/",),
+    "mcp_types": ("traite_qa/integrations/",), "llama_index": ("traite_qa/integrations/",),
     "gradio": ("traite_qa_app/",), "fastapi": ("traite_qa_app/",), "uvicorn": ("traite_qa_app/",),
     "starlette": ("traite_qa_app/",), "fastapi_offline": ("traite_qa_app/",),
     "sqlalchemy": ("traite_qa/feedback/store.py", "traite_qa/feedback/migrations.py"),

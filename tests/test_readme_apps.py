@@ -1,6 +1,6 @@
 """The docs' "Use it from another app" (docs/integrations.md): every code block of the
 page runs as written, from an empty directory, against the session's index
-(`TRAITE_QA_INDEX_DIR`). The HTTP (curl) and gradio_client blocks talk to a live
+(`TRAITE_QA_INDEX_DIR`). The HTTP (curl), gradio_client and OpenAI blocks talk to a live
 `traite-qa chat`, with the page's URL replaced by the server's; the MCP
 config's command is started with the SDK's stdio client; the Python blocks run
 in one fresh interpreter, each in its own namespace (so none leans on another's
@@ -32,7 +32,9 @@ EXPECTED = {
     "Python API": ["python"],
     "HTTP": ["bash"],
     "gradio_client": ["python"],
+    "OpenAI": ["python"],
     "LangChain": ["python"],
+    "LlamaIndex": ["python"],
     "MCP": ["json"],
     "Export": ["bash", "python"],
 }
@@ -130,7 +132,7 @@ def test_python_blocks_and_the_export(live_server, workdir, env, searcher):
     assert (workdir / "export" / "chunks.jsonl").exists() and (workdir / "export" / "vectors.npz").exists()
     assert "219 chunks" in output
 
-    python = [(name, blocks[name][0][1]) for name in ("Python API", "gradio_client", "LangChain")]
+    python = [(name, blocks[name][0][1]) for name in ("Python API", "gradio_client", "OpenAI", "LangChain", "LlamaIndex")]
     python = [(n, c.replace(README_URL, live_server.url)) for n, c in python] + [("Export", export_python)]
     proc = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(python), cwd=workdir, env=env,
                           capture_output=True, text=True, timeout=900)
@@ -145,6 +147,15 @@ def test_python_blocks_and_the_export(live_server, workdir, env, searcher):
 
     gradio = results["gradio_client"]["stdout"].splitlines()
     assert gradio[0] == "answered {'16': 'Non réalisée'}" and gradio[1].startswith("['mesure-16#")
+
+    chat = results["OpenAI"]["stdout"].splitlines()
+    assert chat[0] == "['Mesure 16']" and chat[1].startswith("La mesure 17")
+    assert "[Mesure 17]" in results["OpenAI"]["stdout"] and "- [Mesure 17] " in results["OpenAI"]["stdout"]
+
+    llama = results["LlamaIndex"]["stdout"].splitlines()
+    nodes = eval(llama[0])  # (id, status, score) of the top 3
+    assert len(nodes) == 3 and all("Non réalisée" in searcher.chunk(i).statuses for i, _, _ in nodes)
+    assert llama[1].startswith("answered [('mesure-16#") and "Mesure 16" in llama[1] and "non réalisée" in llama[2]
 
     chain = results["LangChain"]["stdout"].splitlines()
     assert chain[0].startswith("[('mesure-16#")

@@ -18,6 +18,7 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -75,18 +76,24 @@ def ensure_index(settings: Settings, progress: bool = False, embedder: BaseEmbed
 
 def build_index(
     settings: Settings, force: bool = False, progress: bool = False, embedder: BaseEmbedder | None = None,
-    unless_built_meanwhile: bool = False,
+    unless_built_meanwhile: bool = False, on_progress: OnProgress | None = None,
 ) -> dict:
     """Build a new version of the index and swap it in.
 
     Builds are serialized per index (a file lock); with `unless_built_meanwhile`,
     a build that waited for another process's finds the index good and stops
-    there (several servers starting on one missing index build it once)."""
+    there (several servers starting on one missing index build it once).
+    `on_progress(stage, done, total)` is called as the build goes: "parse",
+    "chunk", "embed" (texts embedded so far, per slice), "write" (for a client
+    to show, e.g. MCP progress notifications); it must not raise."""
     started = time.perf_counter()
+    report_progress = on_progress or _no_progress
     source, source_sha = read_source(settings)  # a bad --source fails here, before the model is touched
     embedder = embedder or make_embedder(settings)
     evaluation = parse(source)  # a malformed document stops here, before any write
+    report_progress("parse", 1, 1)
     chunks = chunk_evaluation(evaluation, source, settings.chunk_size, settings.chunk_overlap)
+    report_progress("chunk", 1, 1)
     report = {
         "index_dir": str(settings.index_dir),
         "model": settings.model,
@@ -115,7 +122,8 @@ def build_index(
         _remove_leftovers(versions)
         tmp = versions / f"tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
-        vectors, sentences, embedded, cached = _embed(chunks, embedder, settings, progress)
+        vectors, sentences, embedded, cached = _embed(chunks, embedder, settings, progress, report_progress)
+        report_progress("write", 0, 1)
         manifest = _write_version(tmp, chunks, vectors, sentences, embedder, settings, source_sha)
         vectors_sha = manifest["files"][index_files(settings.vector_store)[2]]
         final = versions / f"{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}-{vectors_sha[:8]}"
@@ -126,11 +134,12 @@ def build_index(
         # A process reading the version just replaced notices (its folder is
         # gone and the link has moved) and reads the new one: see load_index.
         _remove_leftovers(versions, keep=final)
+    report_progress("write", 1, 1)
     return {**report, "skipped": False, "embedded": embedded, "cached": cached, "seconds": time.perf_counter() - started,
             "dimension": manifest["model"]["dimension"]}
 
 
-def _embed(chunks: list[Chunk], embedder: BaseEmbedder, settings: Settings, progress: bool):
+def _embed(chunks: list[Chunk], embedder: BaseEmbedder, settings: Settings, progress: bool, on_progress: OnProgress):
     """Embed chunk passages and their sentences, reusing cached vectors."""
     # Only passages the answerer quotes from get sentence vectors (not glossary
     # lines or table rows): a fifth fewer texts to embed on a first build.
@@ -147,19 +156,24 @@ def _embed(chunks: list[Chunk], embedder: BaseEmbedder, settings: Settings, prog
               f"{len(missing) - passages} sentences) with {settings.model}", file=sys.stderr, flush=True)
     if missing:
         text_of = dict(zip(keys, texts))
-        new = _encode(embedder, [text_of[key] for key in missing], settings.batch_size, progress)
+        new = _encode(embedder, [text_of[key] for key in missing], settings.batch_size, progress, on_progress)
         cache.update(dict(zip(missing, new)))
         cache.save()
     vectors = np.vstack([cache[key] for key in keys]).astype(np.float32)
     return vectors[: len(chunks)], (sentences, vectors[len(chunks) :]), len(missing), len(set(keys)) - len(missing)
 
 
-def _encode(embedder: BaseEmbedder, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+def _encode(embedder: BaseEmbedder, texts: list[str], batch_size: int, progress: bool,
+            on_progress: OnProgress = None) -> np.ndarray:
     """Embed passages; with `progress`, in slices behind a tqdm bar on stderr
-    (how many, how fast, the ETA): a first build takes about half a minute."""
-    if not progress:
+    (how many, how fast, the ETA): a first build takes about half a minute.
+    `on_progress` gets ("embed", done, total) after each slice."""
+    if not progress and on_progress in (None, _no_progress):
         return embedder.embed_documents(texts)
-    from tqdm import tqdm
+    if not progress:
+        tqdm = _NoBar
+    else:
+        from tqdm import tqdm
 
     # Longest first, as sentence-transformers does within a call: slices of
     # similar lengths waste less padding.
@@ -171,7 +185,32 @@ def _encode(embedder: BaseEmbedder, texts: list[str], batch_size: int, progress:
             rows = order[start : start + step]
             out[rows] = embedder.embed_documents([texts[i] for i in rows])
             bar.update(len(rows))
+            if on_progress is not None:
+                on_progress("embed", start + len(rows), len(texts))
     return out
+
+
+OnProgress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+class _NoBar:
+    """tqdm's interface, showing nothing (progress goes to `on_progress` only)."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        pass
 
 
 def _write_version(tmp: Path, chunks, vectors, sentences, embedder: BaseEmbedder, settings: Settings, source_sha: str) -> dict:

@@ -2,6 +2,8 @@
 
 - `traite_qa.integrations.langchain.TraiteQARetriever`, a LangChain retriever
   (`pip install 'traite-qa[langchain]'`);
+- `traite_qa.integrations.llamaindex`, a LlamaIndex retriever and query engine
+  (`pip install 'traite-qa[llamaindex]'`);
 - `traite_qa.integrations.mcp`, the MCP server behind `traite-qa mcp`
   (`pip install 'traite-qa[mcp]'`);
 - `traite_qa.integrations.export`, the chunks and their vectors for another

@@ -7,7 +7,9 @@ argument (k=0, "mesure 52", an unknown status) comes back as a tool error
 (`isError: true`) whose text names the fix; the server keeps serving.
 
 The index is loaded in the background from the start (built first when the
-default one is missing, progress on stderr); the first call waits for it.
+default one is missing, progress on stderr); the first call waits for it,
+and sends the build's progress to a client that passed a progressToken
+(mcp_progress.py).
 """
 
 # No `from __future__ import annotations`: the SDK reads the tools' annotations
@@ -22,7 +24,8 @@ from . import require_extra
 
 require_extra("mcp", "mcp")
 
-from mcp.server.mcpserver import MCPServer  # noqa: E402
+import anyio.from_thread  # noqa: E402 - the SDK's own async library
+from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 from mcp.server.mcpserver.resources import FunctionResource  # noqa: E402
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError  # noqa: E402
 from mcp_types import ToolAnnotations  # noqa: E402
@@ -37,8 +40,10 @@ from traite_qa_app.models import (  # noqa: E402 - the HTTP API's models, withou
 from ..answer import Assistant  # noqa: E402
 from ..document import parse_file  # noqa: E402
 from ..errors import TraiteQAError  # noqa: E402
+from ..index import make_embedder  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from ..types import KINDS, Status  # noqa: E402
+from .mcp_progress import BuildProgress, build_if_missing  # noqa: E402
 
 INSTRUCTIONS = (
     "FR : questions et réponses citées sur l'évaluation par la CNCDH (12 janvier 2023) du 2e plan d'action "
@@ -64,6 +69,7 @@ class _Loader:
         self._assistant = assistant
         self._error: TraiteQAError | str | None = None
         self._done = threading.Event()
+        self.progress = BuildProgress()
         if assistant is not None:
             self._done.set()
         else:
@@ -71,16 +77,26 @@ class _Loader:
 
     def _load(self, settings: Settings) -> None:
         try:
-            self._assistant = Assistant.load(settings=settings)
+            embedder = make_embedder(settings)
+            build_if_missing(settings, embedder, self.progress)  # a first use: tool calls see its progress
+            self._assistant = Assistant.load(settings=settings, embedder=embedder)
         except Exception as err:  # noqa: BLE001 - reported by every call: the server stays up to say so
             self._error = err if isinstance(err, TraiteQAError) else f"{type(err).__name__}: {err}"
         finally:
             self._done.set()
+            self.progress.wake()
         if self._assistant is not None:
             try:  # the model too, while the client gets ready; a failure resurfaces (as a tool error) in search
                 self._assistant.warm_up()
             except Exception:  # noqa: BLE001
                 pass
+
+    def ready(self, ctx: Context | None) -> Assistant:
+        """The assistant, once loaded; meanwhile a tool call (in the SDK's worker
+        thread) forwards the build's progress to a client that asked for it."""
+        if ctx is not None and not self._done.is_set():
+            self.progress.follow(self._done, lambda *step: anyio.from_thread.run(lambda: ctx.report_progress(*step)))
+        return self.assistant
 
     @property
     def assistant(self) -> Assistant:
@@ -119,8 +135,9 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
         status: Annotated[StatusFilter | None, Field(description=STATUS_HELP)] = None,
         axis: Annotated[int | None, Field(ge=1, le=n_axes, description=axis_help)] = None,
         kind: Annotated[Kind | None, Field(description="FR : type de passage. EN: kind of passage.")] = None,
+        ctx: Context = None,
     ) -> SearchResponse:
-        hits = _call(lambda: loader.assistant.searcher.search(query, k=k, status=_slug(status), axis=axis, kind=kind))
+        hits = _call(lambda: loader.ready(ctx).searcher.search(query, k=k, status=_slug(status), axis=axis, kind=kind))
         return SearchResponse.model_validate({"query": query, "hits": [hit.to_dict() for hit in hits]})
 
     @server.tool(
@@ -138,8 +155,9 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
     def ask(
         question: Annotated[str, Field(description="FR : la question, ex. « Où en est la mesure 16 ? ». "
                                        "EN: the question, e.g. 'What is the status of measure 16?'.")],
+        ctx: Context = None,
     ) -> AnswerModel:
-        return AnswerModel.model_validate(_call(lambda: loader.assistant.ask(question)).to_dict())
+        return AnswerModel.model_validate(_call(lambda: loader.ready(ctx).ask(question)).to_dict())
 
     @server.tool(
         title="One measure / Une mesure",
@@ -168,9 +186,10 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
     def list_measures(
         status: Annotated[StatusFilter | None, Field(description=STATUS_HELP)] = None,
         axis: Annotated[int | None, Field(ge=1, le=n_axes, description=axis_help)] = None,
+        ctx: Context = None,
     ) -> MeasureList:
         def run():
-            loader.assistant  # noqa: B018 - an index that cannot be loaded is reported by every tool
+            loader.ready(ctx)  # an index that cannot be loaded is reported by every tool
             chosen = evaluation.measures_with(status=Status.parse(_slug(status)) if status else None, axis=axis)
             return MeasureList.model_validate(measure_list(evaluation, chosen))
 
