@@ -70,7 +70,9 @@ def _read(path: Path) -> bytes:
         text = path.read_text(encoding="ascii").strip()
     except (UnicodeDecodeError, IsADirectoryError):
         text = ""
-    except PermissionError as err:
+    except FileNotFoundError:
+        raise
+    except OSError as err:  # unreadable, or a path through a file (NotADirectoryError)
         raise ConfigError(f"cannot read the feedback secret {path}: {err.strerror}; set TRAITE_QA_FEEDBACK_SECRET") from None
     if len(text) < 32:
         raise ConfigError(f"the feedback secret {path} is empty or too short: delete it (a new one is made) "

@@ -27,7 +27,7 @@ from dataclasses import asdict, replace
 from typing import Iterator
 
 from .. import __version__
-from ..errors import (AnswerNotServedError, FeedbackStoreError, FeedbackTooLargeError, InvalidFeedbackError,
+from ..errors import (AnswerNotServedError, ConfigError, FeedbackStoreError, FeedbackTooLargeError, InvalidFeedbackError,
                       UnknownAnswerError, UnknownFeedbackError)
 from ..settings import Settings
 from .keys import KEY_FIELD, answer_key, key_matches, load_secret
@@ -84,7 +84,14 @@ class FeedbackRecorder:
         if self._secret is None:
             with self._queue_lock:
                 if self._secret is None:
-                    self._secret = load_secret(self.settings.feedback_secret, self.settings.data_dir)
+                    try:
+                        self._secret = load_secret(self.settings.feedback_secret, self.settings.data_dir)
+                    except ConfigError as err:
+                        # Answering never fails for feedback's sake: a key for
+                        # this process only (answers served before a restart
+                        # can then be rated only while it remembers them).
+                        log.warning("traite-qa: %s; answers are keyed for this process only", err)
+                        self._secret = secrets.token_bytes(32)
         return self._secret
 
     def served(self, answer) -> dict:
