@@ -137,6 +137,7 @@ def test_export_streams_in_bounded_memory(tmp_path, capsys):
         tracemalloc.stop()
     size = out.stat().st_size
     assert size > 1_600_000
+    print(f"export: {size} bytes written, tracemalloc peak {peak} bytes")
     assert peak < size / 3, (peak, size)
 
 
