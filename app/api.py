@@ -126,7 +126,7 @@ def build_router(state: AppState) -> APIRouter:
         )
         if answer.status == "invalid_question":  # defensive: clean_question already passed
             raise APIError(422, "invalid_question", answer.notes[0] if answer.notes else answer.answer, "question")
-        return answer.to_dict()
+        return state.feedback.served(answer)  # with its answer_key: feedback may send it back
 
     @router.get("/api/measures", response_model=MeasureList, summary="The plan's measures with their status", tags=["measures"])
     def measures():

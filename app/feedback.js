@@ -2,7 +2,8 @@
  * 👍 is sent at once; 👎 opens "what was wrong" and an optional comment.
  * POST /api/feedback {answer_id, rating, reason?, comment?}; when the server
  * no longer remembers the answer (404, after a restart) it is sent again with
- * the answer JSON kept in localStorage. A failure says so; the answer stays.
+ * the answer JSON kept in localStorage (with the answer_key the server put on
+ * it: without it, the server refuses an answer it cannot tell it served). A failure says so; the answer stays.
  * What was sent is remembered per answer (rating, id, edit token), so a
  * re-render keeps it shown, and the sender can change it (PUT
  * /api/feedback/{id}: the store keeps the latest) or withdraw it ("Retirer
@@ -63,7 +64,7 @@
   function problem(status, code) {
     if (status === 503) return "Votre retour n'a pas pu être enregistré : la base des retours est indisponible. Réessayez plus tard.";
     if (code === "invalid_feedback") return "Votre retour n'a pas pu être enregistré : vérifiez la longueur du commentaire.";
-    if (code === "unknown_answer" || code === "answer_mismatch") return "Votre retour n'a pas pu être enregistré : le serveur ne connaît plus cette réponse.";
+    if (code === "unknown_answer" || code === "answer_mismatch" || code === "answer_not_served") return "Votre retour n'a pas pu être enregistré : le serveur ne connaît plus cette réponse.";
     if (status === 429) return "Votre retour n'a pas pu être enregistré : le serveur est occupé, réessayez dans un instant.";
     return "Votre retour n'a pas pu être enregistré (erreur " + (status || "réseau") + "). Réessayez plus tard.";
   }

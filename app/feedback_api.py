@@ -8,7 +8,10 @@
 
 The answer is found by its answer_id among the answers this process gave
 recently (kept in memory only); otherwise the client sends the answer JSON it
-received as `answer`. A database that is down or locked gets a 503
+received as `answer`, taken only with the `answer_key` this server put on it
+(403 `answer_not_served` otherwise). Each client address may write
+`feedback_burst` ratings at once and `feedback_rate_per_minute` a minute (429
+with Retry-After beyond), each within `feedback_max_row_bytes` (413). A database that is down or locked gets a 503
 `feedback_unavailable` ("not saved"); answering is never affected. Nothing
 about the sender (address, user agent) is read or stored; the edit token
 returned once by POST lets its holder (the browser that rated) change or
@@ -19,12 +22,17 @@ import enum
 import hmac
 import ipaddress
 import logging
+import math
+import threading
+import time
+from collections import OrderedDict
 from typing import Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from traite_qa import REASONS, FeedbackStoreError, InvalidFeedbackError, UnknownAnswerError, UnknownFeedbackError
+from traite_qa import (REASONS, AnswerNotServedError, FeedbackStoreError, FeedbackTooLargeError, InvalidFeedbackError,
+                       UnknownAnswerError, UnknownFeedbackError)
 
 from .api import AnswerModel, ErrorResponse
 from .errors import APIError
@@ -41,14 +49,16 @@ ANSWER_ID_PATTERN = r"^ans-[0-9a-f]{20}$"
 ERRORS = {
     400: "Malformed JSON body (or not UTF-8)",
     401: "TRAITE_QA_FEEDBACK_TOKEN is set and the request does not carry it",
-    403: "Served to 127.0.0.1 only (set TRAITE_QA_FEEDBACK_TOKEN to read it from elsewhere)",
+    403: "POST: the answer sent back does not carry this server's answer_key (it did not serve it). "
+         "Summary: served to 127.0.0.1 only, and never through a trusted proxy (set TRAITE_QA_FEEDBACK_TOKEN)",
     404: "The answer is not among this server's recent answers, and its JSON was not sent; or (PUT, DELETE) no rating "
          "has this id and edit_token (withdrawn, purged, or sent by someone else)",
     409: "The answer JSON sent is not the answer answer_id names (changed, or another answer)",
-    413: "Request body over 1024 KiB",
+    413: "Request body over 1024 KiB, or (POST) the rating's question, answer and citations over feedback_max_row_bytes",
     415: "Body not sent as application/json",
     422: "Invalid field: answer_id, rating, reason (only with 'down'), comment (too long), answer (not an Answer JSON), "
          "edit_token",
+    429: "This client address sent too many ratings: wait Retry-After seconds",
     503: "The feedback database is unreachable or locked: nothing was saved (answering is not affected)",
 }
 
@@ -93,6 +103,17 @@ class FeedbackSummary(BaseModel):
 def add_feedback_routes(router: APIRouter, state: AppState) -> None:
     """Adds the routes to the app's own router (so its /api/ guard knows them)."""
     settings = state.settings
+    buckets = TokenBuckets(settings.feedback_rate_per_minute / 60, settings.feedback_burst)
+
+    def rate_limited(http: Request) -> None:
+        # A dependency: refused before the body is looked at. The address is
+        # the peer's, or the one a trusted proxy forwarded (Edge).
+        wait = buckets.take(http.client.host if http.client else "")
+        if wait > 0:
+            raise APIError(429, "too_many_ratings", "this client sent too many ratings in a short time: "
+                           f"retry in {math.ceil(wait)} s", None, {"Retry-After": str(math.ceil(wait))})
+
+    LIMITED = [Depends(rate_limited)]
 
     class FeedbackRequest(BaseModel):
         # A reason goes with 'down' only: stated in the schema, so clients and fuzzers know it.
@@ -114,7 +135,8 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
         "/api/feedback",
         status_code=201,
         response_model=FeedbackSaved,
-        responses=_errors(400, 404, 409, 413, 415, 422, 503),
+        responses=_errors(400, 403, 404, 409, 413, 415, 422, 429, 503),
+        dependencies=LIMITED,
         summary="Rate an answer (👍/👎, with what was wrong and a comment)",
         tags=["feedback"],
     )
@@ -124,6 +146,10 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
             record = state.feedback.submit(
                 request.answer_id, request.rating, request.reason.value if request.reason else None, request.comment, answer
             )
+        except AnswerNotServedError as err:
+            raise APIError(403, "answer_not_served", str(err), "answer.answer_key") from None
+        except FeedbackTooLargeError as err:
+            raise APIError(413, "feedback_too_large", str(err), "answer") from None
         except InvalidFeedbackError as err:
             if err.field == "answer":  # well-formed, but not the answer answer_id names
                 raise APIError(409, "answer_mismatch", str(err), "answer") from None
@@ -154,7 +180,8 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
     @router.put(
         "/api/feedback/{feedback_id:int}",
         response_model=FeedbackSaved,
-        responses=_errors(400, 404, 413, 415, 422, 503),
+        responses=_errors(400, 404, 413, 415, 422, 429, 503),
+        dependencies=LIMITED,
         summary="Change a rating you sent (the store keeps the latest)",
         tags=["feedback"],
     )
@@ -174,7 +201,8 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
     @router.delete(
         "/api/feedback/{feedback_id:int}",
         response_model=FeedbackWithdrawn,
-        responses=_errors(400, 404, 413, 415, 422, 503),
+        responses=_errors(400, 404, 413, 415, 422, 429, 503),
+        dependencies=LIMITED,
         summary="Withdraw a rating you sent: it is deleted from the database",
         tags=["feedback"],
     )
@@ -197,7 +225,7 @@ def add_feedback_routes(router: APIRouter, state: AppState) -> None:
         tags=["feedback"],
     )
     def summary(request: Request, latest: int = Query(10, ge=1, le=100, description="how many answers rated down (1-100)")):
-        _check_operator(request, settings.feedback_token)
+        _check_operator(request, settings.feedback_token, settings.trusted_proxy is not None)
         try:
             return state.feedback.store.summary(latest)
         except FeedbackStoreError as err:
@@ -210,29 +238,60 @@ def _unavailable(err: FeedbackStoreError, doing: str) -> APIError:
     return APIError(503, "feedback_unavailable", UNAVAILABLE, None, {"Retry-After": "30"})
 
 
-def _check_operator(request: Request, token: str | None) -> None:
+def _check_operator(request: Request, token: str | None, proxied: bool) -> None:
     """The summary shows users' questions: the token when one is set, else loopback clients only."""
     host = request.client.host if request.client else ""
-    refusal = operator_refusal(host, request.headers.get("authorization", ""), token)
+    refusal = operator_refusal(host, request.headers.get("authorization", ""), token, proxied)
     if refusal == "unauthorized":
         raise APIError(401, "unauthorized", "send 'Authorization: Bearer <TRAITE_QA_FEEDBACK_TOKEN>'", None,
                        {"WWW-Authenticate": "Bearer"})
     if refusal == "forbidden":
-        raise APIError(403, "forbidden", "the feedback summary is served to 127.0.0.1 only: set TRAITE_QA_FEEDBACK_TOKEN "
-                                         "and send 'Authorization: Bearer <token>' to read it from elsewhere")
+        where = ("only with a token behind a proxy (TRAITE_QA_TRUSTED_PROXY is set: a forwarded address proves nothing)"
+                 if proxied else "to 127.0.0.1 only")
+        raise APIError(403, "forbidden", f"the feedback summary is served {where}: set TRAITE_QA_FEEDBACK_TOKEN "
+                                         "and send 'Authorization: Bearer <token>' to read it")
 
 
-def operator_refusal(host: str, authorization: str, token: str | None) -> str | None:
+def operator_refusal(host: str, authorization: str, token: str | None, proxied: bool = False) -> str | None:
     """Who may read users' questions (this summary, the dashboard's "retours"):
     None when allowed; "unauthorized" (a token is set and not sent) or
-    "forbidden" (no token is set and the client is not this machine)."""
+    "forbidden" (no token is set and the client is not this machine).
+
+    `proxied` (TRAITE_QA_TRUSTED_PROXY is set): then the client's address is
+    whatever the proxy forwarded (or the proxy's own, loopback for a proxy on
+    this machine), so it proves nothing: only the token makes an operator."""
     if token:
         sent = authorization or ""
         if hmac.compare_digest(sent.encode("utf-8", "replace"), f"Bearer {token}".encode("utf-8", "replace")):
             return None
         return "unauthorized"
+    if proxied:
+        return "forbidden"
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = host == "localhost"
     return None if loopback else "forbidden"
+
+
+class TokenBuckets:
+    """A token bucket per client address: `burst` writes at once, refilled at
+    `rate` a second. At most `clients` addresses are tracked (the least
+    recently seen is forgotten), so a flood of addresses cannot grow it."""
+
+    def __init__(self, rate: float, burst: int, clients: int = 10_000):
+        self.rate, self.burst, self.clients = rate, burst, clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()  # the routes run in the thread pool
+
+    def take(self, client: str, now: float | None = None) -> float:
+        """0 when a write is allowed (and counted), else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, then = self._buckets.pop(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+            self._buckets[client] = (tokens - 1 if wait == 0 else tokens, now)
+            while len(self._buckets) > self.clients:
+                self._buckets.popitem(last=False)
+            return wait

@@ -14,6 +14,10 @@ parses them:
 - `queue/join` and `call/<api>` bodies must be JSON objects whose data holds
   no dict with a "path", "url" or "meta" key anywhere (422: this app takes no
   files), naming a function or API that exists (404 / 422, not Gradio's 500);
+- an event stream (`queue/data`, `call/<api>/<event_id>`) for a session or
+  event Gradio does not hold gets a JSON 404 and one log line: Gradio would
+  start the stream, then raise, and uvicorn would log a ~15 KB traceback
+  per request (`OneLineGradioErrors` shortens any that still happen);
 - at most `queue_max_size` events wait in the queue, and a Gradio session
   may hold `session_max_events` unfinished ones: beyond, 429 with
   Retry-After, so a flood of joins is refused at once and cannot push a
@@ -24,9 +28,13 @@ parses them:
 from __future__ import annotations
 
 import json
+import logging
 import re
+from urllib.parse import parse_qs
 
 from .errors import send_error
+
+log = logging.getLogger("traite_qa_app")
 
 API = "/gradio_api"
 # Our own routes (server.py): not Gradio's business.
@@ -83,6 +91,10 @@ class GradioGuard:
         if path == "/" and re.search(rb"(^|&)deep_link=", query):
             return await send_error(send, 404, "not_found", "deep links are turned off on this server")
         if method != "POST":
+            if self.unknown_stream(path, query):
+                log.warning("traite-qa: %s %s: no such Gradio session or event (404)", method, path[:100])
+                return await send_error(send, 404, "unknown_session", "no such session or event: join the queue first "
+                                        "(POST /gradio_api/queue/join or /gradio_api/call/<api>)")
             return await self.app(scope, receive, send)
         body, problem = await self._payload(receive, path)
         if problem is not None:
@@ -140,6 +152,26 @@ class GradioGuard:
                 f"this session already has {self.session_max_events} unfinished requests: wait for their answers"
             ), "session_hash"
         return None
+
+    def unknown_stream(self, path: str, query: bytes) -> bool:
+        """An event stream Gradio would open and then abort with a 404 (its
+        queue_data_helper's own test, made before the response starts)."""
+        queue = getattr(self.blocks, "_queue", None)
+        if queue is None:
+            return False
+        if path == f"{API}/queue/data":
+            sessions = parse_qs(query.decode("latin-1")).get("session_hash")
+            if not sessions:
+                return False  # Gradio's own 422, before any stream
+            session = sessions[0]
+        elif path.startswith(f"{API}/call/"):
+            event_id = path.rsplit("/", 1)[1]
+            event = queue.event_ids_to_events.get(event_id)
+            session = event.session_hash if event is not None else next(
+                (s for s, ids in queue.pending_event_ids_session.items() if event_id in ids), event_id)
+        else:
+            return False
+        return session not in queue.pending_messages_per_session
 
     # Gradio keeps no public count of these: both read its queue (`_queue`),
     # and tests/test_security.py fails if that moves.
@@ -222,3 +254,26 @@ def _label(key) -> str:
     """A key of the client's payload, shown safely (short, word characters only)."""
     text = str(key)
     return text if re.fullmatch(r"\w{1,30}", text) else "…"
+
+
+class OneLineGradioErrors(logging.Filter):
+    """uvicorn's "Exception in ASGI application" for a Gradio stream that
+    ended in an HTTPException after it started (a session dropped mid-stream):
+    one line instead of the traceback. Other errors keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, RuntimeError) and "response already started" in str(exc):
+            cause = exc.__cause__ or exc.__context__
+            if type(cause).__name__ == "HTTPException":
+                record.msg = "traite-qa: a Gradio event stream ended with %s after it started (no traceback: not a bug here)"
+                record.args = (f"HTTP {getattr(cause, 'status_code', '?')}",)
+                record.exc_info = None
+                record.exc_text = None
+        return True
+
+
+def install_log_filter() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, OneLineGradioErrors) for f in logger.filters):
+        logger.addFilter(OneLineGradioErrors())

@@ -84,7 +84,7 @@ class Handlers:
                 if time.monotonic() - shown_at >= chat.LIVE_INTERVAL:
                     shown_at = time.monotonic()
                     yield skip, skip, skip, skip, chat.live_html(streamed, settings.max_stream_chars), skip
-            answer = final.to_dict() if final is not None else chat.error_answer(chat.INTERNAL)
+            answer = self.state.feedback.served(final) if final is not None else chat.error_answer(chat.INTERNAL)
         except AssistantUnavailable as err:
             answer = chat.error_answer(
                 "Le modèle est encore en cours de chargement : reposez la question dans quelques secondes."
@@ -166,7 +166,7 @@ class Handlers:
         """The "retours" view, for the operator only: from the machine itself
         (loopback), or with `Authorization: Bearer <TRAITE_QA_FEEDBACK_TOKEN>`."""
         hidden = gr.update(visible=False, value="")
-        if not operator_request(request, self.settings.feedback_token):
+        if not operator_request(request, self.settings.feedback_token, self.settings.trusted_proxy is not None):
             return hidden, gr.update(visible=False)
         try:
             html = ('<h2 class="tqa-retours-title">Retours des utilisateurs</h2><p class="tqa-help">Visible seulement par '
@@ -184,7 +184,7 @@ class Handlers:
             question = chat.parse_question(question)
             history = chat.parse_history(history, self.settings.max_history_messages)
             filters = {"axis": chat.parse_axis(axis, self.n_axes), "status": chat.parse_status(status)}
-            return self.state.assistant(timeout=0).ask(question, history, **filters).to_dict()
+            return self.state.feedback.served(self.state.assistant(timeout=0).ask(question, history, **filters))
         except (chat.BadInput, AssistantUnavailable, TraiteQAError) as err:
             raise gr.Error(str(err)) from None
 
@@ -196,10 +196,10 @@ class Handlers:
             raise gr.Error(str(err)) from None
 
 
-def operator_request(request, token: str | None) -> bool:
+def operator_request(request, token: str | None, proxied: bool = False) -> bool:
     """The feedback summary's rule (feedback_api.operator_refusal) applied to a Gradio request."""
     if request is None:
         return False
     headers = getattr(request, "headers", None) or {}
     client = getattr(request, "client", None)
-    return operator_refusal(getattr(client, "host", "") or "", headers.get("authorization", ""), token) is None
+    return operator_refusal(getattr(client, "host", "") or "", headers.get("authorization", ""), token, proxied) is None

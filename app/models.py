@@ -82,6 +82,9 @@ class AnswerModel(BaseModel):
     notes: list[str]
     verified: bool
     measures: dict[str, str] = Field(description="status of every measure cited, by number")
+    answer_key: str | None = Field(default=None, max_length=64,
+                                   description="this server's key over the answer (an HMAC): feedback that sends the "
+                                               "answer back is taken only with it")
 
 
 class ContentPart(BaseModel):

@@ -123,8 +123,10 @@ def create_app(
 def _mount_ui(app: FastAPI, state: AppState) -> None:
     import gradio as gr
 
-    from .guard import GradioGuard
+    from .guard import GradioGuard, install_log_filter
     from .ui import build_ui, theme
+
+    install_log_filter()
 
     blocks = build_ui(state)
     gr.mount_gradio_app(

@@ -82,7 +82,8 @@ def test_thumbs_up_and_down_with_a_comment_land_in_sqlite(http, db):
     assert row.id == saved["id"] and row.created_at == saved["created_at"]
     assert (row.rating, row.reason, row.comment) == ("down", "reponse_incomplete", "il manque la définition complète")
     assert row.question == "Que signifie OCRTEH ?"
-    assert row.answer == down  # the answer JSON exactly as the client received it
+    assert down["answer_key"]  # served with the server's key...
+    assert row.answer == without_key(down)  # ...and stored as the client received it, but for the key
     assert [c["id"] for c in row.citations] == [c["id"] for c in down["citations"]]
     assert row.model_fingerprint == row.settings["model_fingerprint"] == "fake-for-feedback"
     assert row.settings["index_created_at"] and row.settings["tuning"]["rrf_k"] == 20
@@ -128,17 +129,25 @@ def test_an_answer_this_server_forgot_is_rated_with_its_json(fake_index, tmp_pat
     url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
     with make_client(fake_index, url) as first:
         answer = ask(first)
-    with make_client(fake_index, url) as second:  # a restart: the memory is empty
+        other = ask(first, "Que signifie OCRTEH ?")
+    with make_client(fake_index, url) as second:  # a restart: the memory is empty, the secret is kept
         missing = second.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": "up"})
         assert_error(missing, 404, "unknown_answer", "answer_id")
         assert "send the answer JSON" in missing.json()["error"]["message"]
         tampered = {**answer, "answer": answer["answer"] + " (modifié)"}
         assert_error(second.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": "up", "answer": tampered}),
+                     403, "answer_not_served", "answer.answer_key")
+        assert_error(second.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": "up", "answer": other}),
                      409, "answer_mismatch", "answer")
         ok = second.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": "up", "answer": answer})
         assert ok.status_code == 201, ok.text
     [row] = FeedbackStore(url).feedback()
-    assert row.answer == answer
+    assert row.answer == without_key(answer)
+    assert (tmp_path / "feedback-secret").stat().st_mode & 0o777 == 0o600
+
+
+def without_key(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k != "answer_key"}
 
 
 @pytest.mark.parametrize("body, status, code, field", [
@@ -319,7 +328,9 @@ def test_recent_answers_are_bounded(fake_index, tmp_path):
     assert len(recorder.recent) == 2
     with pytest.raises(UnknownAnswerError):
         assistant.feedback(first.answer_id, "up")
-    assert assistant.feedback(first.answer_id, "up", answer=first.to_dict()).id
+    with pytest.raises(InvalidFeedbackError, match="not served by this server"):  # no answer_key: not known as served
+        assistant.feedback(first.answer_id, "up", answer=first.to_dict())
+    assert assistant.feedback(first.answer_id, "up", answer=recorder.served(first)).id
     assert assistant.feedback(third.answer_id, "up").id
 
 

@@ -116,6 +116,39 @@ def test_migrate_reports_the_schema_version(tmp_path, capsys):
 
 
 # ------------------------------------------------------------ the export
+def test_export_streams_in_bounded_memory(tmp_path, capsys):
+    """Issue 23: 858 rows of 1 MB took 4.3 GB to export. Rows are now read and
+    written as they come: the peak is a small part of what is exported."""
+    import tracemalloc
+
+    url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    store = FeedbackStore(url)
+    for i in range(200):
+        data = answer(f"question {i}")
+        data["answer"] = f"réponse {i} " + "x" * 8_000
+        store.add(record(data, "down" if i % 3 else "up", days_ago=i / 1000))
+    store.close()
+    out = tmp_path / "candidates.yaml"
+    tracemalloc.start()
+    try:
+        assert run(capsys, "feedback", "--database", url, "export", "-o", str(out))[0] == 0
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    size = out.stat().st_size
+    assert size > 1_600_000
+    print(f"export: {size} bytes written, tracemalloc peak {peak} bytes")
+    assert peak < size / 3, (peak, size)
+
+
+def test_the_streamed_export_is_the_whole_table_export(url, tmp_path, capsys):
+    out = tmp_path / "candidates.yaml"
+    assert run(capsys, "feedback", "--database", url, "export", "-o", str(out))[0] == 0
+    text = out.read_text(encoding="utf-8")
+    when = text.split("feedback export`, ", 1)[1].split(")", 1)[0]
+    assert text == to_yaml(FeedbackStore(url).feedback(), when=when)
+
+
 def test_export_round_trips_through_the_question_loader(url, tmp_path, capsys):
     out = tmp_path / "candidates.yaml"
     code, _, err = run(capsys, "feedback", "--database", url, "export", "-o", str(out))

@@ -470,7 +470,8 @@ def test_head_works_where_get_does(http, path):
 
 def test_head_on_an_event_stream_returns(server):
     status, headers, body = raw_get(server.port, "/gradio_api/queue/data?session_hash=abc", method="HEAD")
-    assert status == 200 and body == b""
+    # An unknown session: the guard's 404 (issue 23), without a body, at once.
+    assert status == 404 and body == b""
 
 
 @pytest.mark.parametrize("api, data, secret", [

@@ -31,6 +31,7 @@ _LAZY = {
     "VectorStoreError": "errors",
     "InvalidQuestionError": "errors", "InvalidFilterError": "errors", "UnknownReferenceError": "errors",
     "InvalidFeedbackError": "errors", "UnknownAnswerError": "errors", "UnknownFeedbackError": "errors", "FeedbackStoreError": "errors",
+    "AnswerNotServedError": "errors", "FeedbackTooLargeError": "errors",
     # text helpers the UI renders with
     "FOOTNOTE_MARKER_RE": "text",
     # stages

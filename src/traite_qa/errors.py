@@ -90,6 +90,14 @@ class InvalidFeedbackError(TraiteQAError, ValueError):
         super().__init__(message)
 
 
+class AnswerNotServedError(InvalidFeedbackError):
+    """Feedback sends back an answer whose `answer_key` this server did not make."""
+
+
+class FeedbackTooLargeError(InvalidFeedbackError):
+    """One rating's question, answer and citations are over `feedback_max_row_bytes`."""
+
+
 class UnknownAnswerError(TraiteQAError, LookupError):
     """Feedback names an answer_id this process does not remember (and sent no answer JSON)."""
 

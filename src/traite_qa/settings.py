@@ -62,9 +62,12 @@ def _default_model_cache() -> Path:
     return Path(base) / "traite-qa" / "models"
 
 
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "traite-qa"
+
+
 def _default_database_url() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return f"sqlite:///{Path(base) / 'traite-qa' / 'feedback.sqlite3'}"
+    return f"sqlite:///{_default_data_dir() / 'feedback.sqlite3'}"
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,13 @@ class Settings:
     feedback_comment_chars: int = 500  # longer comments are refused, not cut
     database_timeout: float = 5.0  # seconds to wait for a connection or a lock before saying "not saved"
     feedback_token: str | None = None  # when set, the "retours" summary needs `Authorization: Bearer <token>`
+    # Keys the answers this server serves (`answer_key`, an HMAC): feedback is
+    # taken only for those. None: a random key kept in `feedback-secret` (0600)
+    # next to the SQLite database, or in the user data dir.
+    feedback_secret: str | None = field(default=None, repr=False)
+    feedback_max_row_bytes: int = 64 * 1024  # question + answer JSON + citations of one rating; more gets 413
+    feedback_rate_per_minute: int = 60  # ratings (POST, PUT, DELETE) one client address may send a minute...
+    feedback_burst: int = 20  # ...and at once; more get 429 with Retry-After
 
     # ------------------------------------------------------------ web server
     # `traite-qa chat`: what the served app accepts. Checked by _check_web().
@@ -243,7 +253,8 @@ class Settings:
         if bool(self.llm_base_url) != bool(self.llm_model):
             raise ConfigError("set both TRAITE_QA_LLM_BASE_URL and TRAITE_QA_LLM_MODEL to use a generator, or neither")
         _check_web(self)
-        _positive(self, "feedback_retention_days", "feedback_recent_answers", "feedback_comment_chars", "database_timeout")
+        _positive(self, "feedback_retention_days", "feedback_recent_answers", "feedback_comment_chars", "database_timeout",
+                  "feedback_max_row_bytes", "feedback_rate_per_minute", "feedback_burst")
         if self.database_url and not self.database_url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://", "postgres://")):
             scheme = self.database_url.split(":", 1)[0][:20]
             raise ConfigError(
@@ -288,6 +299,15 @@ class Settings:
     def feedback_database(self) -> str:
         """The feedback store's URL: TRAITE_QA_DATABASE_URL, else a SQLite file in the user data dir."""
         return self.database_url or _default_database_url()
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the server keeps its own files (the feedback secret): the SQLite
+        database's folder, else the user data dir."""
+        url = self.feedback_database
+        if url.startswith("sqlite:///"):
+            return Path(url.removeprefix("sqlite:///")).parent
+        return _default_data_dir()
 
     @property
     def uses_generator(self) -> bool:

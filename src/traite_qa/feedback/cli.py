@@ -72,16 +72,18 @@ def _list(args, settings: Settings) -> int:
 
 
 def _export(args, settings: Settings) -> int:
-    from .export import to_yaml
+    from .export import write_yaml
 
-    records = _store(args, settings).feedback(args.rating, args.reason)
-    text = to_yaml(records, when=now_utc()[:19] + "Z")
+    # Streamed: rows are read, turned into entries and written as they come,
+    # so a large table needs no more memory than one answer's ratings.
+    counts, groups = _store(args, settings).export_groups(args.rating, args.reason)
+    when = now_utc()[:19] + "Z"
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
-        n = len({r.answer_id for r in records})
+        with open(args.output, "w", encoding="utf-8") as out:
+            n = write_yaml(out, counts, groups, when)
         print(f"{n} candidate question(s) written to {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        write_yaml(sys.stdout, counts, groups, when)
     return 0
 
 

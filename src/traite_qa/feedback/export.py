@@ -41,6 +41,21 @@ def candidates(records: list[FeedbackRecord]) -> list[dict]:
     return [_entry(rs) for rs in ordered]
 
 
+def write_yaml(out, counts: dict, groups, when: str) -> int:
+    """The same file as to_yaml, written to `out` one entry at a time from
+    `FeedbackStore.export_groups` (memory holds one answer's ratings); returns
+    the number of entries."""
+    out.write(HEADER.format(when=when, n=counts["answers"], down=counts["down"], up=counts["answers"] - counts["down"]))
+    n = 0
+    for records in groups:
+        # One-item lists, dumped one after the other, make the same block list.
+        out.write(yaml.safe_dump([_entry(records)], allow_unicode=True, sort_keys=False, width=120))
+        n += 1
+    if not n:
+        out.write("[]\n")
+    return n
+
+
 def to_yaml(records: list[FeedbackRecord], when: str) -> str:
     entries = candidates(records)
     down = sum(e["feedback"]["ratings"].get("down", 0) > 0 for e in entries)

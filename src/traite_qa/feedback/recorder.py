@@ -10,22 +10,27 @@ process's memory (an LRU map, never written anywhere), so nothing about a
 question is stored before someone rates its answer. An answer that is no
 longer there (evicted, a restart, another process behind a load balancer)
 can be rated by sending its JSON along (`answer=`): it is accepted only if
-its answer_id recomputes from its content.
+it carries the `answer_key` this server gave it (`served()`, keys.py) and its
+answer_id recomputes from its content. A rating is refused beyond
+`feedback_max_row_bytes`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
+import secrets
 import threading
 from collections import OrderedDict
-import secrets
 from dataclasses import asdict, replace
 from typing import Iterator
 
 from .. import __version__
-from ..errors import FeedbackStoreError, InvalidFeedbackError, UnknownAnswerError, UnknownFeedbackError
+from ..errors import (AnswerNotServedError, ConfigError, FeedbackStoreError, FeedbackTooLargeError, InvalidFeedbackError,
+                      UnknownAnswerError, UnknownFeedbackError)
 from ..settings import Settings
+from .keys import KEY_FIELD, answer_key, key_matches, load_secret
 from .model import FeedbackRecord, check_answer_id, check_answer_payload, check_feedback, citations_of
 from .store import FeedbackStore
 
@@ -71,6 +76,28 @@ class FeedbackRecorder:
         self.dropped = 0  # logged questions lost because the database could not keep up
         self._queue: queue.Queue | None = None
         self._queue_lock = threading.Lock()
+        self._secret: bytes | None = None
+
+    @property
+    def secret(self) -> bytes:
+        """Read (or made) on first use, not at start: a process that never serves writes nothing."""
+        if self._secret is None:
+            with self._queue_lock:
+                if self._secret is None:
+                    try:
+                        self._secret = load_secret(self.settings.feedback_secret, self.settings.data_dir)
+                    except ConfigError as err:
+                        # Answering never fails for feedback's sake: a key for
+                        # this process only (answers served before a restart
+                        # can then be rated only while it remembers them).
+                        log.warning("traite-qa: %s; answers are keyed for this process only", err)
+                        self._secret = secrets.token_bytes(32)
+        return self._secret
+
+    def served(self, answer) -> dict:
+        """The answer JSON as this server serves it: with its `answer_key`."""
+        data = answer.to_dict() if hasattr(answer, "to_dict") else dict(answer)
+        return {**data, KEY_FIELD: answer_key(self.secret, data)}
 
     def attach(self, assistant) -> None:
         """Record what produced the answers: the assistant's model fingerprint and index."""
@@ -88,20 +115,26 @@ class FeedbackRecorder:
                answer: dict | None = None) -> FeedbackRecord:
         """Save a rating; returns the stored record (with its id).
 
-        Raises InvalidFeedbackError (bad input, nothing saved), UnknownAnswerError
-        (the answer is not in memory and none was sent) or FeedbackStoreError
-        (the database could not take it)."""
+        Raises InvalidFeedbackError (bad input, nothing saved; AnswerNotServedError
+        for an answer this server did not serve, FeedbackTooLargeError beyond the
+        row cap), UnknownAnswerError (the answer is not in memory and none was
+        sent) or FeedbackStoreError (the database could not take it)."""
         answer_id = check_answer_id(answer_id)
         rating, reason, comment = check_feedback(rating, reason, comment, self.settings.feedback_comment_chars)
         data = self.recent.get(answer_id)
         if data is None and answer is not None:
-            data = check_answer_payload(answer, answer_id)
+            if not key_matches(self.secret, answer):
+                raise AnswerNotServedError(
+                    f"answer {answer_id} was not served by this server (its {KEY_FIELD} is missing or does not match): "
+                    "rate an answer as this server returned it, with its answer_key", "answer")
+            data = check_answer_payload({k: v for k, v in answer.items() if k != KEY_FIELD}, answer_id)
         if data is None:
             raise UnknownAnswerError(
                 f"answer {answer_id} is not among the last {self.recent.size} answers of this server: "
                 "send the answer JSON with the feedback (field `answer`)"
             )
         record = replace(self._record(data, rating, reason, comment), edit_token=secrets.token_urlsafe(24))
+        self._check_size(record)
         return replace(record, id=self.store.add(record))
 
     def change(self, feedback_id: int, edit_token: str, rating: str, reason: str | None = None,
@@ -120,6 +153,15 @@ class FeedbackRecorder:
         """Delete a rating at its sender's request (same errors as change)."""
         if not self.store.withdraw(feedback_id, check_edit_token(edit_token)):
             raise UnknownFeedbackError(f"no rating {feedback_id} with this edit_token: withdrawn, purged, or sent by someone else")
+
+    def _check_size(self, record: FeedbackRecord) -> None:
+        size = sum(len(json.dumps(v, ensure_ascii=False).encode("utf-8", "replace"))
+                   for v in (record.question, record.answer, record.citations))
+        limit = self.settings.feedback_max_row_bytes
+        if size > limit:
+            raise FeedbackTooLargeError(
+                f"this rating's question, answer and citations take {size} bytes, over the {limit}-byte limit "
+                "(TRAITE_QA_FEEDBACK_MAX_ROW_BYTES): nothing was saved", "answer")
 
     def _record(self, data: dict, rating: str | None, reason: str | None = None, comment: str | None = None) -> FeedbackRecord:
         return FeedbackRecord(

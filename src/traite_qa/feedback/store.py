@@ -150,6 +150,52 @@ class FeedbackStore:
             rows = conn.execute(text(sql), {"rating": rating, "reason": reason}).mappings().all()
         return [_record(row) for row in rows]
 
+    def export_groups(self, rating: str | None = None, reason: str | None = None, batch: int = 50):
+        """(counts, groups): counts = {"answers", "down"}; groups yields each
+        answer's ratings (a list, newest first), answers rated down first, then
+        by their latest rating, newest first (the export's order).
+
+        Rows stream from the database `batch` at a time, so memory holds one
+        answer's ratings, whatever the table's size. Read without the write
+        lock: a long export does not stop ratings from being saved."""
+        self._filters(rating, reason)
+        if not self._exists():
+            return {"answers": 0, "down": 0}, iter(())
+        where = self._where(rating, reason, "f.")
+        params = {"rating": rating, "reason": reason}
+        groups = (f"SELECT f.answer_id, MAX(f.created_at) AS last, MAX(CASE WHEN f.rating = 'down' THEN 1 ELSE 0 END) AS down "
+                  f"FROM feedback f WHERE {where} GROUP BY f.answer_id")
+        with self._transaction("read the feedback") as conn:
+            answers, down = conn.execute(text(f"SELECT COUNT(*), COALESCE(SUM(g.down), 0) FROM ({groups}) g"), params).one()
+        sql = (f"SELECT f.id, {', '.join('f.' + c.strip() for c in _COLUMNS.split(','))}, f.rating, f.reason, f.comment, "
+               f"f.created_at FROM feedback f JOIN ({groups}) g ON f.answer_id = g.answer_id WHERE {where} "
+               "ORDER BY g.down DESC, g.last DESC, f.answer_id, f.created_at DESC, f.id DESC")
+
+        def stream():
+            with self._guard("read the feedback", begin=False) as conn:
+                result = conn.execution_options(yield_per=batch, traite_qa_read=True).execute(text(sql), params).mappings()
+                group: list[FeedbackRecord] = []
+                for row in result:
+                    if group and row["answer_id"] != group[0].answer_id:
+                        yield group
+                        group = []
+                    group.append(_record(row))
+                if group:
+                    yield group
+
+        return {"answers": int(answers), "down": int(down)}, stream()
+
+    @staticmethod
+    def _filters(rating, reason) -> None:
+        if rating is not None and rating not in RATINGS:
+            raise ConfigError(f"rating {rating!r}: use 'up' or 'down'")
+        if reason is not None and reason not in REASONS:
+            raise ConfigError(f"reason {reason!r}: use one of {', '.join(REASONS)}")
+
+    @staticmethod
+    def _where(rating, reason, prefix: str = "") -> str:
+        return " AND ".join(f"{prefix}{c}" for c, v in (("rating = :rating", rating), ("reason = :reason", reason)) if v) or "1 = 1"
+
     def logged(self) -> list[dict]:
         """Logged questions, newest first (TRAITE_QA_LOG_QUESTIONS=1)."""
         if not self._exists():
@@ -276,7 +322,8 @@ def _make_engine(url: URL, timeout: float) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A streamed read (export) takes no write lock: in WAL mode, writers go on meanwhile.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("traite_qa_read") else "BEGIN IMMEDIATE")
 
         return engine
     # "postgresql://" means psycopg2 to SQLAlchemy; psycopg (3) is what is installed.
