@@ -84,6 +84,16 @@ def sessions(server, count: int = 200) -> dict:
             "rss_growth_mb": round(rss_mib(server.process.pid) - before, 1), "status_of_a_1_mb_restore": big}
 
 
+def rss_parts() -> dict[str, float]:
+    """This process's RSS by kind, MB: anonymous (heap) and file-backed (the
+    model's mapped weights, paged in as new tokens are met: bounded)."""
+    parts = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("RssAnon:", "RssFile:")):
+            parts[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return parts
+
+
 def questions(count: int) -> dict:
     from traite_qa import Assistant, Settings
 
@@ -97,7 +107,7 @@ def questions(count: int) -> dict:
 
     for i in range(50):
         assistant.ask(question(-1 - i))
-    before = rss_mib("self")
+    before, parts = rss_mib("self"), rss_parts()
     tracemalloc.start()
     started = time.monotonic()
     for i in range(count):
@@ -105,7 +115,8 @@ def questions(count: int) -> dict:
     heap, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {"questions": count, "seconds": round(time.monotonic() - started, 1),
-            "rss_growth_mb": round(rss_mib("self") - before, 1), "python_heap_growth_mb": round(heap / 2**20, 1)}
+            "rss_growth_mb": round(rss_mib("self") - before, 1), "python_heap_growth_mb": round(heap / 2**20, 1),
+            **{f"{k}_growth_mb": round(v - parts[k], 1) for k, v in rss_parts().items()}}
 
 
 def main(argv=None) -> None:
