@@ -149,7 +149,11 @@ def build_router(state: AppState) -> APIRouter:
         return measure_detail(ev, m)
 
     @router.get("/healthz", response_model=Health, responses=_errors(503), summary="Index manifest summary", tags=["health"])
-    def healthz():
+    async def healthz():
+        # On the event loop, not in the thread pool the questions share: with
+        # every worker thread busy answering, the health check still answers
+        # at once (issue 23). Nothing here blocks: timeout=0, and the manifest
+        # is in memory.
         assistant = state.assistant(timeout=0)
         manifest = assistant.searcher.data.manifest
         model = manifest.get("model", {})

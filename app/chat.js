@@ -19,7 +19,12 @@
   window.__tqaChat = true;
 
   var STORE = "traite-qa.conversation.v1";
-  var MAX_RESTORE_CHARS = 900000; // under the server's 1 MiB body cap
+  // The restored conversation, as UTF-8 bytes of the JSON text Gradio sends:
+  // the server restores nothing over this (chat.RESTORE_MAX_BYTES), and its
+  // Gradio routes take bodies of 64 KiB at most. The oldest turns go first.
+  var MAX_RESTORE_BYTES = 32768;
+  // What the search ranks a citation by: not shown in the chat, not sent back.
+  var UNSHOWN = ["score", "rank", "dense", "lexical", "span", "pinned"];
   var WATCHDOG_MS = 180000;
 
   function $(selector) { return document.querySelector(selector); }
@@ -277,9 +282,9 @@
     var go = document.getElementById("tqa-restore-go");
     if (!box || !go || !document.getElementById("tqa-go")) return;
     started = true;
-    var list = loadTurns().map(function (t) { return { question: t.question, answer: t.answer, filters: t.filters }; });
+    var list = loadTurns().map(function (t) { return { question: t.question, answer: shown(t.answer), filters: t.filters }; });
     var payload = JSON.stringify(list);
-    while (payload.length > MAX_RESTORE_CHARS && list.length) {
+    while (bytes(JSON.stringify(payload)) > MAX_RESTORE_BYTES && list.length) {
       list = list.slice(1);
       payload = JSON.stringify(list);
     }
@@ -290,6 +295,19 @@
       window.setTimeout(function () { go.click(); }, 60);
     }, 300);
     window.setTimeout(function () { if (restoring) { restoring = false; pump(); } }, 15000);
+  }
+
+  function bytes(text) { return new TextEncoder().encode(text).length; }
+  function shown(answer) {
+    if (!answer || typeof answer !== "object" || !Array.isArray(answer.citations)) return answer;
+    var copy = Object.assign({}, answer);
+    copy.citations = answer.citations.map(function (c) {
+      if (!c || typeof c !== "object") return c;
+      var kept = Object.assign({}, c);
+      UNSHOWN.forEach(function (key) { delete kept[key]; });
+      return kept;
+    });
+    return copy;
   }
 
   // -------------------------------------------------------------- input

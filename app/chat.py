@@ -209,13 +209,25 @@ def record_html(turns: list[dict], last: dict | None = None, restored: bool = Fa
     return f'<div class="tqa-record" {attrs}></div>'
 
 
-def parse_saved(payload, max_turns: int, max_chars: int) -> list[dict]:
+# The most a restored conversation may weigh (UTF-8 bytes of its JSON): a
+# session keeps what is restored into it, and its rendering, until Gradio
+# drops the session, and the restore event can be called by anyone with any
+# session id (issue 23: 200 sessions of 1 MB each held +1 GB). chat.js sends
+# its latest turns that fit (MAX_RESTORE_BYTES, the same number).
+RESTORE_MAX_BYTES = 32 * 1024
+
+
+def parse_saved(payload, max_turns: int, max_chars: int, max_bytes: int = RESTORE_MAX_BYTES) -> list[dict]:
     """Turns saved by the browser (JSON text) -> turns the views can render.
 
     The browser's copy is the user's own data, but anything may arrive here:
     only well-formed turns are kept (question text within the limit, an
-    answer object with text, citations as objects), the latest `max_turns`."""
+    answer object with text, citations as objects), the latest `max_turns`;
+    a payload over `max_bytes` restores nothing (it is not parsed)."""
     if not isinstance(payload, str) or not payload.strip():
+        return []
+    if len(payload) > max_bytes or len(payload.encode("utf-8", "surrogatepass")) > max_bytes:
+        log.warning("traite-qa: a restored conversation of %d characters was refused (over %d bytes)", len(payload), max_bytes)
         return []
     try:
         data = json.loads(payload)

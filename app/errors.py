@@ -219,15 +219,33 @@ def _size(max_bytes: int) -> str:
     return f"{max_bytes // 1024} KiB" if max_bytes >= 1024 and max_bytes % 1024 == 0 else f"{max_bytes} bytes"
 
 
-class BodyLimitMiddleware:
-    """Every request body: at most `max_bytes` (413), sent within `timeout`
-    seconds (408), strict UTF-8 when it says it is JSON (400). Read once,
-    before any route (Gradio's included), then replayed to the application."""
+# Gradio's event routes take what the page sends: a question, the filters,
+# a restored conversation (chat.js keeps that under RESTORE_MAX_BYTES), a few
+# KB in all. A larger body is refused while it streams in, before anything
+# parses it (issue 23: 1 MiB of empty lists cost the event loop over a second).
+EVENT_PREFIX = "/gradio_api/"
+EVENT_MAX_BYTES = 64 * 1024
+# Bytes of unfinished bodies held at once, all connections together: a crowd
+# of clients that send most of a body and then stall cannot hold more than
+# this (issue 23: 1,000 such connections held +870 MB). Beyond, 503.
+BUFFERED_MAX_BYTES = 32 * 1024 * 1024
 
-    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, timeout: float = 10.0):
+
+class BodyLimitMiddleware:
+    """Every request body: at most `max_bytes` (`EVENT_MAX_BYTES` on Gradio's
+    routes) or 413, sent within `timeout` seconds (408), strict UTF-8 when it
+    says it is JSON (400). Read once, before any route (Gradio's included),
+    then replayed to the application. While bodies arrive, at most
+    `buffered_max` bytes of them are held in all (503 beyond)."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, timeout: float = 10.0,
+                 event_max_bytes: int = EVENT_MAX_BYTES, buffered_max: int = BUFFERED_MAX_BYTES):
         self.app = app
         self.max_bytes = max_bytes
+        self.event_max_bytes = min(event_max_bytes, max_bytes)
         self.timeout = timeout
+        self.buffered_max = buffered_max
+        self.buffered = 0  # bytes of bodies being received (one event loop: no lock needed)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -236,21 +254,28 @@ class BodyLimitMiddleware:
         declared = headers.get(b"content-length")
         if declared is None and b"transfer-encoding" not in headers:
             return await self.app(scope, receive, send)  # no body
+        cap = self.event_max_bytes if scope.get("path", "").startswith(EVENT_PREFIX) else self.max_bytes
         if declared is not None:
             if not declared.isdigit():
                 return await send_error(send, 400, "bad_request", "invalid Content-Length header", None, {"connection": "close"})
-            if int(declared) > self.max_bytes:
-                return await self._too_large(send)
+            if int(declared) > cap:
+                return await self._too_large(send, cap)
+        held = [0]
         try:
-            data = await asyncio.wait_for(self._read(receive), self.timeout)
+            data = await asyncio.wait_for(self._read(receive, cap, held), self.timeout)
         except asyncio.TimeoutError:
             return await send_error(
                 send, 408, "body_timeout", f"the request body was not received within {self.timeout:g} s", "body", {"connection": "close"}
             )
+        finally:
+            self.buffered -= held[0]
         if data is None:  # the client left
             return
         if data is False:
-            return await self._too_large(send)
+            return await self._too_large(send, cap)
+        if data is True:
+            return await send_error(send, 503, "server_busy", "the server is receiving too many request bodies: retry in a few seconds",
+                                    "body", {"connection": "close", "Retry-After": "2"})
         if data and _is_json(headers) and not _strict_utf8(data):
             # Starlette decodes with surrogatepass; encoded surrogates are not UTF-8.
             return await send_error(send, 400, "invalid_json", "the body is not UTF-8: send UTF-8 encoded JSON", "body", {"connection": "close"})
@@ -265,8 +290,9 @@ class BodyLimitMiddleware:
 
         return await self.app(scope, replay, send)
 
-    async def _read(self, receive) -> bytes | bool | None:
-        """The body; False when over the cap, None when the client left."""
+    async def _read(self, receive, cap: int, held: list[int]) -> bytes | bool | None:
+        """The body; False when over `cap`, True when over the shared budget,
+        None when the client left. `held[0]`: bytes counted in `buffered`."""
         chunks: list[bytes] = []
         total = 0
         while True:
@@ -275,14 +301,19 @@ class BodyLimitMiddleware:
                 return None
             body = message.get("body", b"")
             total += len(body)
-            if total > self.max_bytes:
+            if total > cap:
                 return False
+            if self.buffered + len(body) > self.buffered_max:
+                return True
+            self.buffered += len(body)
+            held[0] += len(body)
             chunks.append(body)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _too_large(self, send):
+    @staticmethod
+    async def _too_large(send, cap: int):
         return await send_error(
-            send, 413, "body_too_large", f"the request body is larger than {_size(self.max_bytes)}: send a shorter question and history",
+            send, 413, "body_too_large", f"the request body is larger than {_size(cap)}: send a shorter question and history",
             "body", {"connection": "close"},
         )

@@ -23,6 +23,12 @@ parses them:
   Retry-After, so a flood of joins is refused at once and cannot push a
   real turn far back. (Gradio's own "queue full", for joins racing past the
   check, is a 503: it is answered as the same 429.)
+
+The parse and the walk of every value run in a worker thread (a few at a
+time, on a limiter of their own so the API's threads are not taken): a body
+full of tiny values costs the event loop nothing, and `/healthz` and the
+other clients' requests go on (issue 23). BodyLimitMiddleware has capped the
+body at `EVENT_MAX_BYTES` before it gets here.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ import json
 import logging
 import re
 from urllib.parse import parse_qs
+
+import anyio
+import anyio.to_thread
 
 from .errors import send_error
 
@@ -71,6 +80,7 @@ class GradioGuard:
             fn.api_name for fn in blocks.fns.values() if fn.api_name and fn.fn is not None and fn.api_visibility != "private"
         )
         self.routes = _routes(self.api_names)
+        self.checks = anyio.CapacityLimiter(CHECK_THREADS)
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
@@ -124,17 +134,9 @@ class GradioGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            return body, (400, "invalid_json", "the body is not valid JSON: send a JSON object like {\"data\": [...]}", "body")
-        if not isinstance(payload, dict):
-            return body, (422, "invalid_body", "the body must be a JSON object like {\"data\": [...]}", "body")
-        problem = file_data_problem(payload)
-        if problem is not None:
-            return body, (422, "file_data_refused", f"{problem}: this app takes no files, only text", "data")
-        problem = field_problem(payload, join=path.endswith("/queue/join"))
-        if problem is None and path.endswith("/queue/join"):
+        join = path.endswith("/queue/join")
+        payload, problem = await anyio.to_thread.run_sync(body_problem, body, join, limiter=self.checks)
+        if problem is None and join:
             problem = self._join_problem(payload)
         if problem is not None:
             return body, problem
@@ -184,6 +186,24 @@ class GradioGuard:
         """Events waiting in the queue (not yet running)."""
         queue = getattr(self.blocks, "_queue", None)
         return len(queue) if queue is not None else 0
+
+
+CHECK_THREADS = 4
+
+
+def body_problem(body: bytes, join: bool) -> tuple[dict | None, tuple | None]:
+    """The parsed event body and what is wrong with it (or None): the work
+    done off the event loop, in proportion to the number of values."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, (400, "invalid_json", "the body is not valid JSON: send a JSON object like {\"data\": [...]}", "body")
+    if not isinstance(payload, dict):
+        return None, (422, "invalid_body", "the body must be a JSON object like {\"data\": [...]}", "body")
+    problem = file_data_problem(payload)
+    if problem is not None:
+        return payload, (422, "file_data_refused", f"{problem}: this app takes no files, only text", "data")
+    return payload, field_problem(payload, join)
 
 
 def field_problem(payload: dict, join: bool) -> tuple | None:

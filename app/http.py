@@ -76,3 +76,15 @@ def _raw_response(status: int, reason: str, code: str, message: str) -> bytes:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
     head = f"HTTP/1.1 {status} {reason}\r\n".encode() + b"".join(k + b": " + v + b"\r\n" for k, v in headers + SECURITY_HEADERS)
     return head + b"\r\n" + body
+
+
+def __getattr__(name: str):
+    """`uvicorn --http traite_qa_app.http:Protocol`: the same bounds for
+    `uvicorn --workers` as `traite-qa chat` has, from the environment's
+    settings (TRAITE_QA_READ_TIMEOUT, TRAITE_QA_MAX_HEADER_BYTES)."""
+    if name == "Protocol":
+        from traite_qa import Settings
+
+        settings = Settings.from_env()
+        return bounded_protocol(settings.read_timeout, settings.max_header_bytes)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,6 +44,7 @@ STATIC_FILES = {
     "dashboard.js": "text/javascript",
     "page.js": "text/javascript",
 }
+SESSION_CAPACITY = 1000
 SCRIPTS = [name for name, media in STATIC_FILES.items() if media == "text/javascript"]
 # What `traite-qa chat` needs offline (set by serve(), never at import time).
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
@@ -129,6 +130,9 @@ def _mount_ui(app: FastAPI, state: AppState) -> None:
     install_log_filter()
 
     blocks = build_ui(state)
+    # Sessions whose state Gradio keeps (oldest dropped first): its default,
+    # 10,000, lets anyone who makes up session ids hold that many (issue 23).
+    blocks.state_session_capacity = SESSION_CAPACITY
     gr.mount_gradio_app(
         app,
         blocks,

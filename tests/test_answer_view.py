@@ -182,7 +182,8 @@ def test_saved_turns_are_checked_before_rendering(evaluation):
     assert [t["question"] for t in turns] == [good["question"]]
     assert turns[0]["filters"] == {"axis": 2}
     assert chat.parse_saved("{not json", 50, 2000) == [] and chat.parse_saved(None, 50, 2000) == []
-    many = chat.parse_saved(json.dumps([good] * 60), max_turns=50, max_chars=2000)
+    # (60 turns are over RESTORE_MAX_BYTES: a larger byte cap, to see the turn cap)
+    many = chat.parse_saved(json.dumps([good] * 60), max_turns=50, max_chars=2000, max_bytes=10**6)
     assert len(many) == 50
 
 
