@@ -9,7 +9,8 @@ learned parts as shipped. Rows measured before a rule was deleted stay on
 record in eval/results/ablation.json: "rules" (the hand-weighted evidence
 score, the cosine floors, the topic cut) and "learned + gate rules" (with the
 gate's value, year and organisation checks, removed for refusing 4-5% of
-answerable questions).
+answerable questions) and "learned, before the query adapter" (the ranker
+without the adapter's cosines, questions embedded as typed).
 
 The hand rules the learned parts replaced (the hand-weighted evidence score,
 the cosine floors, the topic cut) were measured the same way before they were

@@ -337,8 +337,12 @@ def answer_dict_problems(data, source: str | None = None) -> list[str]:
     if not isinstance(data, dict):
         return [f"the answer is {type(data).__name__}, not an object"]
     problems = []
-    if set(data) != set(ANSWER_KEYS):
+    # A served answer may also carry the server's key over it (the feedback's
+    # proof that this server gave it): a string, or null where nothing is served.
+    if set(data) - {"answer_key"} != set(ANSWER_KEYS):
         problems.append(f"keys {sorted(data)} != {sorted(ANSWER_KEYS)}")
+    if not isinstance(data.get("answer_key", ""), (str, type(None))):
+        problems.append("answer_key is neither a string nor null")
     for key, type_ in ANSWER_KEYS.items():
         if key in data and not isinstance(data[key], type_):
             problems.append(f"{key} is {type(data[key]).__name__}, not {type_.__name__}")
