@@ -5,6 +5,7 @@ never straddle two splits.
     python -m eval.bank collect DIR...     # merge writers' files into eval/bank/questions.yaml (checked)
     python -m eval.bank stats              # counts per split, kind, language, style
     python -m eval.bank score [--split dev] [--show] [--json]   # a split (test, fresh2: aggregates only)
+    python -m eval.bank from-feedback FILE # reviewed entries of `traite-qa feedback export` join train (eval/bank/feedback.yaml)
 
 Splits. A question's first gold sentence (the one that answers) is mapped to
 the document sentences it overlaps; questions sharing one are one group
@@ -20,6 +21,7 @@ to train on; those whose fact falls in test join test, the rest are train or dev
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 from collections import Counter, defaultdict
@@ -32,6 +34,8 @@ import yaml
 EVAL_DIR = Path(__file__).resolve().parent
 BANK_DIR = EVAL_DIR / "bank"
 BANK = BANK_DIR / "questions.yaml"
+# Reviewed user questions (`python -m eval.bank from-feedback`): train only.
+FEEDBACK = Path(os.environ.get("TRAITE_QA_BANK_FEEDBACK") or BANK_DIR / "feedback.yaml")
 SOURCE = EVAL_DIR.parent / "index" / "source" / "cncdh-evaluation-pna-traite-2019-2021.txt"
 KINDS = ("paraphrase", "fact", "status", "yes_no", "topic_list", "synthesis", "followup", "unanswerable", "offtopic")
 UNANSWERABLE = ("unanswerable", "offtopic")
@@ -162,7 +166,37 @@ def load_all() -> tuple[BankQuestion, ...]:
         path = blind_dir / name
         if path.exists():
             items += [_from_item(it, origin) for it in yaml.safe_load(path.read_text(encoding="utf-8"))]
-    return tuple(assign_splits(items))
+    if FEEDBACK.exists():
+        items += [_from_item(it, "feedback") for it in yaml.safe_load(FEEDBACK.read_text(encoding="utf-8")) or []]
+    # Real users' questions are split by their gold sentence like the rest; one
+    # whose fact falls in dev or test is left out rather than added there, so
+    # the held-out figures stay comparable from one training to the next.
+    return tuple(q for q in assign_splits(items) if q.origin != "feedback" or q.split == "train")
+
+
+def from_feedback(path: Path) -> tuple[int, Counter]:
+    """Reviewed entries of a `traite-qa feedback export` file (`reviewed: true`,
+    with the bank's fields: `kind`, verbatim `gold_sentences`, ...) appended to
+    FEEDBACK, checked as the bank's own questions are; returns (added, dropped)."""
+    kept = yaml.safe_load(FEEDBACK.read_text(encoding="utf-8")) or [] if FEEDBACK.exists() else []
+    seen = {re.sub(r"\W+", " ", str(it["question"]).lower()).strip() for it in kept}
+    added, dropped = 0, Counter()
+    for it in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+        if not it.get("reviewed"):
+            dropped["not reviewed"] += 1
+            continue
+        problems = problems_of(it)
+        key = re.sub(r"\W+", " ", str(it.get("question", "")).lower()).strip()
+        if problems or key in seen:
+            dropped[problems[0].split(":")[0] if problems else "duplicate"] += 1
+            continue
+        seen.add(key)
+        keep = ("kind", "question", "lang", "style", "history", "gold_sentences", "measures", "topic_measures", "status", "yes_no", "answer")
+        kept.append({"id": f"feedback-{str(it.get('id', len(kept)))}", **{k: it[k] for k in keep if k in it}})
+        added += 1
+    FEEDBACK.write_text("# Reviewed questions from user feedback: they join train only (eval/bank.py load_all).\n"
+                        + yaml.safe_dump(kept, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
+    return added, dropped
 
 
 def load_split(split: str) -> list[BankQuestion]:
@@ -315,6 +349,10 @@ def table(stats: dict[str, dict], title: str) -> str:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["collect"]:
         collect([Path(a) for a in argv[1:]])
+        return 0
+    if argv[:1] == ["from-feedback"] and len(argv) == 2:
+        added, dropped = from_feedback(Path(argv[1]))
+        print(f"{added} reviewed questions added to {FEEDBACK.name} (train only), dropped {dict(dropped)}; run `make train`")
         return 0
     if argv[:1] == ["stats"]:
         qs = load_all()

@@ -46,7 +46,9 @@ class Item:
 
 
 def bank_hash() -> str:
-    return hashlib.sha256(bank.BANK.read_bytes()).hexdigest()
+    """The bank, plus the reviewed feedback questions when there are any."""
+    data = bank.BANK.read_bytes() + (bank.FEEDBACK.read_bytes() if bank.FEEDBACK.exists() else b"")
+    return hashlib.sha256(data).hexdigest()
 
 
 def featurize(assistant, questions: list[bank.BankQuestion]) -> list[Item]:

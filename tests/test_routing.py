@@ -208,3 +208,31 @@ def test_politeness_does_not_change_how_a_question_is_read(router, polite):
     plain = router.understand("Où en est la mesure 16 ?")
     reworded = router.understand(polite.format(q="Où en est la mesure 16 ?"))
     assert (reworded.route, reworded.refs.measures) == (plain.route, plain.refs.measures)
+
+
+@pytest.mark.parametrize("question, status", [
+    ("Quelles mesures de l'axe 3 n'ont pas du tout été réalisées ?", Status.NON_REALISEE),
+    ("Which measures of axis 1 were not carried out at all?", Status.NON_REALISEE),
+    ("Quelles mesures n'ont jamais abouti ?", Status.NON_REALISEE),
+    ("Which measures were never implemented?", Status.NON_REALISEE),
+    ("Quelles mesures ont été réalisées ?", Status.REALISEE),
+    ("Quelles mesures sont partiellement réalisées ?", Status.PARTIELLEMENT),
+])
+def test_a_negation_a_few_words_before_the_status_asks_for_the_measures_not_carried_out(router, question, status):
+    # "pas du tout réalisées" was read as "réalisées", and the list's lead then
+    # said no "réalisée" measure matched (a false statement, blind judges).
+    assert router.understand(question).status == status
+
+
+@pytest.mark.parametrize("typed, usual", [
+    ("La mesure 37 a-t-elle ete realisee", "La mesure 37 a-t-elle été réalisée ?"),
+    ("QUI SENSIBILISE LES ELEVES ?", "Qui sensibilise les élèves ?"),
+    ("Que fait la MIPROF?", "Que fait la Miprof ?"),
+])
+def test_the_encoder_reads_a_careless_question_as_usually_typed(router, typed, usual):
+    assert router.understand(typed).embedded == router.understand(usual).embedded
+
+
+def test_english_words_are_not_given_french_accents(router):
+    assert router.understand("What does the report say about children and measures?").embedded == \
+        "What does the report say about children and measures ?"

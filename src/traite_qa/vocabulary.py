@@ -51,7 +51,23 @@ def unshout(text: str, acronyms: set[str]) -> str:
     return re.sub(r"[^\W\d_]+", lambda m: m.group(0) if fold(m.group(0)).upper() in acronyms else m.group(0).lower(), text)
 
 
-def embedding_text(text: str, acronyms: dict[str, str]) -> str:
+def accent_table(texts) -> dict[str, str]:
+    """The document's accented words by their unaccented spelling ("realisee":
+    "réalisée"), where that spelling is unambiguous: one accented form, and the
+    unaccented one is not itself a word of the document ("a", "ou" stay)."""
+    forms: dict[str, set[str]] = {}
+    plain: set[str] = set()
+    for text in texts:
+        for word in re.findall(r"[^\W\d_]+", text.lower()):
+            bare = fold(word)
+            if bare == word:
+                plain.add(word)
+            else:
+                forms.setdefault(bare, set()).add(word)
+    return {bare: next(iter(f)) for bare, f in forms.items() if len(f) == 1 and bare not in plain}
+
+
+def embedding_text(text: str, acronyms: dict[str, str], accents: dict[str, str] | None = None) -> str:
     """The question as the encoder reads it, whatever its capitals and closing
     punctuation: capitals typed for emphasis are lowered (the document's own
     acronyms kept, as annex 1 writes them), the first letter is a capital, and
@@ -62,5 +78,16 @@ def embedding_text(text: str, acronyms: dict[str, str]) -> str:
         text = re.sub(r"[^\W\d_]+", lambda m: acronyms.get(fold(m.group(0)).upper(), m.group(0).lower()), text)
     # An acronym typed in capitals is written as the annex writes it ("MIPROF": "Miprof").
     text = re.sub(r"[^\W\d_]+", lambda m: acronyms.get(fold(m.group(0)).upper(), m.group(0)) if m.group(0).isupper() else m.group(0), text)
+    if accents and text.isascii():
+        # Typed without accents: the document's own spelling of each word it has
+        # (a question with some accents was typed with them, and is left alone).
+        text = re.sub(r"[^\W\d_]+", lambda m: _accented(m.group(0), accents), text)
     text = re.sub(r"[\s?!.…]+$", "", text.strip())
     return f"{text[:1].upper()}{text[1:]} ?" if text else text
+
+
+def _accented(word: str, accents: dict[str, str]) -> str:
+    found = accents.get(word.lower())
+    if found is None:
+        return word
+    return found.capitalize() if word[:1].isupper() else found

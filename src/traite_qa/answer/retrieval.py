@@ -239,8 +239,8 @@ class RetrievalResponder:
 
 
     def refusal_claim(self, refusal: Refusal, query: Query, ranked: list[Evidence]) -> str:
-        """A near miss speaks of the model's doubt ("I am not sure the document
-        answers this"), never of what the document lacks: that is not checked."""
+        """A near miss speaks of the model's doubt ("I have no confident
+        answer"), never of what the document lacks: that is not checked."""
         return T.NOT_FOUND[query.language]
 
 

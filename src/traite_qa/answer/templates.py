@@ -119,9 +119,11 @@ SYNTHESIS_ITEM = {"fr": "- mesure {n} « {title} » ({status}) {marker}", "en": 
 
 # Refusals that still show the closest passage.
 NOT_GIVEN = {"fr": {"closest": "Le passage le plus proche :"}, "en": {"closest": "The closest passage, quoted in French:"}}
-# The answerability model's doubt, not a claim that the document lacks the answer.
-NOT_FOUND = {"fr": "Je ne suis pas sûr que le document réponde à cette question.",
-             "en": "I am not sure the document answers this question."}
+# The answerability model's doubt, with no verdict on the document: blind
+# readers took "I am not sure the document answers" as false above a quote
+# that did answer. The reader judges the passage.
+NOT_FOUND = {"fr": "Je n'ai pas de réponse sûre ; à vous de juger.",
+             "en": "I have no confident answer; judge for yourself."}
 UNKNOWN_PLACE = {"fr": "Le document ne répond pas à cette question : il ne mentionne pas ce pays ({detail}).",
                  "en": "The document does not answer this question: it never mentions this country ({detail})."}
 CLOSEST_TOPICS = {"fr": "Sujets proches que vous pouvez interroger :", "en": "Closest topics you could ask about:"}

@@ -17,7 +17,7 @@ from dataclasses import replace
 from ..document import Evaluation
 from ..text import STOPWORDS, fold
 from ..types import Query, References, Route
-from ..vocabulary import embedding_text, unshout
+from ..vocabulary import accent_table, embedding_text, unshout
 from .answer_type import answer_type, asked_years, asks_reference
 from .courtesy import core as strip_courtesy
 from .form import Form, read_form
@@ -34,6 +34,7 @@ class Router:
         self.finder = ReferenceFinder(evaluation)
         self._acronyms = {fold(a.acronym).upper() for a in evaluation.acronyms}
         self._acronym_forms = {fold(a.acronym).upper(): a.acronym for a in evaluation.acronyms}
+        self._accents = accent_table(_texts(evaluation))
 
     def read(self, text: str) -> Query:
         # Capitals typed for emphasis are not acronyms: only the document's own are kept.
@@ -46,7 +47,7 @@ class Router:
                                       ("reference", asks_reference(core))) if on)
         base = Query(text, Route.SEARCH, refs, refs, english=is_english(core), answer_type=answer_type(core),
                      core=core, yes_no=form.yes_no, years=asked_years(core), wants=wants,
-                     embedded=embedding_text(core, self._acronym_forms))
+                     embedded=embedding_text(core, self._acronym_forms, self._accents))
         return replace(base, **self._route(core, refs, form))
 
     def _route(self, core: str, refs: References, form: Form) -> dict:
@@ -72,6 +73,18 @@ class Router:
             # "Où en est …", "… a-t-il été créé ?": the status of a measure described, if retrieval agrees on one.
             return {"route": Route.STATUS_SEARCH}
         return {"route": Route.SEARCH}
+
+
+def _texts(evaluation: Evaluation):
+    """Every text of the document the parser keeps: titles, bodies, notes, glossary."""
+    yield from (a.title for a in evaluation.axes)
+    yield from (a.title for a in evaluation.actions)
+    for m in evaluation.measures:
+        yield m.title
+        yield m.body
+    yield from (f.text for f in evaluation.footnotes)
+    yield from (f"{a.acronym} {a.definition}" for a in evaluation.acronyms)
+    yield from (p.text for p in (*evaluation.preamble, *evaluation.conclusion))
 
 
 def _measure_route(core: str, form: Form) -> Route:
