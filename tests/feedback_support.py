@@ -124,7 +124,9 @@ class AppProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        environment = {**os.environ, "TRAITE_QA_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", **env}
+        # Fifty sessions rate from one address here: no per-client limit (test_feedback_abuse.py checks it).
+        environment = {**os.environ, "TRAITE_QA_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
+                       "TRAITE_QA_FEEDBACK_BURST": "1000000", "TRAITE_QA_FEEDBACK_RATE_PER_MINUTE": "1000000", **env}
         with open(log_path, "w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, str(Path(__file__)), "serve", "--port", str(self.port), "--index-root", str(index_root)],

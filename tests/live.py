@@ -74,6 +74,10 @@ def server_env(index_dir: Path, gradio_tmp: Path | None = None, **extra: str) ->
         env["GRADIO_TEMP_DIR"] = str(gradio_tmp)
     # Feedback sent while testing goes next to the test's index, not into the user's data dir.
     env.setdefault("TRAITE_QA_DATABASE_URL", f"sqlite:///{Path(index_dir).parent / 'feedback.sqlite3'}")
+    # The shared test server takes ratings from many tests, all from 127.0.0.1:
+    # no per-client limit there (tests/test_feedback_abuse.py starts its own
+    # server with the limits it checks).
+    env["TRAITE_QA_FEEDBACK_BURST"] = env["TRAITE_QA_FEEDBACK_RATE_PER_MINUTE"] = "1000000"
     env.update(extra)
     return env
 

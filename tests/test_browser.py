@@ -125,6 +125,20 @@ def test_xss_question_is_shown_as_text_and_runs_nothing(tab):
     assert page.evaluate("() => window.__pwned === undefined")
 
 
+def test_a_summary_is_a_short_list_of_one_line_points_with_chips_and_no_bare_link(tab):
+    bubble = tab.ask("Résume le document en 5 points", 0)
+    points = tab.page.locator("#tqa-answer-0 ul.tqa-quotes > li")
+    assert points.count() >= 3, bubble.inner_text()
+    for i in range(points.count()):
+        item = points.nth(i)
+        text = item.inner_text().strip()
+        assert "«" in text and "\n" not in text, text  # one quoted line per point
+        quoted = text.split("«", 1)[1].rsplit("»", 1)[0]
+        assert not re.fullmatch(r"\s*(https?://\S+|JORF[^»]*)\s*", quoted), text  # never a bare reference
+        assert item.locator(".tqa-marker").count() >= 1, text  # its chip
+    tab.screenshot("summary-desktop.png")
+
+
 def test_no_answer_says_it_once_and_a_topic_is_one_click(tab):
     bubble = tab.ask("Quelle est la recette de la tarte tatin ?", 0)
     text = bubble.inner_text()

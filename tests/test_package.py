@@ -67,8 +67,8 @@ def test_pyproject_lists_every_package_and_the_document():
     folders = {f"traite_qa.{p.name}" for p in (REPO / "src" / "traite_qa").iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert set(config["packages"]) == {"traite_qa", "traite_qa_app"} | folders
     patterns = config["package-data"]["traite_qa.data"]
-    # The document, the hand-written tables, and the learned models (text and JSON).
-    assert patterns == ["*.txt", "*.yaml", "models/*.txt", "models/*.json"]
+    # The document, the hand-written tables, and the learned models (text, JSON, the adapter's numpy matrix).
+    assert patterns == ["*.txt", "*.yaml", "models/*.txt", "models/*.json", "models/*.npy"]
     base = REPO / "src" / "traite_qa" / "data"
     data = [p for p in base.rglob("*") if p.is_file() and p.name != "__init__.py" and "__pycache__" not in p.parts]
     assert data and all(any(p.relative_to(base).match(pattern) for pattern in patterns) for p in data), data

@@ -12,6 +12,8 @@ the question it has already read.
 
 from __future__ import annotations
 
+import dataclasses
+
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -107,7 +109,12 @@ class Searcher:
         text = clean_question(query, self.settings.max_question_chars)
         k = check_k(k, self.settings.max_k)
         filters = check_filters(self.evaluation, status=status, axis=axis, action=action, kind=kind)
-        return self.retrieve(self.understander.read(text), k, filters, mode=check_mode(mode))
+        query = self.understander.read(text)
+        if check_mode(mode) == "dense":
+            # The question's vector as any e5 client computes it from the text, so
+            # an exported copy of the vectors reproduces this ranking.
+            query = dataclasses.replace(query, embedded=query.text)
+        return self.retrieve(query, k, filters, mode=check_mode(mode))
 
     def retrieve(self, query: Query, k: int, filters: Filters | None = None, mode: str = "hybrid",
                  pin: bool = True) -> list[Hit]:
