@@ -29,6 +29,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -112,14 +113,26 @@ def load_index(settings: Settings, embedder: BaseEmbedder | None = None) -> Inde
     """Load and check the index. IndexFolder resolves the symlink once, so a
     build swapping it meanwhile (another process) cannot mix two versions; if
     that build also removed the folder being read, the new version is read."""
-    for attempt in range(3):
+    for attempt in range(LOAD_ATTEMPTS):
         try:
             return _load_version(IndexFolder(settings.index_dir), settings, embedder)
         except (IndexMissingError, CorruptIndexError) as err:
             moved = getattr(err, "_folder", None) is not None and _resolved(settings.index_dir) != err._folder
-            if attempt == 2 or not moved:
+            if attempt == LOAD_ATTEMPTS - 1 or not moved:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+LOAD_ATTEMPTS = 5  # a build loop in another process may move the link more than once during one load
+
+
+@lru_cache(maxsize=2)
+def _document(source: str, chunk_size: int, chunk_overlap: int) -> tuple[Evaluation, tuple[Chunk, ...]]:
+    """The parsed document and its chunks, once per source: a retry after a
+    concurrent build moved the link reads only the new version's files (parsing
+    again made each attempt long enough for the next rebuild to move it again)."""
+    evaluation = parse(source)
+    return evaluation, tuple(chunk_evaluation(evaluation, source, chunk_size, chunk_overlap))
 
 
 def _resolved(index_dir: Path) -> Path | None:
@@ -145,8 +158,8 @@ def _read_version(folder: IndexFolder, settings: Settings, embedder: BaseEmbedde
     dimension = manifest["model"]["dimension"]
     # The document is the authority on what the chunks say, and on how big
     # each file can be: a file over that is refused before it is read or hashed.
-    evaluation = parse(source)
-    chunks = chunk_evaluation(evaluation, source, settings.chunk_size, settings.chunk_overlap)
+    evaluation, chunks = _document(source, settings.chunk_size, settings.chunk_overlap)
+    chunks = list(chunks)
     expected = _expected_sentences(chunks)
     caps = _size_caps(chunks, len(expected), dimension, manifest["store"])
     data_files = index_files(manifest["store"])
