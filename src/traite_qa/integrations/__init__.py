@@ -15,7 +15,10 @@ by the integration that uses it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import MissingExtraError
+from ..types import Hit
 
 
 def require_extra(module: str, extra: str) -> None:
@@ -26,3 +29,25 @@ def require_extra(module: str, extra: str) -> None:
         importlib.import_module(module)
     except ImportError:
         raise MissingExtraError(f"{module} is not installed: pip install 'traite-qa[{extra}]'") from None
+
+
+def hit_metadata(hit: Hit) -> dict[str, Any]:
+    """A hit's metadata as the LangChain and LlamaIndex adapters both give it."""
+    return {
+        "id": hit.id,
+        "kind": hit.kind,
+        "title": hit.title,
+        "measures": list(hit.measures),
+        "status": hit.status,
+        "statuses": list(hit.statuses),
+        "axis": hit.axis,
+        "action": hit.action,
+        "footnote": hit.footnote,
+        "acronym": hit.acronym,
+        "header": hit.header,
+        "score": hit.score,  # the ranking's own score (fused, or the one mode's)
+        "dense": hit.dense,  # cosine with the question
+        "lexical": hit.lexical,  # BM25
+        "rank": hit.rank,
+        "span": {"start": hit.span[0], "end": hit.span[1]},
+    }

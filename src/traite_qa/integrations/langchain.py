@@ -33,7 +33,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import require_extra
+from . import hit_metadata, require_extra
 
 require_extra("langchain_core", "langchain")
 
@@ -169,22 +169,5 @@ def to_document(hit: Hit) -> Document:
     return Document(
         page_content=hit.text,
         id=hit.id,
-        metadata={
-            "id": hit.id,
-            "kind": hit.kind,
-            "title": hit.title,
-            "measures": list(hit.measures),
-            "status": hit.status,
-            "statuses": list(hit.statuses),
-            "axis": hit.axis,
-            "action": hit.action,
-            "footnote": hit.footnote,
-            "acronym": hit.acronym,
-            "header": hit.header,
-            "score": hit.score,  # the ranking's own score (fused, or the one mode's)
-            "dense": hit.dense,  # cosine with the question
-            "lexical": hit.lexical,  # BM25
-            "rank": hit.rank,
-            "span": {"start": hit.span[0], "end": hit.span[1]},
-        },
+        metadata=hit_metadata(hit),
     )

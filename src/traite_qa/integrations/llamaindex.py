@@ -34,7 +34,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import require_extra
+from . import hit_metadata, require_extra
 
 require_extra("llama_index.core", "llamaindex")
 
@@ -55,27 +55,6 @@ log = logging.getLogger(__name__)
 # Shown to an LLM with the text when a node goes into a prompt; the scores and
 # offsets are for code, not for the model.
 _NOT_FOR_LLM = ["score", "dense", "lexical", "rank", "span", "statuses", "footnote", "acronym", "header", "quotes"]
-
-
-def hit_metadata(hit: Hit) -> dict[str, Any]:
-    return {
-        "id": hit.id,
-        "kind": hit.kind,
-        "title": hit.title,
-        "measures": list(hit.measures),
-        "status": hit.status,
-        "statuses": list(hit.statuses),
-        "axis": hit.axis,
-        "action": hit.action,
-        "footnote": hit.footnote,
-        "acronym": hit.acronym,
-        "header": hit.header,
-        "score": hit.score,  # the ranking's own score (fused, or the one mode's)
-        "dense": hit.dense,  # cosine with the question
-        "lexical": hit.lexical,  # BM25
-        "rank": hit.rank,
-        "span": {"start": hit.span[0], "end": hit.span[1]},
-    }
 
 
 def to_node(hit: Hit, **extra: Any) -> NodeWithScore:
