@@ -236,3 +236,11 @@ def test_the_encoder_reads_a_careless_question_as_usually_typed(router, typed, u
 def test_english_words_are_not_given_french_accents(router):
     assert router.understand("What does the report say about children and measures?").embedded == \
         "What does the report say about children and measures ?"
+
+
+@pytest.mark.parametrize("question", ["Quelles mesures de l'axe 2 n'ont pas du tout été réalisées ?",
+                                      "Which measures of axis 1 were not carried out at all?"])
+def test_the_words_of_a_negated_status_are_no_topic(router, question):
+    # "tout" read as a topic made a list of axis 2 say no measure matched.
+    query = router.understand(question)
+    assert query.route == Route.AGGREGATE and query.status == Status.NON_REALISEE and not query.topic
