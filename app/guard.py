@@ -23,6 +23,9 @@ parses them:
   Retry-After, so a flood of joins is refused at once and cannot push a
   real turn far back. (Gradio's own "queue full", for joins racing past the
   check, is a 503: it is answered as the same 429.)
+- one client address may hold `client_max_events` unfinished events, all
+  its sessions together (429 beyond), and sessions with no open page are
+  dropped once idle: both in sessions.py, fed from here.
 
 The parse and the walk of every value run in a worker thread (a few at a
 time, on a limiter of their own so the API's threads are not taken): a body
@@ -42,6 +45,7 @@ import anyio
 import anyio.to_thread
 
 from .errors import send_error
+from .sessions import ClientEvents, Sessions, client_key
 
 log = logging.getLogger("traite_qa_app")
 
@@ -69,11 +73,13 @@ def _routes(api_names: list[str]) -> dict[str, list[re.Pattern]]:
 
 
 class GradioGuard:
-    def __init__(self, app, blocks, session_max_events: int, queue_max_size: int):
+    def __init__(self, app, blocks, session_max_events: int, queue_max_size: int, clients: ClientEvents, sessions: Sessions):
         self.app = app
         self.blocks = blocks
         self.session_max_events = session_max_events
         self.queue_max_size = queue_max_size
+        self.clients = clients
+        self.sessions = sessions
         # Functions the server runs (a `js=`-only listener has no Python side).
         self.fns = {i for i, fn in blocks.fns.items() if fn.fn is not None}
         self.api_names = sorted(
@@ -101,16 +107,36 @@ class GradioGuard:
         if path == "/" and re.search(rb"(^|&)deep_link=", query):
             return await send_error(send, 404, "not_found", "deep links are turned off on this server")
         if method != "POST":
-            if self.unknown_stream(path, query):
+            session = self.stream_session(path, query)
+            if session is not None and self.unknown_stream(session):
                 log.warning("traite-qa: %s %s: no such Gradio session or event (404)", method, path[:100])
                 return await send_error(send, 404, "unknown_session", "no such session or event: join the queue first "
                                         "(POST /gradio_api/queue/join or /gradio_api/call/<api>)")
+            if path.startswith(f"{API}/heartbeat/"):
+                session = path.rsplit("/", 1)[1]
+            if session is not None:  # a page or a reader is there: the session is not idle
+                return await self.sessions.hold(session, lambda: self.app(scope, receive, send))
             return await self.app(scope, receive, send)
-        body, problem = await self._payload(receive, path)
+        body, payload, problem = await self._payload(receive, path)
+        client = client_key(scope)
+        if problem is None and not self.clients.reserve(client):
+            problem = (429, "too_many_events", (
+                f"this client already has {self.clients.limit} unfinished requests: wait for their answers "
+                "(the server's limit is TRAITE_QA_CLIENT_MAX_EVENTS)"), None)
         if problem is not None:
             status, code, message, *field = problem
             headers = {"Retry-After": "2"} if status == 429 else None
             return await send_error(send, status, code, message, field[0] if field else None, headers)
+        session = payload.get("session_hash") if isinstance(payload.get("session_hash"), str) else None
+        accepted: list[str] = []
+        try:
+            return await self._forward(scope, body, receive, _event_id_into(accepted, _busy_as_429(send)))
+        finally:
+            self.clients.settle(client, accepted[0] if accepted else None, session)
+            self.sessions.touch(session or (accepted[0] if accepted else None))
+
+    async def _forward(self, scope, body: bytes, receive, send):
+        """The app, given the body already read."""
         replayed = False
 
         async def replay():
@@ -120,16 +146,17 @@ class GradioGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        return await self.app(scope, replay, _busy_as_429(send))
+        return await self.app(scope, replay, send)
 
-    async def _payload(self, receive, path: str) -> tuple[bytes, tuple | None]:
-        """The body (read in full: BodyLimitMiddleware has capped it) and what
-        is wrong with it, as (status, code, message, field), or None."""
+    async def _payload(self, receive, path: str) -> tuple[bytes, dict, tuple | None]:
+        """The body (read in full: BodyLimitMiddleware has capped it), its
+        JSON object ({} when it has none) and what is wrong with it, as
+        (status, code, message, field), or None."""
         chunks = []
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return b"", (400, "bad_request", "the client left")
+                return b"", {}, (400, "bad_request", "the client left")
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
@@ -138,11 +165,9 @@ class GradioGuard:
         payload, problem = await anyio.to_thread.run_sync(body_problem, body, join, limiter=self.checks)
         if problem is None and join:
             problem = self._join_problem(payload)
-        if problem is not None:
-            return body, problem
-        if self.waiting() >= self.queue_max_size:
-            return body, BUSY
-        return body, None
+        if problem is None and self.waiting() >= self.queue_max_size:
+            problem = BUSY
+        return body, payload if isinstance(payload, dict) else {}, problem
 
     def _join_problem(self, payload: dict) -> tuple | None:
         fn_index = payload.get("fn_index")
@@ -155,25 +180,26 @@ class GradioGuard:
             ), "session_hash"
         return None
 
-    def unknown_stream(self, path: str, query: bytes) -> bool:
-        """An event stream Gradio would open and then abort with a 404 (its
-        queue_data_helper's own test, made before the response starts)."""
+    def stream_session(self, path: str, query: bytes) -> str | None:
+        """The session an event stream (`queue/data`, `call/<api>/<event_id>`)
+        reads, as Gradio resolves it; None for other routes."""
         queue = getattr(self.blocks, "_queue", None)
         if queue is None:
-            return False
+            return None
         if path == f"{API}/queue/data":
             sessions = parse_qs(query.decode("latin-1")).get("session_hash")
-            if not sessions:
-                return False  # Gradio's own 422, before any stream
-            session = sessions[0]
-        elif path.startswith(f"{API}/call/"):
+            return sessions[0] if sessions else None  # none: Gradio's own 422, before any stream
+        if path.startswith(f"{API}/call/"):
             event_id = path.rsplit("/", 1)[1]
             event = queue.event_ids_to_events.get(event_id)
-            session = event.session_hash if event is not None else next(
+            return event.session_hash if event is not None else next(
                 (s for s, ids in queue.pending_event_ids_session.items() if event_id in ids), event_id)
-        else:
-            return False
-        return session not in queue.pending_messages_per_session
+        return None
+
+    def unknown_stream(self, session: str) -> bool:
+        """A stream Gradio would open and then abort with a 404 (its
+        queue_data_helper's own test, made before the response starts)."""
+        return session not in self.blocks._queue.pending_messages_per_session
 
     # Gradio keeps no public count of these: both read its queue (`_queue`),
     # and tests/test_security.py fails if that moves.
@@ -249,6 +275,27 @@ def _busy_as_429(send):
             return await send_error(send, status, code, text, None, {"Retry-After": "2"})
         if not replaced:
             await send(message)
+
+    return wrapped
+
+
+def _event_id_into(accepted: list[str], send):
+    """`send` that notes the event id of an accepted join (Gradio answers
+    `{"event_id": ...}` with 200), so the event is counted as its client's."""
+    status = 0
+
+    async def wrapped(message):
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body" and status == 200 and not accepted:
+            try:
+                event_id = json.loads(message.get("body") or b"{}").get("event_id")
+            except (ValueError, AttributeError):
+                event_id = None
+            if isinstance(event_id, str):
+                accepted.append(event_id)
+        await send(message)
 
     return wrapped
 

@@ -8,6 +8,7 @@ Gradio UI mounted at `/`.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import os
@@ -44,7 +45,6 @@ STATIC_FILES = {
     "dashboard.js": "text/javascript",
     "page.js": "text/javascript",
 }
-SESSION_CAPACITY = 1000
 SCRIPTS = [name for name, media in STATIC_FILES.items() if media == "text/javascript"]
 # What `traite-qa chat` needs offline (set by serve(), never at import time).
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
@@ -78,7 +78,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.start_loading()
-        yield
+        sessions = getattr(app.state, "sessions", None)  # set by _mount_ui: no UI, no sessions
+        sweeper = asyncio.create_task(sessions.run()) if sessions is not None else None
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
 
     settings = state.settings
     app = _fastapi(
@@ -125,14 +131,16 @@ def _mount_ui(app: FastAPI, state: AppState) -> None:
     import gradio as gr
 
     from .guard import GradioGuard, install_log_filter
+    from .sessions import ClientEvents, Sessions
     from .ui import build_ui, theme
 
     install_log_filter()
 
     blocks = build_ui(state)
+    settings = state.settings
     # Sessions whose state Gradio keeps (oldest dropped first): its default,
     # 10,000, lets anyone who makes up session ids hold that many (issue 23).
-    blocks.state_session_capacity = SESSION_CAPACITY
+    blocks.state_session_capacity = settings.max_sessions
     gr.mount_gradio_app(
         app,
         blocks,
@@ -153,9 +161,10 @@ def _mount_ui(app: FastAPI, state: AppState) -> None:
     # Gradio skips its allowed/blocked path check until `launch()` sets this;
     # a mounted app never launches. With it, blocked_paths applies too.
     blocks.has_launched = True
-    settings = state.settings
+    app.state.sessions = Sessions(blocks, settings.session_idle_seconds)  # swept by create_app's lifespan
     app.add_middleware(
-        GradioGuard, blocks=blocks, session_max_events=settings.session_max_events, queue_max_size=settings.queue_max_size
+        GradioGuard, blocks=blocks, session_max_events=settings.session_max_events, queue_max_size=settings.queue_max_size,
+        clients=ClientEvents(blocks, settings.client_max_events), sessions=app.state.sessions,
     )
 
 

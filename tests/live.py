@@ -78,6 +78,9 @@ def server_env(index_dir: Path, gradio_tmp: Path | None = None, **extra: str) ->
     # no per-client limit there (tests/test_feedback_abuse.py starts its own
     # server with the limits it checks).
     env["TRAITE_QA_FEEDBACK_BURST"] = env["TRAITE_QA_FEEDBACK_RATE_PER_MINUTE"] = "1000000"
+    # Likewise the chat's per-client share of the queue: the concurrency tests
+    # run 20 sessions from this one address (tests/test_fairness.py checks it).
+    env["TRAITE_QA_CLIENT_MAX_EVENTS"] = "1000"
     env.update(extra)
     return env
 

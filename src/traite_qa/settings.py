@@ -203,6 +203,12 @@ class Settings:
     queue_max_size: int = 64  # chat/Gradio events waiting at once; more get 503 "queue full"
     session_max_events: int = 2  # unfinished events one Gradio session may hold; more get 429
     chat_concurrency: int = 8  # chat/Gradio events answered at once
+    # Unfinished events one client address (an IPv6 /64) may hold, all its
+    # sessions together; more get 429. Under chat_concurrency, so one client
+    # never holds every worker (issue 23: eight slow streams, a 57 s wait).
+    client_max_events: int = 4
+    max_sessions: int = 1000  # chat sessions whose state is kept (oldest dropped first; Gradio's default is 10,000)
+    session_idle_seconds: float = 600.0  # a session with no open page (heartbeat) and no event for this long is dropped
     max_chat_turns: int = 50  # exchanges kept in a chat session (oldest dropped)
     max_history_messages: int = 50  # history messages taken by /api/ask and /ask; the chat passes the latest ones
     max_stream_chars: int = 20_000  # streamed text shown while an answer is generated (the final answer is shown whole)
@@ -372,9 +378,10 @@ def _check_web(settings: Settings) -> None:
         object.__setattr__(settings, "trusted_proxy", ",".join(proxies) or None)
     _positive(
         settings, "max_body_bytes", "max_header_bytes", "queue_max_size", "session_max_events", "chat_concurrency",
-        "max_chat_turns", "max_history_messages", "max_stream_chars",
+        "client_max_events", "max_sessions", "max_chat_turns", "max_history_messages", "max_stream_chars",
     )
-    if settings.read_timeout <= 0:
-        raise ConfigError(f"read_timeout={settings.read_timeout} must be > 0 seconds (TRAITE_QA_READ_TIMEOUT)")
+    for name in ("read_timeout", "session_idle_seconds"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name}={getattr(settings, name)} must be > 0 seconds (TRAITE_QA_{name.upper()})")
     if settings.max_header_bytes < 8 * 1024:
         raise ConfigError(f"max_header_bytes={settings.max_header_bytes} is too small for a browser's headers: use 8192 or more (TRAITE_QA_MAX_HEADER_BYTES)")
