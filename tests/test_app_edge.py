@@ -42,6 +42,9 @@ def test_web_settings_come_from_the_environment():
     ({"TRAITE_QA_READ_TIMEOUT": "0"}, "TRAITE_QA_READ_TIMEOUT"),
     ({"TRAITE_QA_MAX_HEADER_BYTES": "1024"}, "TRAITE_QA_MAX_HEADER_BYTES"),
     ({"TRAITE_QA_SESSION_MAX_EVENTS": "x"}, "TRAITE_QA_SESSION_MAX_EVENTS"),
+    ({"TRAITE_QA_CLIENT_MAX_EVENTS": "0"}, "TRAITE_QA_CLIENT_MAX_EVENTS"),
+    ({"TRAITE_QA_MAX_SESSIONS": "0"}, "TRAITE_QA_MAX_SESSIONS"),
+    ({"TRAITE_QA_SESSION_IDLE_SECONDS": "0"}, "TRAITE_QA_SESSION_IDLE_SECONDS"),
 ])
 def test_bad_web_settings_name_their_variable(env, names):
     with pytest.raises(ConfigError, match=names):
@@ -376,3 +379,17 @@ def test_edge_sets_security_headers_strips_cors_and_serves_head_without_body():
     assert b"content-security-policy" in names and b"x-content-type-options" in names
     assert b"access-control-allow-origin" not in names
     assert body == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+# ---------------------------------------------------- per-client fairness
+@pytest.mark.parametrize("peer, key", [
+    ("10.0.0.7", "10.0.0.7"),
+    ("::ffff:10.0.0.7", "10.0.0.7"),  # an IPv4 client of a dual-stack socket: the same client
+    ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff::9", "2001:db8:1:2::/64"),  # one host owns its /64: any address in it is the same client
+    ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+])
+def test_clients_are_counted_by_address_and_ipv6_by_64(peer, key):
+    from traite_qa_app.sessions import client_key
+
+    assert client_key({"client": (peer, 5000)}) == key

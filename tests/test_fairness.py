@@ -167,6 +167,9 @@ def asked(conversation: str) -> list[str]:
 
 
 def test_a_session_without_an_open_page_is_dropped_once_idle(short):
+    """An open page keeps its session: Gradio's page holds the heartbeat open
+    when the config says so (it does for any gr.State, as the chat's turns)."""
+    assert httpx.get(short.url + "/config").json()["connect_heartbeat"] is True
     fns = config_fns(short)
     gone, kept = uuid.uuid4().hex[:12], uuid.uuid4().hex[:12]
     page = Page(short, kept)
