@@ -213,3 +213,40 @@ def test_sessions_beyond_max_sessions_are_dropped_oldest_first(short):
     finally:
         for page in pages:
             page.close()
+
+
+# ------------------------------------------------------- the real page
+@pytest.mark.browser
+def test_an_open_page_keeps_its_session_past_the_idle_limit(browser, short):
+    """The page in chromium holds its heartbeat: idle past the limit, its
+    next turn still follows the conversation (the server kept its turns)."""
+    from browser_support import Page
+
+    page = Page(browser, short.url)
+    try:
+        page.ask("Où en est la mesure 16 ?", 0)
+        time.sleep(IDLE * 2 + 1)
+        page.send("Et la mesure 17 ?")
+        page.page.wait_for_selector("#tqa-answer-1", timeout=30_000)
+        assert page.page.locator(".tqa-msg.tqa-user").count() == 2
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_two_tabs_of_one_person_are_served_under_the_client_cap(browser, server):
+    """Two pages from one address, three questions typed at once in each:
+    the page sends them one by one, so the shipped cap never refuses them."""
+    from browser_support import Page
+
+    pages = [Page(browser, server.url) for _ in range(2)]
+    try:
+        for page in pages:
+            for n in (3, 4, 5):
+                page.send(f"Où en est la mesure {n} ?")
+        for page in pages:
+            for index in range(3):
+                assert "réalisée" in page.wait_answer(index).inner_text().lower()
+    finally:
+        for page in pages:
+            page.close()
