@@ -142,7 +142,23 @@ def test_unknown_footnote(assistant, question):
 def test_off_topic(assistant, question):
     answer = _ask(assistant, question)
     assert answer.status == "no_evidence" and not answer.citations, answer.answer[:300]
-    assert answer.answer.startswith(("Le document ne répond pas", "The document does not answer", "Le document ne parle pas"))
+    # Said plainly only when most of its words are not the document's; else only the doubt.
+    assert answer.answer.startswith(("Je ne trouve pas de réponse", "I find no answer", "Je n'ai pas de réponse sûre à cette question",
+                                     "I have no confident answer to this question")), answer.answer
+
+
+@pytest.mark.parametrize("question, plain", [
+    ("Peux-tu me donner une recette de crêpes ?", True),  # recette, crêpes: not the document's words
+    ("Write a Python function that reverses a string.", True),
+    ("Qui a gagné la coupe du monde 2018 ?", False),  # gagné, coupe, monde: the document's words
+])
+def test_a_plain_no_answer_needs_most_words_absent_from_the_document(assistant, question, plain):
+    from traite_qa.answer import templates as T
+
+    answer = _ask(assistant, question)
+    assert answer.status == "no_evidence" and not answer.citations
+    lang = answer.language
+    assert answer.answer == (T.no_answer(lang) if plain else T.NOT_SURE[lang]), answer.answer
 
 
 @pytest.mark.parametrize("question", ["", " ", "\n\t  ", "\u200b\u200b", "\x00"])
@@ -187,7 +203,7 @@ def test_english_search_framing(assistant):
     if answer.status == "answered":
         assert answer.answer.startswith(("According to", "**Yes", "**No", "**Partly", "The document does not allow"))
     else:
-        assert answer.answer.startswith("The document does not answer")
+        assert answer.answer.startswith(("I find no answer", "I have no confident answer"))
 
 
 # -------------------------------------------------------------- follow-ups

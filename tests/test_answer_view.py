@@ -81,7 +81,7 @@ def test_a_footnote_cited_without_quote_is_a_collapsed_link(evaluation):
 
 
 def test_topic_list_items_keep_bold_status_and_chip(evaluation):
-    text = ("Mesures du plan liées à votre question, de la plus proche à la moins proche :\n"
+    text = ("Les mesures du plan les plus proches de votre question, de la plus proche à la moins proche :\n"
             "- **Mesure 26** « Créer des centres sécurisés » — partiellement réalisée : « Cette mesure a été réalisée. » [Mesure 26]")
     html = render.answer_html(answer(text, [citation(evaluation, 26)], intent="topic_list"), 0)
     assert "<li><strong>Mesure 26</strong> « Créer des centres sécurisés » — partiellement réalisée" in html

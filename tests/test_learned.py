@@ -36,13 +36,12 @@ def test_the_models_were_trained_on_the_bank_as_it_is():
 
 
 def test_the_feature_names_match_the_code():
-    from traite_qa.answer.features import ANSWERABILITY_SHAPE
-    from traite_qa.answer.learned import RANKER_FEATURES
+    from traite_qa.answer.learned import ANSWERABILITY, RANKER_FEATURES
     from traite_qa.answer.topics import TOPIC_FEATURES
 
     meta = json.loads(MODELS.joinpath("models.json").read_text(encoding="utf-8"))
     assert tuple(meta["ranker"]["features"]) == RANKER_FEATURES
-    assert tuple(meta["answerability"]["features"][: len(ANSWERABILITY_SHAPE)]) == ANSWERABILITY_SHAPE
+    assert tuple(meta["answerability"]["features"]) == ANSWERABILITY + ("query_vector",)
     assert tuple(meta["topics"]["features"]) == TOPIC_FEATURES
 
 
@@ -147,3 +146,38 @@ def test_a_topic_list_is_cut_by_the_learned_probability_not_padded(assistant):
     listed = set(answer.measures)
     above = {i + 1 for i in np.flatnonzero(p >= topics.model.threshold)}
     assert listed == (above or {int(np.argmax(p)) + 1})
+
+
+def test_the_route_and_language_models_are_small_json_files_in_step_with_their_runtime():
+    from traite_qa.understand.route_model import LANGUAGE_FILE, ROUTE_CLASSES, ROUTE_FILE, bundled
+
+    for name in (ROUTE_FILE, LANGUAGE_FILE):
+        raw = MODELS.joinpath(name).read_bytes()
+        assert len(raw) < 2 * 1024 * 1024 and not raw.startswith(b"\x80"), name
+    assert tuple(json.loads(MODELS.joinpath(ROUTE_FILE).read_bytes())["classes"]) == ROUTE_CLASSES
+    p = bundled(ROUTE_FILE).probabilities("Quelles mesures concernent les mineurs ?")
+    assert p.shape == (3,) and abs(p.sum() - 1) < 1e-9 and p.argmax() == ROUTE_CLASSES.index("topic_list")
+
+
+def test_a_text_model_that_does_not_match_its_classes_is_refused_with_the_fix():
+    from traite_qa.understand.route_model import ROUTE_CLASSES, TextClassifier
+
+    meta = json.loads(MODELS.joinpath("route.json").read_text(encoding="utf-8"))
+    with pytest.raises(ValueError, match="make train"):
+        TextClassifier(meta | {"classes": ["other", "topic_list", "synthesis"]}, ROUTE_CLASSES, "route.json")
+    with pytest.raises(ValueError, match="make train"):
+        TextClassifier(meta | {"idf": meta["idf"][:-1]}, ROUTE_CLASSES, "route.json")
+
+
+@pytest.mark.parametrize("question, english", [
+    ("Write a Python function that reverses a string.", True),  # the word lists read it as French
+    ("What about measure 16?", True),
+    ("status of measure 16", True),
+    ("La mesure 16 a-t-elle été réalisée ?", False),
+    ("Mesure 16 ?", False),
+    ("Quelle heure est-il ?", False),
+])
+def test_the_language_is_learned(question, english):
+    from traite_qa.understand import is_english
+
+    assert is_english(question) is english

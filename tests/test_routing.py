@@ -195,7 +195,9 @@ def test_years_are_never_references(router, question):
     ("Quelles mesures concernent les mineurs ?", Route.TOPIC_LIST),
     ("Quelles sont les principales critiques de la CNCDH ?", Route.SYNTHESIS),
     ("Quel statut la France a-t-elle obtenu dans l'Alliance 8.7 ?", Route.STATUS_SEARCH),
-    ("Que recommande la CNCDH sur la formation des magistrats ?", Route.SEARCH),
+    # The bank's writers ask this for the points of several measures: a
+    # synthesis from retrieval, learned (route_model.py), not a template.
+    ("Que recommande la CNCDH sur la formation des magistrats ?", Route.SYNTHESIS),
 ])
 def test_templates_answer_only_named_objects(router, question, route):
     assert router.understand(question).route == route
@@ -244,3 +246,41 @@ def test_the_words_of_a_negated_status_are_no_topic(router, question):
     # "tout" read as a topic made a list of axis 2 say no measure matched.
     query = router.understand(question)
     assert query.route == Route.AGGREGATE and query.status == Status.NON_REALISEE and not query.topic
+
+
+@pytest.mark.parametrize("question, route", [
+    # Words the cue lists never had: the model learned lists and syntheses from the bank.
+    ("Je cherche tout ce que le plan prévoyait pour les mineurs, mesure par mesure, avec leur état", "topic_list"),
+    ("What are the main findings?", "synthesis"),
+    ("Quelles sont les principales critiques de la CNCDH ?", "synthesis"),
+    ("Combien de places compte le centre sécurisé pour mineurs ?", "search"),
+    ("Et ?", "clarify"),  # no words to learn from: never guessed a list
+])
+def test_the_route_model_decides_lists_and_syntheses(router, question, route):
+    assert router.understand(question).route.value == route
+
+
+@pytest.mark.parametrize("question", ["Combien de mesures comporte l'axe 3 « Protéger et accompagner les victimes » ?",
+                                      "En combien d'axes le plan est-il organisé ?"])
+def test_a_count_of_an_axis_or_of_axes_is_an_aggregate_not_a_topic(router, question):
+    assert router.understand(question).route.value == "aggregate"
+
+
+def test_an_acronym_the_document_never_writes_is_read_as_its_own_term(router):
+    # "MNR" is nowhere in the document; "mécanisme national de référence" is, six times.
+    query = router.understand("Le MNR a-t-il été créé ?")
+    assert query.measures == (16,) and query.route.value == "status"
+    assert "mécanisme national de référence" in query.core
+
+
+def test_initials_are_spelled_out_only_for_unknown_capitals():
+    from traite_qa.vocabulary import initials_table, spell_out
+
+    table = initials_table(["Le mécanisme national de référence. Un mécanisme national de référence existe.",
+                            "Le plan national. La Miprof."])
+    assert table["MNR"] == "mécanisme national de référence"
+    assert spell_out("Le MNR ?", table) == "Le MNR (mécanisme national de référence) ?"
+    assert spell_out("le mnr ?", table) == "le mnr ?"  # only capitals are acronyms
+    assert "PN" not in table  # two letters: too short to be sure
+    # One occurrence is an accident of initials, not the document's term.
+    assert "LPN" not in initials_table(["Le plan national."])

@@ -91,3 +91,53 @@ def _accented(word: str, accents: dict[str, str]) -> str:
     if found is None:
         return word
     return found.capitalize() if word[:1].isupper() else found
+
+
+# Short words an acronym skips ("mécanisme national DE référence": MNR).
+_ACRONYM_GLUE = frozenset("de du des la le les l d et a aux au en pour sur contre of the and for".split())
+
+
+def initials_table(texts) -> dict[str, str]:
+    """Acronyms the reader may type that the document never writes, spelled out
+    from the document itself: "MNR" is the initials of "mécanisme national de
+    référence", which the document writes six times and never abbreviates.
+    Kept only where one phrase has those initials at least twice and three
+    times as often as any other, so that an entry is the document's own term,
+    not an accident of initials."""
+    counts: dict[str, dict[str, int]] = {}
+    spelled: dict[str, str] = {}
+    vocabulary: set[str] = set()
+    for text in texts:
+        for sentence in re.split(r"[.;:!?()\"«»\n]", text):
+            tokens = re.findall(r"[^\W\d_]+", sentence)
+            vocabulary.update(fold(t).lower() for t in tokens)
+            for i, first in enumerate(tokens):
+                if fold(first).lower() in _ACRONYM_GLUE:
+                    continue
+                initials = ""
+                for j in range(i, min(len(tokens), i + 9)):
+                    word = fold(tokens[j]).lower()
+                    if word in _ACRONYM_GLUE:
+                        continue
+                    initials += word[0].upper()
+                    if 3 <= len(initials) <= 6:
+                        phrase = " ".join(tokens[i:j + 1])
+                        key = fold(phrase).lower()
+                        spelled.setdefault(key, phrase)
+                        counts.setdefault(initials, {})[key] = counts.get(initials, {}).get(key, 0) + 1
+    table = {}
+    for initials, phrases in counts.items():
+        ranked = sorted(phrases.items(), key=lambda kv: -kv[1])
+        best, n = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0
+        if n >= 2 and n >= 3 * second and initials.lower() not in vocabulary:
+            table[initials] = spelled[best].lower() if not spelled[best].isupper() else spelled[best]
+    return table
+
+
+def spell_out(text: str, initials: dict[str, str]) -> str:
+    """Each acronym of the question that the document never writes, followed by
+    the document's own term for it: "Le MNR a-t-il été créé ?" is read as "Le MNR
+    (mécanisme national de référence) a-t-il été créé ?"."""
+    return re.sub(r"\b[A-Z]{3,6}\b", lambda m: f"{m.group(0)} ({initials[m.group(0)]})"
+                  if m.group(0) in initials else m.group(0), text)

@@ -28,6 +28,7 @@ class Refusal:
     kind: str  # OFF_TOPIC | UNKNOWN_PLACE | NOT_FOUND
     detail: str  # the place, year, value kind or entity at stake
     note: str  # for "Détails techniques"
+    plain: bool = False  # off-topic, and most of the question's words are not the document's: said plainly
 
     @property
     def closest_worth_quoting(self) -> bool:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from ..types import Status
 
-NO_ANSWER = {"fr": "Le document ne répond pas à cette question.", "en": "The document does not answer this question."}
+# What the search found, not a verdict on the document: blind readers flagged
+# "Le document ne répond pas" where the document did answer (judged test, 2026-12-06).
+NO_ANSWER = {"fr": "Je ne trouve pas de réponse à cette question dans le document.",
+             "en": "I find no answer to this question in the document."}
 NO_ANSWER_FR, NO_ANSWER_EN = NO_ANSWER["fr"], NO_ANSWER["en"]
 
 INVALID = {
@@ -94,20 +97,31 @@ YES_NO = {
 STATUS_OF_CITED = {"fr": "Statut des mesures citées : {items}.", "en": "Status of the measures cited: {items}."}
 
 # Topic lists and synthesis.
+# The leads describe the ranking, never the document: "related to your
+# question" was a claim that the listed measures are on the topic, which the
+# ranking does not verify (its precision on the bank is ~0.65).
 TOPIC_LEAD = {
-    "fr": "Mesures du plan liées à votre question, de la plus proche à la moins proche{within} :",
-    "en": "Measures of the plan related to your question, closest first{within}:",
+    "fr": "Les mesures du plan les plus proches de votre question, de la plus proche à la moins proche{within} :",
+    "en": "The plan's measures closest to your question, closest first{within}:",
 }
 # A count of the measures listed, not a claim that the plan has exactly that
 # many on the topic: which measures "concern" a topic is the ranking's call.
 TOPIC_COUNT = {
-    "fr": "Je trouve {n} mesure{s} du plan liée{s} à votre question{within} :",
-    "en": "I find {n} measure{s} of the plan related to your question{within}:",
+    "fr": "Je retiens {n} mesure{s} du plan proche{s} de votre question{within} :",
+    "en": "I list {n} measure{s} of the plan close to your question{within}:",
+}
+# No measure clears the ranking's calibrated cut: the closest are shown as
+# evidence, without saying that they are on the topic.
+TOPIC_UNSURE = {
+    "fr": "Je n'ai pas de liste sûre ; à vous de juger. Les mesures les plus proches de votre question :",
+    "en": "I have no confident list; judge for yourself. The measures closest to your question:",
 }
 TOPIC_WITHIN = {"fr": " ({what})", "en": " ({what})"}
+# Said of the measures the ranking kept, which the filter leaves empty; the
+# closest ones follow with their own statuses, so the reader can check it.
 TOPIC_NONE = {
-    "fr": "Je ne trouve pas de mesure {what} liée à votre question. Les plus proches, sans ce filtre :",
-    "en": "I find no {what} measure related to your question. The closest ones, without that filter:",
+    "fr": "Aucune des mesures les plus proches de votre question n'est {what}. Les plus proches, sans ce filtre :",
+    "en": "None of the measures closest to your question is {what}. The closest ones, without that filter:",
 }
 TOPIC_ITEM = {"fr": "- **Mesure {n}** « {title} » (axe {axis}) — {status}{quote} {marker}",
               "en": "- **Measure {n}** « {title} » (axis {axis}) — {status}{quote} {marker}"}
@@ -124,8 +138,12 @@ NOT_GIVEN = {"fr": {"closest": "Le passage le plus proche :"}, "en": {"closest":
 # that did answer. The reader judges the passage.
 NOT_FOUND = {"fr": "Je n'ai pas de réponse sûre ; à vous de juger.",
              "en": "I have no confident answer; judge for yourself."}
-UNKNOWN_PLACE = {"fr": "Le document ne répond pas à cette question : il ne mentionne pas ce pays ({detail}).",
-                 "en": "The document does not answer this question: it never mentions this country ({detail})."}
+# The one verified part is the absence of the place (verify.py, _NO_COUNTRY).
+# An off-topic question whose words the document mostly has: the doubt, with
+# no passage (an unrelated quote is no evidence) and no verdict.
+NOT_SURE = {"fr": "Je n'ai pas de réponse sûre à cette question.", "en": "I have no confident answer to this question."}
+UNKNOWN_PLACE = {"fr": "Je ne trouve pas de réponse dans le document : il ne mentionne pas ce pays ({detail}).",
+                 "en": "I find no answer in the document: it never mentions this country ({detail})."}
 CLOSEST_TOPICS = {"fr": "Sujets proches que vous pouvez interroger :", "en": "Closest topics you could ask about:"}
 MEASURE_WORD = {"fr": "mesure", "en": "measure"}
 

@@ -113,21 +113,25 @@ class TopicResponder:
         status = query.status if query.status is not None else query.filters.status
         axis = (query.refs.axes or (None,))[0] if query.refs.axes else query.filters.axis
         # Every measure whose probability of being on the topic clears the cut
-        # chosen on dev, best first; at least the best one. (It replaced "within
-        # 0.6 of the best score, at most 8": `make train`, topics_rule_*.)
+        # chosen on dev, best first. (It replaced "within 0.6 of the best score,
+        # at most 8": `make train`, topics_rule_*.) When none clears it, the
+        # best one is shown under a lead that says the list is not sure.
         p = self.model.probabilities(self.features(query))
         order = [int(i) for i in np.argsort(-p, kind="stable")]
-        chosen = [self.evaluation.measures[i] for i in order if p[i] >= self.model.threshold] or \
-            [self.evaluation.measures[order[0]]]
+        chosen = [self.evaluation.measures[i] for i in order if p[i] >= self.model.threshold]
+        sure = bool(chosen)
+        chosen = chosen or [self.evaluation.measures[order[0]]]
         kept = [m for m in chosen if (status is None or m.status is status) and (axis is None or m.axis == axis)]
         lang = query.language
         within = _within(status, axis, lang)
         c = Composer(query)
-        if kept:
+        if not sure:
+            c.say(T.TOPIC_UNSURE[lang])
+            kept = kept or chosen
+        elif kept:
             if query.count:
                 n = len(kept)
-                c.say(T.TOPIC_COUNT[lang].format(n=n, s="s" if n > 1 else "", nt="nt" if n > 1 else "",
-                                                 verb_s="" if n > 1 else "s", within=within))
+                c.say(T.TOPIC_COUNT[lang].format(n=n, s="s" if n > 1 else "", within=within))
             else:
                 c.say(T.TOPIC_LEAD[lang].format(within=within))
         else:

@@ -92,9 +92,11 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
 def _relative_measure(folded: str, previous: int, count: int) -> int | None:
     """The measure "la suivante", "la précédente" or "la 44" names (maybe past
     the ends: 46 after 45, 0 before 1); None when the question names none."""
-    if re.search(r"\b(suivante|next|following)\b", folded):
+    # "la mesure d'après" / "celle d'avant": after a noun, "d'après" is "next"
+    # (elsewhere it is "according to").
+    if re.search(r"\b(suivante|next|following)\b|\b(?:mesure|celle) d'apres\b", folded):
         target = previous + 1
-    elif re.search(r"\b(precedente|previous)\b", folded):
+    elif re.search(r"\b(precedente|previous)\b|\b(?:mesure|celle) d'avant\b", folded):
         target = previous - 1
     elif match := re.search(r"\b(\d{1,3})(?:e|er|eme|th|st|nd|rd)?\W*$", folded):
         # A number closing the question ("et la 44 ?"), not one with its noun

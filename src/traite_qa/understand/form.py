@@ -1,8 +1,10 @@
-"""How a question is asked: yes/no or open, a list of measures on a topic, a
-broad question wanting a synthesis, a status or a recommendation asked for.
+"""How a question is asked: yes/no or open, a status or a recommendation
+asked for, and the topic words of a list of measures.
 
 Every cue list lives in `data/cues.yaml`; every cue is matched anywhere in
 the question's core (politeness removed), never anchored at its start.
+Whether a question asks for a list or a synthesis is learned
+(route_model.py), not read from cues.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from ..text import STOPWORDS, analyze, fold
 @dataclass(frozen=True)
 class Form:
     yes_no: bool = False  # answered by oui / non / en partie
-    listing: bool = False  # asks for the measures on a topic, or measure by measure
-    broad: bool = False  # asks for a synthesis
+    listing: bool = False  # asks for the measures on a topic, or measure by measure (given by the caller)
+    summary: bool = False  # asks in so many words for a summary ("résume", "in short")
     status: bool = False  # asks whether something was done, or where it stands
     strong_status: bool = False  # "où en est", "statut", "avancement"
     done: bool = False  # asks whether something planned was done ("… a-t-il été créé ?")
@@ -43,9 +45,8 @@ def _cues() -> dict:
         # An English auxiliary heading a clause ("Did France …", "… ; is it …").
         "en_aux": re.compile(r"(?:^|[.?!;:,] ?)(?:" + "|".join(re.escape(a) for a in yn["en_auxiliaries"]) + r")\b"),
         "after_request": re.compile(r"(?:^|[.?!;:,] ?)(?:" + "|".join(yn["fr_after_request"] + yn["en_after_request"]) + r")\b"),
-        "listing": phrase_pattern(c["listing"]),
         "listing_generic": frozenset(analyze(" ".join(c["listing_generic"]))),
-        "broad": phrase_pattern(c["broad"]),
+        "summary_request": phrase_pattern(c["summary_request"]),
         "strong_status": phrase_pattern(c["status"]["strong"]),
         "done": phrase_pattern(c["status"]["done"]),
         "done_verbs": re.compile(r"\b(?:" + "|".join(c["status"]["done_verbs"]) + r")"),
@@ -54,20 +55,21 @@ def _cues() -> dict:
     }
 
 
-def read_form(core: str) -> Form:
+def read_form(core: str, listing: bool = False) -> Form:
+    """`listing`: the question asks for measures (the route model, or a count
+    of measures parsed as a reference); its topic words are then read."""
     folded = fold(core)
     cues = _cues()
     has_wh = bool(cues["wh"].search(folded) or cues["qu_est_ce"].search(folded) or cues["wh_head"].search(folded)
                   or re.search(r"(?<!\w)où(?!\w)", core.lower()))
     inverted = bool(cues["fr_inversion"].search(folded) or cues["yn_phrases"].search(folded)
                     or cues["en_aux"].search(folded) or cues["after_request"].search(folded))
-    listing = bool(cues["listing"].search(folded))
     topic = tuple(w for w in content_words(core) if w not in cues["listing_generic"]) if listing else ()
     strong = bool(cues["strong_status"].search(folded))
     return Form(
         yes_no=inverted and not has_wh and not listing,
         listing=listing,
-        broad=bool(cues["broad"].search(folded)),
+        summary=bool(cues["summary_request"].search(folded)),
         status=strong or bool(cues["done"].search(folded)),
         strong_status=strong,
         done=bool(cues["done"].search(folded) or cues["done_verbs"].search(folded)),

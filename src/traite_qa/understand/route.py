@@ -15,15 +15,16 @@ import re
 from dataclasses import replace
 
 from ..document import Evaluation
-from ..text import STOPWORDS, fold
+from ..text import STOPWORDS, analyze, fold
 from ..types import Query, References, Route
-from ..vocabulary import accent_table, embedding_text, unshout
+from ..vocabulary import accent_table, embedding_text, initials_table, spell_out, unshout
 from .answer_type import answer_type, asked_years, asks_reference
 from .courtesy import core as strip_courtesy
-from .form import Form, read_form
+from .form import Form, content_words, read_form
 from .language import is_english
 from .numbers import digits
 from .references import ReferenceFinder
+from .route_model import guess_route
 
 
 class Router:
@@ -35,22 +36,31 @@ class Router:
         self._acronyms = {fold(a.acronym).upper() for a in evaluation.acronyms}
         self._acronym_forms = {fold(a.acronym).upper(): a.acronym for a in evaluation.acronyms}
         self._accents = accent_table(_texts(evaluation))
+        self._initials = initials_table(_texts(evaluation))
 
     def read(self, text: str) -> Query:
         # Capitals typed for emphasis are not acronyms: only the document's own are kept.
-        core = strip_courtesy(unshout(text, self._acronyms))
+        core = spell_out(strip_courtesy(unshout(text, self._acronyms)), self._initials)
         if not re.search(r"\w", core):
             return Query(text, Route.GREETING, core=text, english=is_english(text))
         refs = self.finder.find(core)
-        form = read_form(core)
+        guess = guess_route(core)
+        # A list: of measures counted or named by axis (parsed), or on a topic
+        # (learned); a measure named by its title may be the topic. Only the
+        # model's topic lists have topic words: "Combien de mesures comporte
+        # l'axe 3 « Protéger… » ?" counts an axis. "Et ?" has no word to learn
+        # from: only a question with content is guessed.
+        on_topic = guess.topic_list and not refs.measures and bool(content_words(core))
+        refs = replace(refs, listing=refs.listing or on_topic)
+        form = read_form(core, on_topic)
         wants = tuple(w for w, on in (("recommendation", form.recommendation), ("why", form.why), ("status", form.status),
                                       ("reference", asks_reference(core))) if on)
         base = Query(text, Route.SEARCH, refs, refs, english=is_english(core), answer_type=answer_type(core),
                      core=core, yes_no=form.yes_no, years=asked_years(core), wants=wants,
                      embedded=embedding_text(core, self._acronym_forms, self._accents))
-        return replace(base, **self._route(core, refs, form))
+        return replace(base, **self._route(core, refs, form, guess.synthesis or form.summary))
 
-    def _route(self, core: str, refs: References, form: Form) -> dict:
+    def _route(self, core: str, refs: References, form: Form, synthesis: bool) -> dict:
         n_measures, n_notes = len(self.evaluation.measures), len(self.evaluation.footnotes)
         if any(not 1 <= m <= n_measures for m in refs.measures) or any(not 1 <= n <= n_notes for n in refs.footnotes):
             return {"route": Route.UNKNOWN_REFERENCE}
@@ -58,21 +68,32 @@ class Router:
             return {"route": Route.ACRONYM}
         if refs.footnotes and not refs.measures:
             return {"route": Route.FOOTNOTE}
-        if (refs.listing or form.listing) and not refs.measures:
+        if refs.listing:
             # A count or a list: of everything ("Combien de mesures sont réalisées ?")
             # or of the measures on a topic ("Quelles mesures concernent les mineurs ?").
             count = bool(re.search(r"\b(combien|nombre|how many|number of)\b", fold(core)))
-            if form.topic_words:
-                return {"route": Route.TOPIC_LIST, "status": refs.status, "count": count, "topic": form.topic_words}
+            topic = self._beyond_scope(form.topic_words, refs)
+            if topic:
+                return {"route": Route.TOPIC_LIST, "status": refs.status, "count": count, "topic": topic}
             return {"route": Route.AGGREGATE, "status": refs.status, "count": count}
         if refs.measures or refs.titled:
             return {"route": _measure_route(core, form)}
-        if form.broad:
+        if synthesis:
             return {"route": Route.SYNTHESIS}
         if form.strong_status or form.yes_no and form.done:
             # "Où en est …", "… a-t-il été créé ?": the status of a measure described, if retrieval agrees on one.
             return {"route": Route.STATUS_SEARCH}
         return {"route": Route.SEARCH}
+
+
+    def _beyond_scope(self, topic: tuple[str, ...], refs: References) -> tuple[str, ...]:
+        """Topic words that do not merely restate the axis or action named
+        ("l'axe 3 « Protéger et accompagner les victimes »" is a scope, no topic)."""
+        n_axes, n_actions = len(self.evaluation.axes), len(self.evaluation.actions)
+        titles = [self.evaluation.axis(a).label for a in refs.axes if 1 <= a <= n_axes]
+        titles += [self.evaluation.action(a).label for a in refs.actions if 1 <= a <= n_actions]
+        scope = {w for t in titles for w in analyze(t)}
+        return tuple(w for w in topic if w not in scope)
 
 
 def _texts(evaluation: Evaluation):
