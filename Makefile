@@ -66,7 +66,8 @@ browser-deps: system-tools
 
 # Records its own wall time in eval/out/make-test.json (`make bench` quotes it).
 # The longest test files are handed out first (tests/conftest.py, SLOW_FIRST) so
-# that a worker does not start one of them last while the other sits idle.
+# that a worker does not start one of them last while the other sits idle
+# (--no-loadscope-reorder: xdist would otherwise order files by test count).
 # The eval runs twice: in the default fp32 arithmetic, and in bf16 on a fresh
 # index (AVX512-BF16 or AMX where the CPU has them), so drift shows up here and
 # not on a user's machine; thresholds hold under both (eval/arith.py). Each run
@@ -77,7 +78,7 @@ browser-deps: system-tools
 test: setup system-tools
 	@start=$$(date +%s); \
 	$(BIN)/python -m eval.docs_figures && $(BIN)/mkdocs build --strict --quiet --site-dir build/site && \
-	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile tests \
+	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests \
 	  && mkdir -p eval/out && rm -rf eval/out/idx-bf16 eval/out/fp32 \
 	  && { TRAITE_QA_EVAL_REPORT_DIR=eval/out/fp32 $(BIN)/python -m pytest eval -p no:cacheprovider >eval/out/eval-fp32.log 2>&1 & fp32=$$!; \
 	       TRAITE_QA_QUANTIZE=bf16 TRAITE_QA_INDEX_DIR=eval/out/idx-bf16 $(BIN)/python -m pytest eval -p no:cacheprovider; bf16=$$?; \
