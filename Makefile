@@ -65,17 +65,25 @@ system-tools:
 browser-deps: system-tools
 
 # Records its own wall time in eval/out/make-test.json (`make bench` quotes it).
-# The longest files are named first so that a worker does not start one of
-# them last while the other sits idle (pytest drops the repeats).
-SLOW_FIRST := tests/test_load.py tests/test_processes.py tests/test_fuzz.py
-# The eval runs twice: in the default fp32 arithmetic, then in bf16 on a fresh
+# The longest test files are handed out first (tests/conftest.py, SLOW_FIRST) so
+# that a worker does not start one of them last while the other sits idle
+# (--no-loadscope-reorder: xdist would otherwise order files by test count).
+# The eval runs twice: in the default fp32 arithmetic, and in bf16 on a fresh
 # index (AVX512-BF16 or AMX where the CPU has them), so drift shows up here and
-# not on a user's machine; thresholds hold under both (eval/arith.py).
+# not on a user's machine; thresholds hold under both (eval/arith.py). Each run
+# keeps about one core busy, so the two run side by side (one per core): the
+# fp32 run writes its reports to eval/out/fp32/ and its log to
+# eval/out/eval-fp32.log (printed when both are done), the bf16 run to eval/
+# and the terminal. Both must pass.
 test: setup system-tools
 	@start=$$(date +%s); \
 	$(BIN)/python -m eval.docs_figures && $(BIN)/mkdocs build --strict --quiet --site-dir build/site && \
-	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile $(SLOW_FIRST) tests && $(BIN)/python -m pytest eval \
-	  && rm -rf eval/out/idx-bf16 && TRAITE_QA_QUANTIZE=bf16 TRAITE_QA_INDEX_DIR=eval/out/idx-bf16 $(BIN)/python -m pytest eval -p no:cacheprovider; \
+	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests \
+	  && mkdir -p eval/out && rm -rf eval/out/idx-bf16 eval/out/fp32 \
+	  && { TRAITE_QA_EVAL_REPORT_DIR=eval/out/fp32 $(BIN)/python -m pytest eval -p no:cacheprovider >eval/out/eval-fp32.log 2>&1 & fp32=$$!; \
+	       TRAITE_QA_QUANTIZE=bf16 TRAITE_QA_INDEX_DIR=eval/out/idx-bf16 $(BIN)/python -m pytest eval -p no:cacheprovider; bf16=$$?; \
+	       wait $$fp32; fp32=$$?; echo "---- pytest eval, fp32 (eval/out/eval-fp32.log): exit $$fp32"; cat eval/out/eval-fp32.log; \
+	       echo "---- pytest eval: fp32 exit $$fp32, bf16 exit $$bf16"; [ $$fp32 -eq 0 ] && [ $$bf16 -eq 0 ]; }; \
 	rc=$$?; mkdir -p eval/out; \
 	echo "{\"seconds\": $$(( $$(date +%s) - start )), \"exit\": $$rc, \"at\": \"$$(date -u +%FT%TZ)\", \"loadavg\": \"$$(cut -d' ' -f1-3 /proc/loadavg)\"}" > eval/out/make-test.json; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc

@@ -20,6 +20,26 @@ from eval.common import load_questions  # noqa: E402
 STATE: dict = {}  # what the terminal summary prints
 
 
+@pytest.fixture(scope="session", autouse=True)
+def report_dir():
+    """`TRAITE_QA_EVAL_REPORT_DIR`: where this run writes its reports (report.md,
+    report.json, report-bank.md, out/bank.json, out/rewording.json) instead of
+    eval/. `make test` runs the fp32 and bf16 evals side by side: the fp32 one
+    writes to eval/out/fp32/, so the two never write the same file and eval/
+    ends up with the bf16 run's reports, as when they ran one after the other."""
+    target = os.environ.get("TRAITE_QA_EVAL_REPORT_DIR")
+    if target:
+        from pathlib import Path
+
+        import eval.run
+        import eval.test_bank
+
+        path = Path(target).resolve()
+        (path / "out").mkdir(parents=True, exist_ok=True)
+        eval.run.EVAL_DIR = eval.test_bank.EVAL_DIR = path
+    return target
+
+
 @pytest.fixture(scope="session")
 def questions():
     return load_questions()

@@ -24,6 +24,25 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default")
 from traite_qa.document import parse  # noqa: E402
 from traite_qa.settings import Settings  # noqa: E402
 
+# The longest files (seconds measured under `make test`), handed out first:
+# `-n 2 --dist loadfile --no-loadscope-reorder` gives each worker whole files
+# in collection order, so a long file started last leaves the other worker
+# idle. (Naming them first on the command line does nothing since pytest 8:
+# `tests` after them re-sorts; and without --no-loadscope-reorder xdist hands
+# out the files with the most tests first, whatever they cost.)
+SLOW_FIRST = [
+    "test_fuzz.py", "test_index_faults.py", "test_load.py", "test_browser.py", "test_cli.py", "test_browser_a11y.py",
+    "test_browser_pages.py", "test_api_fuzz.py", "test_feedback_processes.py", "test_processes.py", "test_mcp.py",
+    "test_schemathesis.py", "test_abuse.py", "test_security.py", "test_feedback_cli.py", "test_export.py",
+    "test_readme_apps.py", "test_encoders.py", "test_cli_table.py", "test_e5convert.py", "test_forged_index.py",
+    "test_langchain_standard.py", "test_generator.py", "test_openai_api.py", "test_mcp_progress.py",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: each file's own order kept
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

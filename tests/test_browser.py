@@ -271,11 +271,29 @@ def test_a_rating_says_what_it_sends_and_is_changed_then_withdrawn(tab, live_ser
     tab.screenshot("feedback-withdrawn.png")
 
 
-def test_a_feedback_that_cannot_be_saved_says_so_and_the_answer_stays(browser, index_settings, tmp_path):
-    # A database that cannot be created (its folder is a file): saving fails, answering does not.
-    (tmp_path / "not-a-folder").write_text("x")
-    server = live.start(index_settings.index_dir, OUT, env={"TRAITE_QA_DATABASE_URL": f"sqlite:///{tmp_path}/not-a-folder/x.sqlite3"})
-    page = Page(browser, server.url)
+@pytest.fixture(scope="module")
+def own_server(index_settings, tmp_path_factory):
+    """The module's own server (one start-up for two tests): its feedback
+    database cannot be created (its folder is a file), and a fake, slow
+    generator writes its search answers. Neither touches the other's test:
+    the generator skips a measure's status answer, and the database is only
+    opened when feedback is saved."""
+    from fakes import FakeChatServer, Reply
+
+    tmp = tmp_path_factory.mktemp("own-server")
+    (tmp / "not-a-folder").write_text("x")
+    fake = FakeChatServer(Reply(GENERATED, pieces=12, piece_delay=0.25)).start()
+    server = live.start(index_settings.index_dir, OUT, env={
+        "TRAITE_QA_DATABASE_URL": f"sqlite:///{tmp}/not-a-folder/x.sqlite3",
+        "TRAITE_QA_LLM_BASE_URL": fake.base_url, "TRAITE_QA_LLM_MODEL": "fake"})
+    yield server
+    live.stop(server)
+    fake.stop()
+
+
+def test_a_feedback_that_cannot_be_saved_says_so_and_the_answer_stays(browser, own_server):
+    # A database that cannot be created: saving fails, answering does not.
+    page = Page(browser, own_server.url)
     try:
         bubble = page.ask("Où en est la mesure 16 ?", 0)
         bubble.locator('.tqa-rate[data-rating="up"]').click()
@@ -283,9 +301,8 @@ def test_a_feedback_that_cannot_be_saved_says_so_and_the_answer_stays(browser, i
         status.wait_for(timeout=20_000)
         assert "n'a pas pu être enregistré" in status.inner_text()
         assert "non réalisée" in page.page.locator("#tqa-answer-0").inner_text().lower()
-        page.close()
     finally:
-        live.stop(server)
+        page.close()
 
 
 # ---------------------------------------------------------------- security
@@ -307,28 +324,16 @@ def test_api_docs_page_works_under_the_policy(tab, live_server):
     assert tab.page.locator(".swagger-ui .opblock").count() >= 5
 
 
-@pytest.fixture(scope="module")
-def generator_server(index_settings):
-    """A server whose answers a (fake, slow) generator writes."""
-    from fakes import FakeChatServer, Reply
-
-    fake = FakeChatServer(Reply(GENERATED, pieces=12, piece_delay=0.25)).start()
-    server = live.start(index_settings.index_dir, OUT, env={"TRAITE_QA_LLM_BASE_URL": fake.base_url, "TRAITE_QA_LLM_MODEL": "fake"})
-    yield server
-    live.stop(server)
-    fake.stop()
-
-
 # Several sentences: the library releases generated text a checked sentence at
 # a time, so the first ones stream while the rest is still being written.
 GENERATED = ("Selon l'évaluation, la formation des magistrats à la traite des êtres humains reste insuffisante. "
              "Elle doit être renforcée. La CNCDH le recommande.")
 
 
-def test_a_generated_answer_streams_into_its_pending_bubble(browser, generator_server):
+def test_a_generated_answer_streams_into_its_pending_bubble(browser, own_server):
     """The server sends only the streamed text (#tqa-live), not the whole
     conversation at each piece; chat.js shows it in the pending bubble."""
-    tab = Page(browser, generator_server.url)
+    tab = Page(browser, own_server.url)
     try:
         tab.send("hébergement des victimes")  # a search answer: the generator writes it
         tab.page.wait_for_function(

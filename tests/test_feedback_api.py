@@ -8,6 +8,7 @@ for 127.0.0.1 or the token only."""
 
 from __future__ import annotations
 
+import copy
 import time
 
 import pytest
@@ -36,9 +37,23 @@ def db(tmp_path):
     return tmp_path / "feedback.sqlite3"
 
 
+_LOADED: dict[int, object] = {}  # the module's loaded assistant, by its fake_index
+
+
 def make_client(fake_index, db_url: str, client=LOCAL, **changes) -> TestClient:
+    """The app over the module's assistant, with these feedback settings.
+
+    Loading an Assistant takes a couple of seconds; the feedback settings
+    (database, timeout, question log, token, limits) are read from
+    `assistant.settings` by the app and its recorder, never by answering, so
+    each app gets a shallow copy of one loaded assistant with its own settings
+    (a restart is a new app: new recorder, empty memory)."""
     built, embedder = fake_index
-    assistant = fake_assistant(built, embedder, database_url=db_url, **changes)
+    loaded = _LOADED.get(id(fake_index))
+    if loaded is None:
+        loaded = _LOADED[id(fake_index)] = fake_assistant(built, embedder)
+    assistant = copy.copy(loaded)
+    assistant.settings = loaded.settings.with_(database_url=db_url, **changes)
     return TestClient(create_app(assistant, ui=False), client=client, base_url="http://127.0.0.1")
 
 

@@ -34,14 +34,21 @@ def server():
         yield fake
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def llm_settings(index_settings, server):
     return index_settings.with_(llm_base_url=server.base_url, llm_model="fake", llm_timeout=TIMEOUT)
 
 
+@pytest.fixture(scope="module")
+def extractive_assistant(searcher):
+    return Assistant(searcher)  # built once (a second or two); each test gives it a fresh generator
+
+
 @pytest.fixture
-def generating(searcher, llm_settings):
-    return Assistant(searcher, Generator(llm_settings))
+def generating(extractive_assistant, searcher, llm_settings):
+    extractive_assistant.generator = Generator(llm_settings, evaluation=searcher.evaluation)
+    yield extractive_assistant
+    extractive_assistant.generator = None
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ OUT = Path(__file__).parent / "out"
 QUESTION = "Où en est la mesure 16 ?"
 
 
-@pytest.fixture(scope="module")
-def server(index_settings):
+@pytest.fixture(scope="session")
+def server(index_settings):  # the shared server: session-scoped like its other users', so it is not stopped and restarted
     server = live.acquire(index_settings.index_dir, OUT)
     yield server
     live.release(server)

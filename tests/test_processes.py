@@ -123,9 +123,15 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 
 def _ask_when_loaded(url: str, question: str, timeout: float = 120) -> httpx.Response:
+    return _when_loaded(lambda: httpx.post(url + "/api/ask", json={"question": question}, timeout=60), timeout)
+
+
+def _when_loaded(request, timeout: float = 120) -> httpx.Response:
+    """The reply once the server (or the worker the connection landed on) no
+    longer says 503 index_loading: what the error tells a client to do."""
     deadline = time.monotonic() + timeout
     while True:
-        reply = httpx.post(url + "/api/ask", json={"question": question}, timeout=60)
+        reply = request()
         loading = reply.status_code == 503 and reply.json().get("error", {}).get("code") == "index_loading"
         if not loading or time.monotonic() > deadline:
             return reply
@@ -190,7 +196,9 @@ def test_uvicorn_workers_share_one_built_index(tmp_path, index_settings):
             # it is (a worker still loading says 503 index_loading: retry, as told).
             replies = [_ask_when_loaded(url, f"Où en est la mesure {n} ?") for n in range(1, 21)]
             assert all(r.status_code == 200 and r.json()["status"] == "answered" for r in replies), [r.text[:200] for r in replies]
-            assert client.get("/api/search", params={"q": "mécanisme national de référence", "k": 1}).json()["hits"][0]["measures"] == [16]
+            search = _when_loaded(lambda: client.get("/api/search", params={"q": "mécanisme national de référence", "k": 1}))
+            assert search.status_code == 200, search.text
+            assert search.json()["hits"][0]["measures"] == [16]
     finally:
         _stop(proc)
         log.close()
