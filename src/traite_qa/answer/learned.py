@@ -44,8 +44,9 @@ RANKER_FEATURES = FEATURES + ADAPTED
 # What the best three sentences hold of the question (its words in their
 # passage and heading, its numbers) and how close the adapted question comes
 # to any sentence: a near-domain question ("the OCRTEH's address") finds its
-# subject but not what it asks. They raised near-domain refusals at the same
-# answerable refusals from 0.51 to 0.54 (dev) and 0.47 to 0.51 (test).
+# subject but not what it asks. At the same answerable refusals, near-domain
+# refusals went from 0.371 to 0.416 (dev) and 0.391 to 0.414 (test)
+# (`answerability_dev`, `answerability_test` in eval/out/train.json).
 ANSWERABILITY_EVIDENCE = ("top3_lex_p", "top3_num_overlap", "top3_lex_header", "max_a_cos", "top_a_cos",
                           "a_cos_gap", "third")
 ANSWERABILITY = ANSWERABILITY_SHAPE + ANSWERABILITY_EVIDENCE

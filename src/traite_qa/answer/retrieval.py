@@ -236,9 +236,9 @@ class RetrievalResponder:
         if refusal is None or not refusal.closest_worth_quoting or not ranked:
             if refusal and refusal.kind == UNKNOWN_PLACE:
                 text = T.UNKNOWN_PLACE[lang].format(detail=refusal.detail)
-            elif refusal is None or refusal.plain:
+            elif refusal is not None and refusal.plain:
                 text = T.no_answer(lang)
-            else:
+            else:  # nothing checked says the document lacks it: only the doubt
                 text = T.NOT_SURE[lang]
             return Answer(query.text, NO_EVIDENCE, text, intent=query.route, language=lang, suggestions=suggestions,
                           notes=(note,) if note else ())

@@ -56,8 +56,8 @@ def _cues() -> dict:
 
 
 def read_form(core: str, listing: bool = False) -> Form:
-    """`listing`: the question asks for measures (the route model, or a count
-    of measures parsed as a reference); its topic words are then read."""
+    """`listing`: the route model reads a list of measures on a topic; its
+    topic words are then read (a count parsed as a reference has none)."""
     folded = fold(core)
     cues = _cues()
     has_wh = bool(cues["wh"].search(folded) or cues["qu_est_ce"].search(folded) or cues["wh_head"].search(folded)

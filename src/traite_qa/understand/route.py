@@ -35,8 +35,9 @@ class Router:
         self.finder = ReferenceFinder(evaluation)
         self._acronyms = {fold(a.acronym).upper() for a in evaluation.acronyms}
         self._acronym_forms = {fold(a.acronym).upper(): a.acronym for a in evaluation.acronyms}
-        self._accents = accent_table(_texts(evaluation))
-        self._initials = initials_table(_texts(evaluation))
+        texts = list(_texts(evaluation))
+        self._accents = accent_table(texts)
+        self._initials = initials_table(texts)
 
     def read(self, text: str) -> Query:
         # Capitals typed for emphasis are not acronyms: only the document's own are kept.

@@ -46,7 +46,6 @@ class TextClassifier:
     def __init__(self, meta: dict, classes: tuple[str, ...], name: str):
         if tuple(meta["classes"]) != classes:
             raise ValueError(f"{name} was trained for classes {meta['classes']}, not {classes}: run `make train`")
-        self.classes = classes
         self.vocabulary: dict[str, int] = meta["vocabulary"]
         self.idf = np.asarray(meta["idf"], dtype=np.float64)
         self.coef = np.asarray(meta["coef"], dtype=np.float64)
@@ -88,15 +87,13 @@ def bundled(name: str) -> TextClassifier:
 class RouteGuess:
     topic_list: bool
     synthesis: bool
-    probabilities: tuple[float, ...]  # in ROUTE_CLASSES order
 
 
 def guess_route(text: str) -> RouteGuess:
     model = bundled(ROUTE_FILE)
     p = model.probabilities(text)
     return RouteGuess(topic_list=bool(p[2] >= model.thresholds["topic_list"]),
-                      synthesis=bool(p[1] >= model.thresholds["synthesis"]),
-                      probabilities=tuple(round(float(v), 4) for v in p))
+                      synthesis=bool(p[1] >= model.thresholds["synthesis"]))
 
 
 def english(text: str) -> bool:
