@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import adapter, bank
+from .train_lexicon import LEXICON_FILE, train_lexicon
 from .train_route import train_language, train_route
 from .train_topics import history, train_topics
 
@@ -99,7 +100,8 @@ def _code_hash() -> str:
     base = Path(__file__).resolve().parents[1] / "src" / "traite_qa"
     paths = [Path(__file__), base / "answer" / "features.py", base / "answer" / "evidence.py", base / "text.py", base / "vocabulary.py",
              *sorted((base / "understand").glob("*.py")), *sorted((base / "search").glob("*.py")),
-             *sorted((base / "data").glob("*.yaml")), base / "data" / "models" / "route.json", base / "data" / "models" / "language.json"]
+             *sorted((base / "data").glob("*.yaml")), base / "data" / "models" / "route.json", base / "data" / "models" / "language.json",
+             base / "data" / "models" / "lexicon.json"]
     return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
 
 
@@ -274,6 +276,7 @@ def choose_margin(items: list[Item], scores: list[np.ndarray]) -> float:
 
 def main(argv: list[str]) -> int:
     from traite_qa import Assistant, Settings
+    from traite_qa.search import expansion
 
     # The route and language classifiers first: what they read decides the features below.
     by_split = {s: bank.load(s) for s in ("train", "dev", "test")}
@@ -289,6 +292,13 @@ def main(argv: list[str]) -> int:
     # The features do not depend on the models being trained: load without them.
     assistant = Assistant.load(settings=Settings.from_env(learned=False), build=True, progress=False)
     assistant.warm_up()
+    # The English lexicon next: BM25 and the features read it.
+    lexicon_meta, lexicon_report = train_lexicon(assistant, by_split)
+    route_report |= lexicon_report
+    texts[LEXICON_FILE] = json.dumps(lexicon_meta, ensure_ascii=False, separators=(",", ":"))
+    if "--check" not in argv:
+        (MODELS / LEXICON_FILE).write_text(texts[LEXICON_FILE], encoding="utf-8")
+    expansion.lexicon.cache_clear()
     cache = Path(__file__).resolve().parent / "out" / "features.npz"
     cache.parent.mkdir(exist_ok=True)
     splits = {s: featurize_cached(assistant, bank.load(s), cache.with_name(f"features-{s}.npz")) for s in ("train", "dev", "test")}

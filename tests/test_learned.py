@@ -181,3 +181,22 @@ def test_the_language_is_learned(question, english):
     from traite_qa.understand import is_english
 
     assert is_english(question) is english
+
+
+def test_the_english_lexicon_is_a_small_json_table_of_document_words():
+    """Learned from the encoder (eval/train_lexicon.py): English words that are
+    not the document's, each with words the document really has."""
+    from traite_qa.search.expansion import LEXICON_FILE, lexicon
+
+    raw = MODELS.joinpath(LEXICON_FILE).read_bytes()
+    assert len(raw) < 3 * 1024 * 1024 and not raw.startswith(b"\x80")
+    meta = json.loads(raw)
+    assert 0.8 <= meta["cut"] < 1 and 1 <= meta["top"] <= 3
+    source = (REPO / "index" / "source" / "cncdh-evaluation-pna-traite-2019-2021.txt").read_text(encoding="utf-8").lower()
+    document_words = set(re.findall(r"[^\W\d_]{3,}", source))
+    words = lexicon()
+    assert len(words) > 1000
+    assert all(re.fullmatch(r"[a-z]{3,}", w) and w not in document_words for w in words)
+    assert all(1 <= len(v) <= meta["top"] and set(v) <= document_words for v in words.values())
+    # Common words of the users' English, looked up as the document writes them.
+    assert "victimes" in words["victims"] and "enfants" in words["children"]

@@ -3,6 +3,9 @@ intents and follow-ups, the evidence gate's answer types, query expansion."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from traite_qa.answer.gate import Gate
@@ -11,6 +14,8 @@ from traite_qa.settings import Settings, Tuning
 from traite_qa.text import sentence_spans
 from traite_qa.types import Route, Status
 from traite_qa.understand import ReferenceFinder, Understander, answer_type, is_english, satisfies
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +159,11 @@ def test_english_detection():
 
 
 def test_expansion_adds_document_words_to_the_lexical_query():
-    assert "mineurs" in expand("Can children be protected?", english=True)
+    added = expand("Can children be protected?", english=True).split("?", 1)[1].split()
+    assert "enfants" in added
+    source = (ROOT / "index" / "source" / "cncdh-evaluation-pna-traite-2019-2021.txt").read_text(encoding="utf-8").lower()
+    assert added and all(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", source) for w in added)
+    assert expand("Can children be protected?", english=False) == "Can children be protected?"  # French: no lexicon
     assert "titre séjour" in expand("Peut-on obtenir des papiers ?", english=False)
     assert expand("Où en est la mesure 16 ?", english=False) == "Où en est la mesure 16 ?"
 

@@ -117,7 +117,8 @@ def _stemmer():
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
+def stopwords() -> frozenset[str]:
+    """bm25s's French stopwords, folded."""
     from bm25s.stopwords import STOPWORDS_FRENCH
 
     return frozenset(fold(w) for w in STOPWORDS_FRENCH)
@@ -125,7 +126,7 @@ def _stopwords() -> frozenset[str]:
 
 def analyze(text: str) -> list[str]:
     """Folded, stopword-free French stems: 'Les préfectures' -> ['prefectur']."""
-    tokens = [t for t in _TOKEN_RE.findall(fold(text)) if t not in _stopwords()]
+    tokens = [t for t in _TOKEN_RE.findall(fold(text)) if t not in stopwords()]
     return _stemmer().stemWords(tokens)
 
 
