@@ -49,7 +49,6 @@ def _cues() -> dict:
         "summary_request": phrase_pattern(c["summary_request"]),
         "strong_status": phrase_pattern(c["status"]["strong"]),
         "done": phrase_pattern(c["status"]["done"]),
-        "done_verbs": re.compile(r"\b(?:" + "|".join(c["status"]["done_verbs"]) + r")"),
         "recommendation": re.compile(r"\b(?:" + "|".join(c["recommendation"]) + r")\b"),
         "why": re.compile(r"\b(?:" + "|".join(c["why"]) + r")\b"),
     }
@@ -72,7 +71,7 @@ def read_form(core: str, listing: bool = False) -> Form:
         summary=bool(cues["summary_request"].search(folded)),
         status=strong or bool(cues["done"].search(folded)),
         strong_status=strong,
-        done=bool(cues["done"].search(folded) or cues["done_verbs"].search(folded)),
+        done=bool(cues["done"].search(folded)),
         recommendation=bool(cues["recommendation"].search(folded)),
         why=bool(cues["why"].search(folded)),
         topic_words=topic,
