@@ -201,7 +201,7 @@ def test_english_search_framing(assistant):
     answer = _ask(assistant, "How are child victims of trafficking protected?")
     assert answer.language == "en"
     if answer.status == "answered":
-        assert answer.answer.startswith(("According to", "**Yes", "**No", "**Partly", "The document does not allow"))
+        assert answer.answer.startswith(("What my search finds", "**Yes", "**No", "**Partly", "The document does not allow"))
     else:
         assert answer.answer.startswith(("I find no answer", "I have no confident answer"))
 

@@ -73,7 +73,7 @@ def test_current_format_inline_footnotes_are_collapsed_under_their_quote(evaluat
 def test_a_footnote_cited_without_quote_is_a_collapsed_link(evaluation):
     note = {**citation(evaluation, 16), "kind": "footnote", "footnote": 3, "marker": "Note 3", "quotes": [],
             "text": "La présente évaluation se fonde sur des sources diverses."}
-    text = "En résumé, d'après l'évaluation de la CNCDH :\n- « Le deuxième plan fait l'objet de la présente évaluation. » [Préambule 4] [Note 3]"
+    text = "Ce que ma recherche retient de l'évaluation de la CNCDH :\n- « Le deuxième plan fait l'objet de la présente évaluation. » [Préambule 4] [Note 3]"
     html = render.answer_html(answer(text, [citation(evaluation, 16, marker="Préambule 4"), note]), 0)
     assert '<details class="tqa-fn"><summary>Note 3</summary><div class="tqa-fn-text">La présente évaluation' in html
     assert ">Note 3</button>" not in html  # not a chip as well
@@ -81,7 +81,7 @@ def test_a_footnote_cited_without_quote_is_a_collapsed_link(evaluation):
 
 
 def test_topic_list_items_keep_bold_status_and_chip(evaluation):
-    text = ("Les mesures du plan les plus proches de votre question, de la plus proche à la moins proche :\n"
+    text = ("Les mesures du plan que ma recherche classe en tête pour votre question, dans l'ordre :\n"
             "- **Mesure 26** « Créer des centres sécurisés » — partiellement réalisée : « Cette mesure a été réalisée. » [Mesure 26]")
     html = render.answer_html(answer(text, [citation(evaluation, 26)], intent="topic_list"), 0)
     assert "<li><strong>Mesure 26</strong> « Créer des centres sécurisés » — partiellement réalisée" in html

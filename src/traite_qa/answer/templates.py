@@ -76,17 +76,22 @@ PER_MEASURE = {
 }
 SHARED = {"fr": " (évaluée avec la mesure {shared})", "en": " (assessed together with measure {shared})"}
 
-# Retrieval answers: where the quotes come from.
+# Retrieval answers: where the quotes come from, said of the search. "D'après
+# la mesure 4 (non réalisée) :" read as the answer when the search had picked
+# the wrong measure, and blind readers flagged it as false (fresh2, dev).
 ACCORDING = {
-    "fr": {"measure": "D'après la mesure {n} « {title} » ({status}) :", "footnote": "D'après la note {n} :",
-           "preamble": "D'après le préambule de l'évaluation :", "conclusion": "D'après le bilan de la CNCDH :",
-           "table": "D'après l'annexe 2 :", "acronym": "D'après l'annexe 1 :", "many": "D'après l'évaluation de la CNCDH :"},
-    "en": {"measure": "According to measure {n} « {title} » ({status}), quoted in French:",
-           "footnote": "According to footnote {n}, quoted in French:",
-           "preamble": "According to the evaluation's preamble, quoted in French:",
-           "conclusion": "According to the CNCDH's conclusion, quoted in French:",
-           "table": "According to annex 2, quoted in French:", "acronym": "According to annex 1:",
-           "many": "According to the CNCDH's evaluation, quoted in French:"},
+    "fr": {"measure": "Ce que ma recherche trouve dans la mesure {n} « {title} » ({status}) :",
+           "footnote": "Ce que ma recherche trouve dans la note {n} :",
+           "preamble": "Ce que ma recherche trouve dans le préambule de l'évaluation :",
+           "conclusion": "Ce que ma recherche trouve dans le bilan de la CNCDH :",
+           "table": "Ce que ma recherche trouve dans l'annexe 2 :", "acronym": "Ce que ma recherche trouve dans l'annexe 1 :",
+           "many": "Ce que ma recherche trouve dans l'évaluation de la CNCDH :"},
+    "en": {"measure": "What my search finds in measure {n} « {title} » ({status}), quoted in French:",
+           "footnote": "What my search finds in footnote {n}, quoted in French:",
+           "preamble": "What my search finds in the evaluation's preamble, quoted in French:",
+           "conclusion": "What my search finds in the CNCDH's conclusion, quoted in French:",
+           "table": "What my search finds in annex 2, quoted in French:", "acronym": "What my search finds in annex 1:",
+           "many": "What my search finds in the CNCDH's evaluation, quoted in French:"},
 }
 YES_NO = {
     "fr": {"oui": "**Oui.**", "non": "**Non.**", "en partie": "**En partie.**",
@@ -97,42 +102,46 @@ YES_NO = {
 STATUS_OF_CITED = {"fr": "Statut des mesures citées : {items}.", "en": "Status of the measures cited: {items}."}
 
 # Topic lists and synthesis.
-# The leads describe the ranking, never the document: "related to your
+# The leads describe the search, never the document: "related to your
 # question" was a claim that the listed measures are on the topic, which the
-# ranking does not verify (its precision on the bank is ~0.65).
+# ranking does not verify (its precision on the bank is ~0.65); "the closest
+# to your question" was read as a claim too, and flagged false where a
+# better measure was missing (dev judges).
 TOPIC_LEAD = {
-    "fr": "Les mesures du plan les plus proches de votre question, de la plus proche à la moins proche{within} :",
-    "en": "The plan's measures closest to your question, closest first{within}:",
+    "fr": "Les mesures du plan que ma recherche classe en tête pour votre question, dans l'ordre{within} :",
+    "en": "The plan's measures my search ranks first for your question, in order{within}:",
 }
 # A count of the measures listed, not a claim that the plan has exactly that
 # many on the topic: which measures "concern" a topic is the ranking's call.
 TOPIC_COUNT = {
-    "fr": "Je retiens {n} mesure{s} du plan proche{s} de votre question{within} :",
-    "en": "I list {n} measure{s} of the plan close to your question{within}:",
+    "fr": "Ma recherche retient {n} mesure{s} du plan pour votre question{within} :",
+    "en": "My search keeps {n} measure{s} of the plan for your question{within}:",
 }
 # No measure clears the ranking's calibrated cut: the closest are shown as
 # evidence, without saying that they are on the topic.
 TOPIC_UNSURE = {
-    "fr": "Je n'ai pas de liste sûre ; à vous de juger. Les mesures les plus proches de votre question :",
-    "en": "I have no confident list; judge for yourself. The measures closest to your question:",
+    "fr": "Je n'ai pas de liste sûre ; à vous de juger. Les mesures que ma recherche classe en tête :",
+    "en": "I have no confident list; judge for yourself. The measures my search ranks first:",
 }
 TOPIC_WITHIN = {"fr": " ({what})", "en": " ({what})"}
 # Said of the measures the ranking kept, which the filter leaves empty; the
 # closest ones follow with their own statuses, so the reader can check it.
 TOPIC_NONE = {
-    "fr": "Aucune des mesures les plus proches de votre question n'est {what}. Les plus proches, sans ce filtre :",
-    "en": "None of the measures closest to your question is {what}. The closest ones, without that filter:",
+    "fr": "Aucune des mesures que ma recherche classe en tête n'est {what}. Celles-ci, sans ce filtre :",
+    "en": "None of the measures my search ranks first is {what}. These, without that filter:",
 }
 TOPIC_ITEM = {"fr": "- **Mesure {n}** « {title} » (axe {axis}) — {status}{quote} {marker}",
               "en": "- **Measure {n}** « {title} » (axis {axis}) — {status}{quote} {marker}"}
-SYNTHESIS_LEAD = {"fr": "En résumé, d'après l'évaluation de la CNCDH :", "en": "In short, according to the CNCDH's evaluation (quoted in French):"}
+SYNTHESIS_LEAD = {"fr": "Ce que ma recherche retient de l'évaluation de la CNCDH :",
+                  "en": "What my search keeps from the CNCDH's evaluation (quoted in French):"}
 SYNTHESIS_MEASURES = {"fr": "Mesures qui illustrent ce point :", "en": "Measures that illustrate the point:"}
 SYNTHESIS_POINT = {"fr": "- mesure {n} ({status}) : « {quote} » {marker}",
                    "en": "- measure {n} ({status}): « {quote} » {marker}"}
 SYNTHESIS_ITEM = {"fr": "- mesure {n} « {title} » ({status}) {marker}", "en": "- measure {n} « {title} » ({status}) {marker}"}
 
 # Refusals that still show the closest passage.
-NOT_GIVEN = {"fr": {"closest": "Le passage le plus proche :"}, "en": {"closest": "The closest passage, quoted in French:"}}
+NOT_GIVEN = {"fr": {"closest": "Le passage que ma recherche classe en tête :"},
+             "en": {"closest": "The passage my search ranks first, quoted in French:"}}
 # The answerability model's doubt, with no verdict on the document: blind
 # readers took "I am not sure the document answers" as false above a quote
 # that did answer. The reader judges the passage.
