@@ -87,7 +87,7 @@ class RetrievalResponder:
         words is in the document ("Résume le document en 5 points"), it is
         answered from the bilan whatever the model says of its sentences."""
         off_topic = probs["offtopic"] >= self.answerability.offtopic_threshold
-        if broad and self.vocabulary_gap(query).n_absent == 0:
+        if broad and self.vocabulary_gap(query, strict=True).n_absent == 0:
             return False
         return off_topic or probs["answerable"] < self.answerability.thresholds.get(query.language, 0.5)
 
@@ -103,8 +103,8 @@ class RetrievalResponder:
         x, _ = self.learned_features(query)
         return x, self.ranker.scores(x)
 
-    def vocabulary_gap(self, query: Query) -> VocabularyGap:
-        return vocabulary_gap(query, self.scorer.vocabulary, self.searcher.data.source)
+    def vocabulary_gap(self, query: Query, strict: bool = False) -> VocabularyGap:
+        return vocabulary_gap(query, self.scorer.vocabulary, self.searcher.data.source, strict)
 
     def learned_evidence(self, query: Query, hits: list[Hit] | None = None, kind: str | None = None):
         """(every chunk's hit, sentences best first, P(answerable), P(off-topic) vs near-domain).
@@ -168,7 +168,7 @@ class RetrievalResponder:
                 # otherwise only the doubt. Blind readers flagged the plain
                 # refusal as false twice, on questions whose words the document
                 # mostly has (absent shares 0.18 and 0.5) and which it answers.
-                plain = kind == OFF_TOPIC and self.vocabulary_gap(query).absent_share > 0.5
+                plain = kind == OFF_TOPIC and self.vocabulary_gap(query, strict=True).absent_share > 0.5
                 return self.refuse(query, top, ranked, Refusal(kind, "", note, plain=plain), note)
         subject = self._subject(query, top, chosen)
         if subject is not None:
