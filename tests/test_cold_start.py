@@ -1,7 +1,8 @@
 """Cold start: the Assistant answers structured questions (status, acronyms,
 counts) from the index alone, while the query encoder is still loading; only
 questions that need retrieval wait for it. And loading an index imports no
-model library (torch, sentence-transformers, transformers)."""
+model library (torch, sentence-transformers, transformers), nor LightGBM (~1 s
+with the scikit-learn and SciPy it imports) before a retrieval answer needs it."""
 
 from __future__ import annotations
 
@@ -73,8 +74,8 @@ from traite_qa import Assistant
 assistant = Assistant.load()
 answer = assistant.ask("Où en est la mesure 16 ?")
 # (langchain is imported: loading re-chunks the document to check the index's chunks.)
-print(json.dumps({"status": answer.status, "heavy": sorted(m for m in ("torch", "sentence_transformers", "transformers")
-                  if m in sys.modules)}))
+print(json.dumps({"status": answer.status, "heavy": sorted(m for m in ("torch", "sentence_transformers", "transformers",
+                  "lightgbm", "sklearn") if m in sys.modules)}))
 """
 
 

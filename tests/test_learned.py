@@ -46,6 +46,30 @@ def test_the_feature_names_match_the_code():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("question", ["Combien de centres d'hébergement par région ?", "Quand la Miprof a-t-elle été créée ?",
+                                      "Quel budget pour les associations en euros ?", "formation des magistrats", "Et ?"])
+def test_the_cached_feature_columns_are_the_per_sentence_formulas(assistant, question):
+    """Word overlap goes through an inverted index and the value-kind column is
+    cached per kind (speed): both equal the formulas applied to every sentence."""
+    from traite_qa.search.expansion import expand
+    from traite_qa.text import analyze
+    from traite_qa.understand import satisfies
+
+    features = assistant.retrieval.features
+    query = assistant.understand(question)
+    words = set(analyze(expand(query.core, query.english)))
+    weight = sum(features.idf(w) for w in words) or 1.0
+    for sets, table in ((features.sentence_words, features._sentence_sets), (features.chunk_words, features._chunk_sets),
+                        (features.header_words, features._header_sets)):
+        expected = np.array([sum(features.idf(w) for w in words & ws) / weight for ws in sets], np.float32)
+        assert np.array_equal(table.shares(words, weight, features.idf), expected)
+    for kind in ("money", "count", "date"):
+        column = [float(satisfies(kind, [x])) for x in features.texts]
+        assert np.array_equal(features.type_ok(kind), np.array(column, np.float32))
+        assert features.type_ok(kind) is features.type_ok(kind)
+
+
+@pytest.mark.slow
 def test_training_the_ranker_is_deterministic(assistant):
     """The same questions give the same model, byte for byte (one thread, fixed seed)."""
     import sys

@@ -153,6 +153,19 @@ def test_unknown_places_are_refused_known_ones_are_not(source):
     assert gate.unknown_place("Peux-tu me traduire ce texte en allemand ?") is None  # a language, not a country
 
 
+def test_the_unknown_places_scan_is_the_plain_scan_and_runs_once_per_document(source):
+    """Names are tested as substrings before their word patterns run (speed):
+    the same list as running every pattern, computed once for two Gates."""
+    from traite_qa.answer.gate import _countries, _word
+    from traite_qa.text import fold
+
+    folded = fold(source)
+    plain = [n for group in _countries() if not any(_word(n).search(folded) for n in group) for n in sorted(group)]
+    first, second = Gate(source, set(), Tuning()), Gate(source, set(), Tuning())
+    assert [n for n, _ in first._unknown_places] == plain
+    assert second._unknown_places is first._unknown_places
+
+
 def test_english_detection():
     assert is_english("Can exploited children be taken somewhere safe?")
     assert is_english("What does OCRTEH stand for?")

@@ -303,3 +303,21 @@ def test_hit_header_names_its_place(searcher):
     assert hit.header.startswith("Axe 2 › Action 5 › Mesure 16")
     assert "[Non réalisée]" in hit.header
     assert not hit.text.startswith(hit.header)
+
+
+def test_hit_from_chunk_is_the_constructed_hit(searcher):
+    """from_chunk fills the frozen Hit without its __init__ (speed): it must
+    give what the constructor gives, every field set, and stay frozen."""
+    import dataclasses
+
+    for rank, chunk in enumerate(searcher.chunks, 1):
+        fast = Hit.from_chunk(chunk, 0.25, rank, pinned=rank % 2 == 0, dense=0.5, lexical=1.5)
+        built = Hit(id=chunk.id, kind=chunk.kind, measures=chunk.measures, statuses=chunk.statuses,
+                    footnote=chunk.footnote, acronym=chunk.acronym, title=chunk.title, status=chunk.status,
+                    axis=chunk.axis, action=chunk.action, header=chunk.header, text=chunk.body, footnotes=chunk.footnotes,
+                    span=(chunk.span.start, chunk.span.end), score=0.25, rank=rank, pinned=rank % 2 == 0, dense=0.5,
+                    lexical=1.5, chunk=chunk)
+        assert vars(fast) == vars(built) and fast == built
+    assert set(vars(Hit.from_chunk(searcher.chunks[0], 0.0, 1))) == {f.name for f in dataclasses.fields(Hit)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.score = 2.0

@@ -130,3 +130,11 @@ def analyze(text: str) -> list[str]:
     return _stemmer().stemWords(tokens)
 
 
+@lru_cache(maxsize=8192)
+def word_set(text: str) -> frozenset[str]:
+    """`analyze(text)` as a set, cached: the answerer's tables analyse every
+    chunk and sentence of the document (~0.2 s) for each Assistant built, and
+    the texts are the same each time (a few documents' worth are kept)."""
+    return frozenset(analyze(text))
+
+

@@ -94,6 +94,8 @@ class Assistant:
 
     def warm_up(self) -> None:
         self.searcher.warm_up()
+        if self.retrieval.learned:
+            self.retrieval.ranker.load()
 
     # ------------------------------------------------------------------ API
     def ask(self, question: str, history: list[dict] | None = None, *, status=None, axis=None) -> Answer:

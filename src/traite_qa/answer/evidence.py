@@ -12,7 +12,7 @@ import math
 
 from ..index import IndexData
 from ..settings import Tuning
-from ..text import analyze
+from ..text import word_set
 from ..types import Hit
 
 
@@ -23,7 +23,7 @@ class EvidenceScorer:
         self._row = {c.id: i for i, c in enumerate(data.chunks)}
         df: dict[str, int] = {}
         for chunk in data.chunks:
-            for word in set(analyze(chunk.body)):
+            for word in word_set(chunk.body):
                 df[word] = df.get(word, 0) + 1
         n = len(data.chunks)
         self._idf = {w: math.log(1 + n / d) for w, d in df.items()}
@@ -32,7 +32,7 @@ class EvidenceScorer:
         table_ = data.sentences
         # Analysed once at load: the hot path only intersects sets.
         self.sentence_words = [
-            frozenset(analyze(data.chunks[r].body[s:e])) for r, s, e in zip(table_.rows, table_.starts, table_.ends)
+            word_set(data.chunks[r].body[s:e]) for r, s, e in zip(table_.rows, table_.starts, table_.ends)
         ]
 
     def idf(self, word: str) -> float:

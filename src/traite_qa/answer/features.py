@@ -16,7 +16,7 @@ import numpy as np
 
 from ..index import IndexData
 from ..search.expansion import expand, lexicon
-from ..text import FOOTNOTE_MARKER_RE, URL_RE, analyze, fold
+from ..text import FOOTNOTE_MARKER_RE, URL_RE, analyze, fold, word_set
 from ..types import Hit, Query
 from ..understand import satisfies
 from ..vocabulary import negated
@@ -55,8 +55,11 @@ class SentenceFeatures:
         self.texts = [data.chunks[r].body[s:e] for r, s, e in zip(t.rows, t.starts, t.ends)]
         self.sentence_words = sentence_words
         self._row_of_id = {c.id: i for i, c in enumerate(data.chunks)}
-        self.chunk_words = [frozenset(analyze(c.body)) for c in data.chunks]
-        self.header_words = [frozenset(analyze(c.header)) for c in data.chunks]
+        self.chunk_words = [word_set(c.body) for c in data.chunks]
+        self.header_words = [word_set(c.header) for c in data.chunks]
+        self._sentence_sets = WordSets(sentence_words)
+        self._chunk_sets = WordSets(self.chunk_words)
+        self._header_sets = WordSets(self.header_words)
         self.numbers = [{_norm_number(n) for n in _NUMBER_RE.findall(FOOTNOTE_MARKER_RE.sub("", x))} for x in self.texts]
         self.static = np.zeros((self.n, len(STATIC)), dtype=np.float32)
         counts: dict[int, int] = {}
@@ -82,6 +85,10 @@ class SentenceFeatures:
                 if status in _STATUS_COLS:
                     row[10 + _STATUS_COLS[status]] = 1
             row[13] = float(bool(self.numbers[i]))
+        # Whether each sentence holds a value of a kind ("money", "count", "date"):
+        # filled on first use, once per kind (the regexes and number words cost
+        # ~20 ms over the 525 sentences, for every question asking a value).
+        self._type_ok: dict[str, np.ndarray] = {}
 
     def matrix(self, query: Query, vector: np.ndarray, hits: list[Hit]) -> np.ndarray:
         """(n sentences, len(FEATURES)) for this question; `hits` rank every chunk."""
@@ -97,10 +104,10 @@ class SentenceFeatures:
         words = set(analyze(expand(query.core, query.english)))
         weight = sum(self.idf(w) for w in words) or 1.0
         q_numbers = {_norm_number(n) for n in _NUMBER_RE.findall(query.core)}
-        lex_p = np.array([sum(self.idf(w) for w in words & cw) / weight for cw in self.chunk_words], np.float32)
-        lex_h = np.array([sum(self.idf(w) for w in words & hw) / weight for hw in self.header_words], np.float32)
+        lex_p = self._chunk_sets.shares(words, weight, self.idf)
+        lex_h = self._header_sets.shares(words, weight, self.idf)
         named = np.zeros(chunks, np.float32)
-        for i, c in enumerate(self.data.chunks):
+        for i, c in enumerate(self.data.chunks if query.measures else ()):
             if set(c.measures) & set(query.measures) and c.kind == "measure":
                 named[i] = 1
         out = np.zeros((self.n, len(FEATURES)), np.float32)
@@ -117,13 +124,13 @@ class SentenceFeatures:
         out[:, 8] = np.log1p(fused_rank)[r]
         out[:, 9] = pinned[r]
         out[:, 10] = named[r]
-        out[:, 11] = [sum(self.idf(w) for w in words & sw) / weight for sw in self.sentence_words]
+        out[:, 11] = self._sentence_sets.shares(words, weight, self.idf)
         out[:, 12] = lex_p[r]
         out[:, 13] = lex_h[r]
         if q_numbers:
             out[:, 14] = [float(bool(q_numbers & ns)) for ns in self.numbers]
         if query.answer_type:
-            out[:, 15] = [float(satisfies(query.answer_type, [x])) for x in self.texts]
+            out[:, 15] = self.type_ok(query.answer_type)
             out[:, 16 + ("money", "count", "date").index(query.answer_type)] = 1
         out[:, 19] = float(query.english)
         out[:, 20] = float(query.yes_no)
@@ -133,8 +140,38 @@ class SentenceFeatures:
         out[:, len(DYNAMIC):] = self.static
         return out
 
+    def type_ok(self, kind: str) -> np.ndarray:
+        """1 for the sentences holding a value of `kind`, else 0."""
+        column = self._type_ok.get(kind)
+        if column is None:  # two threads may both compute it: the same values
+            column = np.array([float(satisfies(kind, [x])) for x in self.texts], np.float32)
+            self._type_ok[kind] = column
+        return column
+
     def _row(self, hit: Hit) -> int:
         return self._row_of_id[hit.id]
+
+
+class WordSets:
+    """The word sets of some texts (sentences, passages, headings), and which
+    texts hold each word: a question's words are in few of them, and only
+    those need their overlap summed."""
+
+    def __init__(self, sets: list[frozenset[str]]):
+        self.sets = sets
+        self._holding: dict[str, list[int]] = {}
+        for i, words in enumerate(sets):
+            for w in words:
+                self._holding.setdefault(w, []).append(i)
+
+    def shares(self, words: set[str], weight: float, idf) -> np.ndarray:
+        """Each text's share of the question's word weight (IDF). The sum runs
+        over `words & the text's words` as it did over every text, in the same
+        order, so the floats are the same; a text sharing no word gets 0."""
+        out = np.zeros(len(self.sets), np.float32)
+        holding = sorted({i for w in words for i in self._holding.get(w, ())})
+        out[holding] = [sum(idf(w) for w in words & self.sets[i]) / weight for i in holding]
+        return out
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

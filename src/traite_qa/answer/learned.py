@@ -35,7 +35,7 @@ import numpy as np
 
 from ..index import IndexData
 from ..search import ranks
-from ..types import Evidence, Hit, Query
+from ..types import Query
 from .features import ANSWERABILITY_SHAPE, FEATURES, VocabularyGap
 
 CLASSES = ("answerable", "unanswerable", "offtopic")
@@ -95,20 +95,34 @@ class QueryAdapter:
 
 class SentenceRanker:
     def __init__(self, files: ModelFiles):
-        import lightgbm
-
-        self.booster = lightgbm.Booster(model_str=files.ranker_text)
+        self._text = files.ranker_text
+        self._booster = None
         self._lock = threading.Lock()
         names = files.meta["ranker"]["features"]
         if tuple(names) != RANKER_FEATURES:
             raise ValueError("the sentence ranker was trained on other features: run `make train`")
+
+    def load(self) -> None:
+        """Read the model now. Importing LightGBM takes ~1 s (it imports
+        scikit-learn, SciPy and pandas when installed), so it happens on the
+        first retrieval answer or warm-up, not when the Assistant is built: a
+        cold start's first structured answer (a status, an acronym) comes sooner."""
+        with self._lock:
+            self._loaded()
+
+    def _loaded(self):
+        if self._booster is None:
+            import lightgbm
+
+            self._booster = lightgbm.Booster(model_str=self._text)
+        return self._booster
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         # One prediction at a time: a LightGBM Booster shared by the chat's
         # worker threads gave answers that differed from the same question
         # asked alone (tests/test_load.py).
         with self._lock:
-            return self.booster.predict(features, num_threads=1)
+            return self._loaded().predict(features, num_threads=1)
 
 
 class Answerability:
@@ -171,16 +185,6 @@ def _shape(query, features, scores, gap: VocabularyGap, max_bm25) -> np.ndarray:
         float(s_cos.max() - np.median(s_cos)), float(features[order[:3], col("lex_s")].max()),
         float(features[order[:3], col("type_ok")].max()), gap.n_absent, float(gap.year_absent),
     ], np.float64)
-
-
-def evidence_of(data: IndexData, hits_by_id: dict[str, Hit], index: int, score: float, cosine: float,
-                lexical: float) -> Evidence | None:
-    t = data.sentences
-    chunk = data.chunks[int(t.rows[index])]
-    hit = hits_by_id.get(chunk.id)
-    if hit is None:
-        return None
-    return Evidence(hit, int(t.starts[index]), int(t.ends[index]), float(score), float(cosine), float(lexical))
 
 
 class TopicModel:

@@ -28,7 +28,7 @@ from .compose import Composer
 from .evidence import EvidenceScorer
 from .gate import NOT_FOUND, OFF_TOPIC, UNKNOWN_PLACE, Gate, Refusal
 from .features import SentenceFeatures, VocabularyGap, vocabulary_gap
-from .learned import Answerability, ModelFiles, QueryAdapter, SentenceRanker, answerability_features, evidence_of
+from .learned import Answerability, ModelFiles, QueryAdapter, SentenceRanker, answerability_features
 from .structured import MeasureResponder, UnknownReferenceResponder
 from .topics import MeasureCards
 
@@ -68,12 +68,17 @@ class RetrievalResponder:
         self._reference_only = [_reference_only(searcher.data.chunks[int(r)], searcher.data.chunks[int(r)].body[a:b])
                                 for r, a, b in zip(t.rows, t.starts, t.ends)]
         self._source_starts = [searcher.data.chunks[r].span.start + s for r, s in zip(t.rows, t.starts)]
+        # Per sentence, as plain Python values: the loop over every sentence of
+        # each answer reads them (numpy scalars cost ~1 ms more per question).
+        self._chunk_ids = [searcher.data.chunks[int(r)].id for r in t.rows]
+        self._spans = list(zip(t.starts.tolist(), t.ends.tolist()))
 
     # ------------------------------------------------------------ learned
-    def learned_features(self, query: Query):
+    def learned_features(self, query: Query, every: list[Hit] | None = None):
         """Feature rows of every indexed sentence for the question, and the
-        hits of every chunk (fused ranks, within the query's filters)."""
-        hits = self.searcher.retrieve(query, k=len(self.searcher.chunks))
+        hits of every chunk (fused ranks, within the query's filters), or
+        `every`, when the caller has already retrieved them."""
+        hits = every if every is not None else self.searcher.retrieve(query, k=len(self.searcher.chunks))
         vector = self.searcher.query_vector(query)
         x = self.features.matrix(query, vector, hits)
         if self.adapter is not None:
@@ -106,10 +111,11 @@ class RetrievalResponder:
     def vocabulary_gap(self, query: Query, strict: bool = False) -> VocabularyGap:
         return vocabulary_gap(query, self.scorer.vocabulary, self.searcher.data.source, strict)
 
-    def learned_evidence(self, query: Query, hits: list[Hit] | None = None, kind: str | None = None):
+    def learned_evidence(self, query: Query, hits: list[Hit] | None = None, kind: str | None = None,
+                         every: list[Hit] | None = None):
         """(every chunk's hit, sentences best first, P(answerable), P(off-topic) vs near-domain).
-        `hits` or `kind` narrow which passages may be quoted."""
-        x, all_hits = self.learned_features(query)
+        `hits` or `kind` narrow which passages may be quoted; `every`: as in `learned_features`."""
+        x, all_hits = self.learned_features(query, every)
         scores = self.ranker.scores(x)
         allowed = {h.id: h for h in (hits if hits is not None else all_hits) if kind is None or h.kind == kind}
         by_id = {h.id: h for h in all_hits}
@@ -119,24 +125,29 @@ class RetrievalResponder:
         ranked: list[Evidence] = []
         seen: set[int] = set()
         col_lex = 11
-        for i in sorted(range(len(scores)), key=lambda i: -scores[i]):
-            chunk_id = self.searcher.data.chunks[int(self.searcher.data.sentences.rows[i])].id
-            if chunk_id not in allowed or self._source_starts[i] in seen or self._reference_only[i]:
+        # Best first, ties in sentence order (a stable sort, as sorted() on -score was).
+        order = np.argsort(-scores, kind="stable").tolist()
+        score_of, cosine, lexical = scores.tolist(), x[:, 0].tolist(), x[:, col_lex].tolist()
+        for i in order:
+            hit = allowed.get(self._chunk_ids[i])
+            if hit is None or self._source_starts[i] in seen or self._reference_only[i]:
                 # Outside the filters, the same sentence in an overlapping chunk,
                 # or a note that is only a reference (a URL): never quoted as evidence.
                 continue
             seen.add(self._source_starts[i])
-            e = evidence_of(self.searcher.data, {chunk_id: allowed[chunk_id]}, i, scores[i], x[i, 0], x[i, col_lex])
-            if e is not None:
-                ranked.append(e)
+            start, end = self._spans[i]
+            ranked.append(Evidence(hit, start, end, score_of[i], cosine[i], lexical[i]))
         return list(by_id.values()), ranked, probs
 
     # ------------------------------------------------------------ answer
     def answer(self, query: Query) -> Answer:
         try:
-            hits = self.searcher.retrieve(query, k=SEARCH_DEPTH)
+            # Every chunk at once: the evidence's features rank them all, and the
+            # first SEARCH_DEPTH are what retrieve(k=SEARCH_DEPTH) returns.
+            every = self.searcher.retrieve(query, k=len(self.searcher.chunks))
         except UnknownReferenceError:
             return self.unknown.answer(query)
+        hits = every[:SEARCH_DEPTH]
         if query.route == Route.MEASURE_QUESTION and query.measures:
             wanted = set(query.measures)
             own = [h for h in hits if h.kind == "measure" and wanted & set(h.measures)]
@@ -144,11 +155,11 @@ class RetrievalResponder:
             hits = own + [h for h in hits if h.kind == "footnote" and h.footnote in notes]
             hits = hits or self.searcher.hits_for([cid for n in query.measures for cid in self.searcher.measure_chunk_ids(n)])
         named = query.route == Route.MEASURE_QUESTION and bool(query.measures)
-        return self._learned_answer(query, hits if named else None, named)
+        return self._learned_answer(query, hits if named else None, named, every)
 
-    def _learned_answer(self, query: Query, restrict: list[Hit] | None, named: bool) -> Answer:
+    def _learned_answer(self, query: Query, restrict: list[Hit] | None, named: bool, every: list[Hit]) -> Answer:
         kind = "measure" if query.route == Route.STATUS_SEARCH else None
-        all_hits, ranked, probs = self.learned_evidence(query, restrict, kind)
+        all_hits, ranked, probs = self.learned_evidence(query, restrict, kind, every)
         chosen = choose(ranked, self.tuning, scorer=self.scorer, margin=self.learned_margin)
         top = _passages_of(ranked, self.tuning.evidence_passages)
         if not chosen:

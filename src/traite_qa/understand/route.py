@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from ..document import Evaluation
 from ..text import STOPWORDS, analyze, fold
@@ -35,9 +36,7 @@ class Router:
         self.finder = ReferenceFinder(evaluation)
         self._acronyms = {fold(a.acronym).upper() for a in evaluation.acronyms}
         self._acronym_forms = {fold(a.acronym).upper(): a.acronym for a in evaluation.acronyms}
-        texts = list(_texts(evaluation))
-        self._accents = accent_table(texts)
-        self._initials = initials_table(texts)
+        self._accents, self._initials = _word_tables(tuple(_texts(evaluation)))
 
     def read(self, text: str) -> Query:
         # Capitals typed for emphasis are not acronyms: only the document's own are kept.
@@ -95,6 +94,13 @@ class Router:
         titles += [self.evaluation.action(a).label for a in refs.actions if 1 <= a <= n_actions]
         scope = {w for t in titles for w in analyze(t)}
         return tuple(w for w in topic if w not in scope)
+
+
+@lru_cache(maxsize=4)
+def _word_tables(texts: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """The accent and initials tables of a document's texts, built once per
+    document (~0.5 s) rather than for every Searcher loaded; read only."""
+    return accent_table(texts), initials_table(texts)
 
 
 def _texts(evaluation: Evaluation):
