@@ -34,6 +34,8 @@ SOURCES = [
      "the assistant on the bank's dev and test splits (test as aggregates), per kind, language and style"),
     ("fresh2.json", "Sealed fresh set", "sealed-fresh-set", "python -m eval.bank score --split fresh2 --json",
      "200 questions written blind after the learned parts were built, scored once (aggregates only)"),
+    ("fresh3.json", "Second sealed fresh set", "second-sealed-fresh-set", "python -m eval.bank score --split fresh3 --json",
+     "192 questions written blind by three new writers on 2026-12-06 and scored once, at that session's end (aggregates only)"),
     ("judged.json", "Blind judges", "blind-judges", "python -m eval.judge tally DIR...",
      "usefulness (0-2) and answers with a false statement in the assistant's own words, as judged by readers "
      "who saw only the document, the question and the answer"),
@@ -181,7 +183,8 @@ def accuracy_sentence(out: Path) -> str:
         except (OSError, ValueError):
             return None
 
-    bank, judged, fresh = load("bank.json"), load("judged.json"), load("fresh2.json")
+    bank, judged = load("bank.json"), load("judged.json")
+    fresh = load("fresh3.json") or load("fresh2.json")
     if not bank:
         return "Not measured yet: run `make test`."
     test = bank["test"]["overall"]
@@ -191,7 +194,7 @@ def accuracy_sentence(out: Path) -> str:
              f"questions are refused, and {test['unanswerable_refused']:.0%} of those the document cannot answer are."]
     if fresh:
         o = fresh["overall"]
-        parts.append(f"On a sealed set of {o['n']} more, {o['accuracy']:.0%} are right.")
+        parts.append(f"On a sealed set of {o['n']} more, written blind and never trained or tuned on, {o['accuracy']:.0%} are right.")
     if judged:
         for name, j in judged.items():
             if j.get("judged") and "round" not in name:  # the latest round
