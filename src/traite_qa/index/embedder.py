@@ -103,6 +103,12 @@ class BaseEmbedder:
                 self._load()
                 self._loaded = True
 
+    def page_in(self) -> int:
+        """Map the model's memory-mapped weights into the process now (a
+        server's start-up, so its RSS does not grow as questions meet new
+        words); returns the bytes covered. Only E5Torch maps its weights."""
+        return 0
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._run(texts, is_query=True, progress=False)
 
@@ -227,6 +233,10 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                     self._model = self._load_sentence_transformer(self._path)
         return self._model
 
+    def page_in(self) -> int:
+        self.warm_up()
+        return self._lite.page_in() if self._lite is not None else 0
+
     @property
     def dimension(self) -> int:
         self.warm_up()
@@ -297,6 +307,9 @@ class DualEmbedder:
 
     def warm_up(self) -> None:
         self.queries.warm_up()
+
+    def page_in(self) -> int:
+        return self.queries.page_in()
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.queries.embed_queries(texts)

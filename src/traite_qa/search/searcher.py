@@ -28,6 +28,7 @@ from ..index import (
     load_index,
     load_or_build,
     make_embedder,
+    pin_mmap_threshold,
     set_search_threads,
 )
 from ..settings import Settings
@@ -89,8 +90,16 @@ class Searcher:
         return cls(data, embedder, settings)
 
     def warm_up(self) -> None:
+        """Ready a long-running process (the chat server, the MCP server) to
+        answer: the query encoder loaded and run once. And so that its RSS
+        does not grow with the first thousand questions (eval/abuse.py): the
+        model's mapped weights read in whole, and glibc's mmap threshold
+        pinned (index/allocator.py). Both process-wide; one-shot commands do
+        without them."""
+        pin_mmap_threshold()
         self.embedder.warm_up()
         self._embed("warm up")
+        self.embedder.page_in()
 
     # ----------------------------------------------------------------- API
     def search(
