@@ -29,11 +29,14 @@ def code_lines(path: Path) -> int:
     n, in_doc = 0, False
     for line in path.read_text(encoding="utf-8").splitlines():
         s = line.strip()
-        if s.startswith(('"""', "'''")):
-            if not (len(s) > 3 and s.endswith(('"""', "'''"))):
-                in_doc = not in_doc
+        if in_doc:
+            # A docstring closes where its quotes are, often at the end of a text line.
+            in_doc = not ('"""' in s or "\'\'\'" in s)
             continue
-        if in_doc or not s or s.startswith("#"):
+        if s.startswith(('"""', "'''")):
+            in_doc = not (len(s) > 3 and s.endswith(('"""', "'''")))
+            continue
+        if not s or s.startswith("#"):
             continue
         n += 1
     return n

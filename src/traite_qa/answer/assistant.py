@@ -92,8 +92,8 @@ class Assistant:
             generator = Generator(searcher.settings, evaluation=searcher.evaluation)
         return cls(searcher, generator)
 
-    def warm_up(self) -> None:
-        self.searcher.warm_up()
+    def warm_up(self, page_in: bool = True) -> None:
+        self.searcher.warm_up(page_in)
         if self.retrieval.learned:
             self.retrieval.ranker.load()
 

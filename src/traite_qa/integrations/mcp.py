@@ -87,7 +87,7 @@ class _Loader:
             self.progress.wake()
         if self._assistant is not None:
             try:  # the model too, while the client gets ready; a failure resurfaces (as a tool error) in search
-                self._assistant.warm_up()
+                self._assistant.warm_up(page_in=False)
             except Exception:  # noqa: BLE001
                 pass
 

@@ -89,17 +89,19 @@ class Searcher:
         set_search_threads(settings.search_threads)
         return cls(data, embedder, settings)
 
-    def warm_up(self) -> None:
+    def warm_up(self, page_in: bool = True) -> None:
         """Ready a long-running process (the chat server, the MCP server) to
         answer: the query encoder loaded and run once. And so that its RSS
         does not grow with the first thousand questions (eval/abuse.py): the
         model's mapped weights read in whole, and glibc's mmap threshold
         pinned (index/allocator.py). Both process-wide; one-shot commands do
-        without them."""
+        without them. `page_in=False`: a warm-up in a daemon thread (MCP), which
+        must not still be reading 384 MB when its process exits."""
         pin_mmap_threshold()
         self.embedder.warm_up()
         self._embed("warm up")
-        self.embedder.page_in()
+        if page_in:
+            self.embedder.page_in()
 
     # ----------------------------------------------------------------- API
     def search(
