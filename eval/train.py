@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import adapter, bank
-from .train_lexicon import LEXICON_FILE, train_lexicon
+from .train_lexicon import train_lexicon
 from .train_route import train_language, train_route
 from .train_topics import history, train_topics
 
@@ -277,6 +277,7 @@ def choose_margin(items: list[Item], scores: list[np.ndarray]) -> float:
 def main(argv: list[str]) -> int:
     from traite_qa import Assistant, Settings
     from traite_qa.search import expansion
+    from traite_qa.search.expansion import LEXICON_FILE
 
     # The route and language classifiers first: what they read decides the features below.
     by_split = {s: bank.load(s) for s in ("train", "dev", "test")}

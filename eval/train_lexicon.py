@@ -29,13 +29,17 @@ from . import bank
 VOCABULARY = 50_000
 CUTS = (0.94, 0.92, 0.90, 0.88, 0.86)
 TOPS = (1, 2, 3)
-LEXICON_FILE = "lexicon.json"
+
+
+def _words(text: str) -> set[str]:
+    """Lower-case words of three letters or more."""
+    return set(re.findall(r"[^\W\d_]{3,}", text.lower()))
 
 
 def _document_words(text: str) -> list[str]:
     from traite_qa.text import fold, stopwords
 
-    return sorted({w for w in re.findall(r"[^\W\d_]{3,}", text.lower()) if fold(w) not in stopwords()})
+    return sorted(w for w in _words(text) if fold(w) not in stopwords())
 
 
 def _english_words(exclude: set[str]) -> list[str]:
@@ -100,7 +104,7 @@ def train_lexicon(assistant, splits: dict[str, list[bank.BankQuestion]]) -> tupl
     text = bank.source_text()
     french = _document_words(text)
     # Not a word the document has, stopwords included ("les", "des" are in wordfreq's English too).
-    english = _english_words(set(re.findall(r"[^\W\d_]{3,}", text.lower())))
+    english = _english_words(_words(text))
     idx, sims = neighbours(assistant.searcher.embedder, english, french, max(TOPS))
     report, best = {"lexicon_vocabulary": {"english": len(english), "french": len(french)}}, None
     for cut in CUTS:
