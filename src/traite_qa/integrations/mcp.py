@@ -70,10 +70,19 @@ class _Loader:
         self._error: TraiteQAError | str | None = None
         self._done = threading.Event()
         self.progress = BuildProgress()
+        self._thread: threading.Thread | None = None
         if assistant is not None:
             self._done.set()
         else:
-            threading.Thread(target=self._load, args=(settings,), name="traite-qa-load", daemon=True).start()
+            self._thread = threading.Thread(target=self._load, args=(settings,), name="traite-qa-load", daemon=True)
+            self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the load and warm-up before the process exits: a daemon
+        thread still inside torch or LightGBM at interpreter shutdown aborts
+        the process ("terminate called without an active exception" on stderr)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _load(self, settings: Settings) -> None:
         try:
@@ -107,6 +116,10 @@ class _Loader:
 
 
 def build_server(settings: Settings | None = None, assistant: Assistant | None = None) -> MCPServer:
+    return _build(settings, assistant)[0]
+
+
+def _build(settings: Settings | None, assistant: Assistant | None) -> tuple[MCPServer, _Loader]:
     settings = settings or (assistant.settings if assistant else Settings.from_env())
     loader = _Loader(settings, assistant)
     # The structure alone (a parse, ~0.1 s): the input bounds, and the resources,
@@ -247,7 +260,7 @@ def build_server(settings: Settings | None = None, assistant: Assistant | None =
             f"Passages :\n\n{passages}\n\nQuestion : {question}"
         )
 
-    return server
+    return server, loader
 
 
 def _found(fn):
@@ -284,7 +297,7 @@ def serve(settings: Settings | None = None) -> None:
     # bm25s sets its own logger to DEBUG ("Building index from tokens" at every
     # load): on an MCP server's stderr, only real warnings.
     logging.getLogger("bm25s").setLevel(logging.WARNING)
-    server = build_server(settings)
+    server, loader = _build(settings, None)
 
     async def run():
         from mcp.server.stdio import stdio_server
@@ -295,7 +308,10 @@ def serve(settings: Settings | None = None) -> None:
                 CheckedLines(read_stream, write_stream), write_stream, server._lowlevel_server.create_initialization_options()
             )
 
-    anyio.run(run)
+    try:
+        anyio.run(run)
+    finally:
+        loader.join(timeout=120)  # a first build can take minutes; past that, exit anyway
 
 
 def _call(fn):
