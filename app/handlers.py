@@ -11,6 +11,7 @@ the answer is final. `restore` re-renders a conversation the browser kept
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 
@@ -30,6 +31,19 @@ log = logging.getLogger("traite_qa_app")
 SEARCH_HINT_COSINE = 0.82
 
 
+_WIDE = re.compile(r"[^\x00-\xff]")
+
+
+def latin1(html: str) -> str:
+    """`html` with every character past U+00FF as a numeric reference. Gradio
+    keeps each session's last outputs until the session goes; CPython stores
+    a string at the width of its widest character, so one 👍 made a restored
+    conversation's HTML 4 bytes a character (issue 23: +0.5 MB a session).
+    The browser shows the same text: references are decoded in text,
+    attributes and textareas alike."""
+    return _WIDE.sub(lambda m: f"&#{ord(m.group())};", html)
+
+
 class Handlers:
     def __init__(self, state: AppState):
         self.state = state
@@ -41,8 +55,8 @@ class Handlers:
     def render_chat(self, turns):
         comment_chars = self.settings.feedback_comment_chars
         render_id = secrets.token_hex(6)
-        return (render.conversation_html(turns, comment_chars, render_id),
-                render.sources_html(turns, self.notes, self.state.evaluation))
+        return (latin1(render.conversation_html(turns, comment_chars, render_id)),
+                latin1(render.sources_html(turns, self.notes, self.state.evaluation)))
 
     def respond(self, message, turns, axis, status):
         """One chat turn. Outputs: outbox, conversation, sources, turns, live text, record."""

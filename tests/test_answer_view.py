@@ -244,3 +244,19 @@ def test_retours_view_only_for_this_machine_or_the_token():
     assert not operator_request(request("127.0.0.1"), "s3cret")
     assert operator_request(request("203.0.113.5", "Bearer s3cret"), "s3cret")
     assert not operator_request(request("203.0.113.5", "Bearer wrong"), "s3cret")
+
+
+def test_session_html_is_one_byte_a_character_and_reads_the_same(evaluation):
+    """Gradio keeps a session's last outputs: the chat's HTML is kept at one
+    byte a character (the 👍/👎 and any quote's ’ or œ as references), with
+    the same text once the browser decodes it (issue 23)."""
+    from traite_qa_app.handlers import latin1
+
+    turns = [{"question": "Où en est la mesure 16 ? 🙂", "answer": answer("L’œuvre… « x »", [citation(evaluation, 16)],
+                                                                     answer_id="ans-0123456789abcdef0123")}]
+    html = render.conversation_html(turns) + render.sources_html(turns)
+    assert max(map(ord, html)) > 0xFFFF  # the emoji buttons: 4 bytes a character as it stands
+    compact = latin1(html)
+    assert max(map(ord, compact)) <= 0xFF and "&#128077;" in compact
+    assert unescape(compact) == unescape(html)
+    assert "€" not in latin1("5 € & <b>x</b>") and unescape(latin1("5 € & <b>x</b>")) == "5 € & <b>x</b>"
