@@ -36,12 +36,14 @@ SOURCES = [
      "200 questions written blind after the learned parts were built, scored once (aggregates only)"),
     ("fresh3.json", "Second sealed fresh set", "second-sealed-fresh-set", "python -m eval.bank score --split fresh3 --json",
      "192 questions written blind by three new writers on 2026-12-06 and scored once, at that session's end (aggregates only)"),
+    ("fresh4.json", "Third sealed fresh set", "third-sealed-fresh-set", "python -m eval.bank score --split fresh4 --json",
+     "194 questions written blind by three more new writers, one session later, and scored once at its end (aggregates only)"),
     ("judged.json", "Blind judges", "blind-judges", "python -m eval.judge tally DIR...",
      "usefulness (0-2) and answers with a false statement in the assistant's own words, as judged by readers "
      "who saw only the document, the question and the answer"),
     ("train.json", "Learned parts", "learned-parts", "make train",
      "the sentence ranker (answer-sentence recall, learned against the hand-weighted score) and the "
-     "answerability model (refusal rates at the dev-chosen cuts) on train, dev and test"),
+     "answerability model (refusal rates at cuts set out of fold on train + dev) on dev and test"),
     ("ablation.json", "Each learned part on and off", "ablation", "python -m eval.ablation",
      "the bank's dev and test with the hand rules, the learned parts with the gate's checks, and the learned parts alone"),
     ("arith.json", "Arithmetics", "arithmetics", "python -m eval.arith write",
@@ -184,7 +186,7 @@ def accuracy_sentence(out: Path) -> str:
             return None
 
     bank, judged = load("bank.json"), load("judged.json")
-    fresh = load("fresh3.json") or load("fresh2.json")
+    fresh = load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
     if not bank:
         return "Not measured yet: run `make test`."
     test = bank["test"]["overall"]

@@ -62,3 +62,16 @@ def test_no_figure_is_not_claimed_above_a_quote_that_gives_one():
     plain = Answer("q", "no_evidence", "Les passages les plus proches ne donnent pas de chiffre.\n- « Le centre est ouvert. » [Mesure 26]",
                    (Citation(hit.__class__(**{**hit.__dict__, "text": "Le centre est ouvert."}), "Mesure 26", ("Le centre est ouvert.",)),))
     assert framing_problems(plain, None) == []
+
+
+def test_the_cncdh_recommends_only_above_quotes_that_recommend():
+    lead = "Sur la mesure 20 « Renforcer le rôle des préfectures » (partiellement réalisée), la CNCDH recommande :"
+    false = (f"{lead}\n- « Il convient de noter que les statistiques mélangent les motifs. » [Mesure 20]\n"
+             "- « La CNCDH recommande de les distinguer. » [Mesure 20]")
+    assert any("recommends nothing" in p for p in framing_problems(_answer(false), evaluation=None))
+    english = ("On measure 20 « Renforcer le rôle des préfectures » (partly done), the CNCDH recommends (quoted in French):\n"
+               "- « Le cas échéant, la victime doit en être informée. » [Mesure 20]")
+    assert framing_problems(_answer(english), evaluation=None)
+    true = (f"{lead}\n- « La CNCDH recommande de distinguer les motifs. » [Mesure 20]\n"
+            "- « Elle préconise un suivi annuel. » [Mesure 20]\nStatut des mesures citées : mesure 20.")
+    assert framing_problems(_answer(true), evaluation=None) == []

@@ -171,6 +171,10 @@ def test_english_detection():
     assert is_english("What does OCRTEH stand for?")
     assert not is_english("Que signifie OCRTEH ?")
     assert not is_english("OCRTEH ?")
+    # Short questions: the model also learns from questions' first words; the
+    # document's acronyms carry no language of their own.
+    assert is_english("Who runs GRETA?") and is_english("Is MNR done?")
+    assert not is_english("GRETA ?") and not is_english("Miprof") and not is_english("Qui dirige le GRETA ?")
 
 
 def test_expansion_adds_document_words_to_the_lexical_query():

@@ -15,6 +15,8 @@ from ..vocabulary import asks_completion, negated
 from ..types import NO_EVIDENCE, Status, Answer, Evidence, Filters, Hit, Query, Route
 from . import templates as T
 from .compose import Composer
+from .verify import RECOMMENDS
+
 
 @lru_cache(maxsize=1)
 def _picks() -> dict[str, re.Pattern]:
@@ -100,14 +102,18 @@ class MeasureResponder:
         c = Composer(query)
         for number in numbers[:limit]:
             measure = self.evaluation.measure(number)
-            quotes = self._quotes(number, pick, evidence)
+            quotes = self._quotes(number, pick, evidence, route)
             if not quotes:
                 continue
             shared = ", ".join(str(n) for n in measure.group if n != number)
             lead = ""
             if status_settles(query, route):
                 lead = T.YES_NO[lang][STATUS_ANSWER[measure.status]] + " "
-            c.say(template.format(
+            said = template
+            if route == Route.RECOMMENDATION and not all(RECOMMENDS.search(t) for _, t in quotes):
+                # « la CNCDH recommande : » is a claim about the quotes (verify.py)
+                said = T.ACCORDING[lang]["measure"]
+            c.say(said.format(
                 lead=lead, n=number, title=measure.title, axis=measure.axis, action=measure.action,
                 status=c.status_words(measure.status), shared=T.SHARED[lang].format(shared=shared) if shared else "",
             ))
@@ -116,11 +122,16 @@ class MeasureResponder:
             c.measure_status(measure)
         return c.answer(route) if c.citations else None
 
-    def _quotes(self, number: int, pick, evidence: list[Evidence] | None) -> list[tuple[Hit, str]]:
+    def _quotes(self, number: int, pick, evidence: list[Evidence] | None, route: Route) -> list[tuple[Hit, str]]:
         """The retrieval's own sentences of this measure first (they answer the
-        question's wording), then the route's picks, two or three in all."""
+        question's wording), then the route's picks, two or three in all. Asked
+        for recommendations, the measure's sentences that say « recommande »
+        come alone when it has some (the retrieval's first among them)."""
         own = [(e.hit, e.text) for e in evidence or () if e.hit.kind == "measure" and number in e.hit.measures][:2]
         picked = pick(self.searcher.hits_for(self.searcher.measure_chunk_ids(number)), number)
+        if route == Route.RECOMMENDATION and any(RECOMMENDS.search(t) for _, t in picked):
+            own = [(h, t) for h, t in own if RECOMMENDS.search(t)]
+            picked = [(h, t) for h, t in picked if RECOMMENDS.search(t)]
         out = list(own)
         for hit, text in picked:
             if len(out) >= 3 or own and len(out) >= 2:

@@ -73,6 +73,13 @@ _NO_YEAR = re.compile(r"(?:ne mentionne pas l'année|does not mention the year) 
 _NO_COUNTRY = re.compile(r"(?:ne mentionne pas ce pays|never mentions this country) \(([^)]+)\)")
 _NO_VALUE = re.compile(r"(?:ne donnent pas|give no) (?:de |d')?(montant|chiffre|date|amount|figure)")
 _VALUE_TYPE = {"montant": "money", "amount": "money", "chiffre": "count", "figure": "count", "date": "date"}
+# « la CNCDH recommande : » claims that each quote below it is a recommendation:
+# each must use the document's own verb for one (61 times in the text). The
+# wider sentence picks ("doit", "il convient", "demande") also take
+# "Il convient de noter que les statistiques…", which recommends nothing.
+RECOMMENDS = re.compile(r"\brecommand|\bpréconis", re.IGNORECASE)
+_RECOMMENDS_LEAD = re.compile(r"la CNCDH recommande :|the CNCDH recommends \(quoted in French\):")
+_QUOTE_LINE = re.compile(r"^- (?:[^«\n]*: )?« (.*) » \[")
 
 
 def framing_problems(answer, evaluation: Evaluation, source: str | None = None) -> list[str]:
@@ -83,6 +90,7 @@ def framing_problems(answer, evaluation: Evaluation, source: str | None = None) 
     - "does not mention the year Y" / "this country (X)": Y, or any name of X
       (English or French, any case or accents), must be absent from the source.
     - "the closest passages give no figure": no quoted sentence may hold one.
+    - « la CNCDH recommande : »: every quote under it recommends (RECOMMENDS).
     """
     from ..understand import satisfies
     from .gate import country_names
@@ -108,6 +116,15 @@ def framing_problems(answer, evaluation: Evaluation, source: str | None = None) 
             found = [n for n in names if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", folded)]
             if found:
                 problems.append(f"says the document never mentions {name!r}; it names {found[0]!r}")
+    lines = answer.answer.split("\n")
+    for i, line in enumerate(lines):
+        if _RECOMMENDS_LEAD.search(_outside_quotes(line)):
+            for quoted in lines[i + 1:]:
+                m = _QUOTE_LINE.match(quoted)
+                if not m:
+                    break
+                if not RECOMMENDS.search(m.group(1)):
+                    problems.append(f"says the CNCDH recommends, above a quote that recommends nothing: {m.group(1)[:80]!r}")
     for word in _NO_VALUE.findall(own):
         quotes = [q for c in answer.citations for q in c.quotes]
         if any(satisfies(_VALUE_TYPE[word], [q]) for q in quotes):
