@@ -98,7 +98,7 @@ class MeasureResponder:
             return None  # a title-like question that retrieval reads otherwise: let retrieval answer
         pick, limit = _PICKERS[route]
         lang = query.language
-        template = T.PER_MEASURE[_TEMPLATE_OF[route]][lang]
+        template = T.STATUS_FOUND[lang] if route == Route.STATUS_SEARCH else T.PER_MEASURE[_TEMPLATE_OF[route]][lang]
         c = Composer(query)
         for number in numbers[:limit]:
             measure = self.evaluation.measure(number)

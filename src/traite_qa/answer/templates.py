@@ -76,6 +76,15 @@ PER_MEASURE = {
         "en": "Measure {n} « {title} » is **{status}**. What my search finds in its assessment (quoted in French):",
     },
 }
+# The same, for a measure the search found (the question named none): a blind
+# judge read "Measure 40 … is implemented" as the answer to a question on
+# measure 44's trainings. Said of the search, it stays true when it missed.
+STATUS_FOUND = {
+    "fr": "Ma recherche rapproche votre question de la mesure {n} « {title} » (axe {axis}, action {action}), "
+          "qui est **{status}**{shared}.",
+    "en": "My search matches your question with measure {n} « {title} » (axis {axis}, action {action}), "
+          "which is **{status}**{shared}.",
+}
 SHARED = {"fr": " (évaluée avec la mesure {shared})", "en": " (assessed together with measure {shared})"}
 
 # Retrieval answers: where the quotes come from, said of the search. "D'après
@@ -132,6 +141,13 @@ TOPIC_NONE = {
     "fr": "Aucune des mesures que ma recherche classe en tête n'est {what}. Celles-ci, sans ce filtre :",
     "en": "None of the measures my search ranks first is {what}. These, without that filter:",
 }
+# After TOPIC_NONE: the whole plan's measures under the filter, from annex 2,
+# so a count or a list asked with a status is answered even when the search's
+# topic words were noise ("Combien de mesures sont réalisées, et lesquelles ?").
+TOPIC_ALL = {"fr": "Dans tout le plan, selon l'annexe 2 ({what}) : {numbers}.",
+             "en": "In the whole plan, per annex 2 ({what}): {numbers}."}
+TOPIC_ALL_NONE = {"fr": "aucune mesure", "en": "no measure"}
+TOPIC_ALL_SOME = {"fr": "mesure{s} {numbers}", "en": "measure{s} {numbers}"}
 TOPIC_ITEM = {"fr": "- **Mesure {n}** « {title} » (axe {axis}) — {status}{quote} {marker}",
               "en": "- **Measure {n}** « {title} » (axis {axis}) — {status}{quote} {marker}"}
 SYNTHESIS_LEAD = {"fr": "Ce que ma recherche retient de l'évaluation de la CNCDH :",

@@ -135,7 +135,12 @@ class TopicResponder:
             else:
                 c.say(T.TOPIC_LEAD[lang].format(within=within))
         else:
-            c.say(T.TOPIC_NONE[lang].format(what=(within.strip(" ()") or "").strip()))
+            what = (within.strip(" ()") or "").strip()
+            every = [m.number for m in self.evaluation.measures_with(status=status, axis=axis)]
+            numbers = (T.TOPIC_ALL_SOME[lang].format(s="s" if len(every) > 1 else "", numbers=", ".join(map(str, every)))
+                       if every else T.TOPIC_ALL_NONE[lang])
+            c.say(T.TOPIC_ALL[lang].format(what=what, numbers=numbers))
+            c.say(T.TOPIC_NONE[lang].format(what=what))
             kept = chosen[:3]
         for measure in kept:
             self._item(c, query, measure)
