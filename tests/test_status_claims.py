@@ -115,6 +115,10 @@ def test_every_phrasing_is_read(evaluation, phrasing, claimed, number):
     ("Mesure 16 : « Réalisée ».", True),  # a status label quoted is the writer naming a status
     ("La mesure 1\u200b6 est réalisée.", True),  # a zero-width space does not hide the number
     ("La mesure １６ est réalisée.", True),  # nor do full-width digits
+    ("2 mesures sont réalisées.", True),  # the document has 3
+    ("3 mesures sont réalisées.", False),
+    # An axis's number is not a count ("2 … are Réalisée" was flagged against the 3 of the plan).
+    ("0 of the 7 measures of axis 2 « Définir une stratégie d'identification des victimes » are « Réalisée » [implemented].", False),
 ])
 def test_claims_about_several_measures_and_edge_phrasings(evaluation, text, flagged):
     problems = stated_status_problems(text, evaluation)

@@ -254,7 +254,9 @@ class StatusClaims:
 
 
 # "3 Réalisée", "28 mesures partiellement réalisées", "14 measures are not implemented".
-_COUNT_RE = re.compile(r"\b(\d{1,3})\s+(?:(?:mesures?|measures?)\s+)?(?:(?:sont|ont ete|ont|are|were|have been)\s+)?"
+# Not the number of an axis or action ("the 7 measures of axis 2 « … » are"):
+# that read as "2 measures are Réalisée".
+_COUNT_RE = re.compile(r"(?<!axe )(?<!axis )(?<!action )\b(\d{1,3})\s+(?:(?:mesures?|measures?)\s+)?(?:(?:sont|ont ete|ont|are|were|have been)\s+)?"
                        r"(?:seules?\s+|only\s+)?((?:partiellement|partially|partly|non|not)\s+)?$")
 
 
