@@ -77,7 +77,7 @@ _PICKERS = {
     ),
 }
 _PICKERS[Route.STATUS_SEARCH] = _PICKERS[Route.STATUS]
-_TEMPLATE_OF = {Route.STATUS: "status", Route.STATUS_SEARCH: "status", Route.RECOMMENDATION: "recommendation", Route.WHY: "why"}
+_TEMPLATE_OF = {Route.STATUS: "status", Route.STATUS_SEARCH: "found", Route.RECOMMENDATION: "recommendation", Route.WHY: "why"}
 
 
 class MeasureResponder:
@@ -98,7 +98,7 @@ class MeasureResponder:
             return None  # a title-like question that retrieval reads otherwise: let retrieval answer
         pick, limit = _PICKERS[route]
         lang = query.language
-        template = T.STATUS_FOUND[lang] if route == Route.STATUS_SEARCH else T.PER_MEASURE[_TEMPLATE_OF[route]][lang]
+        template = T.PER_MEASURE[_TEMPLATE_OF[route]][lang]
         c = Composer(query)
         for number in numbers[:limit]:
             measure = self.evaluation.measure(number)

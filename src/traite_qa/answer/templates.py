@@ -69,21 +69,22 @@ PER_MEASURE = {
         "fr": "Sur la mesure {n} « {title} » ({status}), la CNCDH recommande :",
         "en": "On measure {n} « {title} » ({status}), the CNCDH recommends (quoted in French):",
     },
+    # The status of a measure the search found (the question named none): a
+    # blind judge read "Measure 40 … is implemented" as the answer to a
+    # question on measure 44's trainings. Said of the search, it stays true
+    # when the search missed.
+    "found": {
+        "fr": "Ma recherche rapproche votre question de la mesure {n} « {title} » (axe {axis}, action {action}), "
+              "qui est **{status}**{shared}.",
+        "en": "My search matches your question with measure {n} « {title} » (axis {axis}, action {action}), "
+              "which is **{status}**{shared}.",
+    },
     "why": {
         # Not « La CNCDH explique : »: a blind judge read it above quotes that
         # explained nothing; the quotes are what the search picked.
         "fr": "La mesure {n} « {title} » est **{status}**. Ce que ma recherche trouve dans son évaluation :",
         "en": "Measure {n} « {title} » is **{status}**. What my search finds in its assessment (quoted in French):",
     },
-}
-# The same, for a measure the search found (the question named none): a blind
-# judge read "Measure 40 … is implemented" as the answer to a question on
-# measure 44's trainings. Said of the search, it stays true when it missed.
-STATUS_FOUND = {
-    "fr": "Ma recherche rapproche votre question de la mesure {n} « {title} » (axe {axis}, action {action}), "
-          "qui est **{status}**{shared}.",
-    "en": "My search matches your question with measure {n} « {title} » (axis {axis}, action {action}), "
-          "which is **{status}**{shared}.",
 }
 SHARED = {"fr": " (évaluée avec la mesure {shared})", "en": " (assessed together with measure {shared})"}
 
