@@ -25,6 +25,7 @@ import numpy as np
 from . import adapter, bank
 from .train_lexicon import train_lexicon
 from .train_route import train_language, train_route
+from .train_scopes import scope_data, train_scopes
 from .train_topics import history, train_topics
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "traite_qa" / "data" / "models"
@@ -370,6 +371,8 @@ def main(argv: list[str]) -> int:
 
     topics_meta, topics_report = train_topics(assistant, ranker, matrix, splits)
     report |= topics_report
+    scopes_meta, scopes_report = train_scopes(scope_data(assistant, ranker, matrix, topics_meta, splits))
+    report |= scopes_report
 
     meta = {
         "bank_sha256": report["bank_sha256"], "trained_on": report["n"],
@@ -377,6 +380,7 @@ def main(argv: list[str]) -> int:
         "query_adapter": {"file": "query_adapter.npy", "lambda": lam, "temperature": adapter.TEMPERATURE,
                           "epochs": adapter.EPOCHS},
         "topics": topics_meta,
+        "scopes": scopes_meta,
         "answerability": {"features": list(ANSWERABILITY) + ["query_vector"], "offtopic_threshold": off_cut,
                           "dimension": int(vectors.shape[1]), "C": c, "mean": mean.tolist(), "scale": scale.tolist(),
                           "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist(), "thresholds": cuts},
@@ -387,7 +391,7 @@ def main(argv: list[str]) -> int:
         shipped_meta = json.loads((MODELS / "models.json").read_text())
         shipped_matrix = np.load(MODELS / "query_adapter.npy", allow_pickle=False)
         same = shipped == text and all((MODELS / n).read_text(encoding="utf-8") == t for n, t in texts.items()) and np.array_equal(shipped_matrix, matrix) and all(
-            shipped_meta[k] == json.loads(json.dumps(meta[k])) for k in ("answerability", "topics"))
+            shipped_meta[k] == json.loads(json.dumps(meta[k])) for k in ("answerability", "topics", "scopes"))
         print("retrained models are identical to the shipped ones" if same else "retrained models DIFFER from the shipped ones")
         return 0 if same else 1
     MODELS.mkdir(parents=True, exist_ok=True)

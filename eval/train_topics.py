@@ -22,15 +22,13 @@ def history(q: bank.BankQuestion) -> list[dict] | None:
     return [{"role": "user", "content": turn} for turn in q.history] or None
 
 
-def topic_rows(assistant, ranker, matrix, questions: list[bank.BankQuestion]):
-    """(features, labels, question index) of every measure for every topic-list question."""
+def topic_responder(assistant, ranker, matrix):
+    """A TopicResponder over the ranker and adapter being trained (no topic model yet)."""
+    from traite_qa.answer.learned import QueryAdapter
     from traite_qa.answer.topics import TopicResponder
     from traite_qa.types import Route
 
     base = assistant.responders[Route.TOPIC_LIST]
-
-    from traite_qa.answer.learned import QueryAdapter
-
     qa = QueryAdapter(matrix)
 
     def sentences(query):
@@ -38,8 +36,13 @@ def topic_rows(assistant, ranker, matrix, questions: list[bank.BankQuestion]):
         x = np.hstack([x, qa.columns(assistant.searcher.data, assistant.searcher.query_vector(query))])
         return x, ranker.predict(x, num_threads=1)
 
-    responder = TopicResponder(assistant.evaluation, assistant.searcher, assistant.settings.tuning, base.cards,
-                               sentences=sentences)
+    return TopicResponder(assistant.evaluation, assistant.searcher, assistant.settings.tuning, base.cards,
+                          sentences=sentences)
+
+
+def topic_rows(assistant, ranker, matrix, questions: list[bank.BankQuestion]):
+    """(features, labels, question index) of every measure for every topic-list question."""
+    responder = topic_responder(assistant, ranker, matrix)
     xs, ys, groups = [], [], []
     for k, q in enumerate(q for q in questions if q.kind == "topic_list" and q.topic_measures):
         query = assistant.understand(q.question, history(q))

@@ -164,9 +164,12 @@ def test_a_topic_list_is_cut_by_the_learned_probability_not_padded(assistant):
     from traite_qa.types import Route
 
     topics = assistant.responders[Route.TOPIC_LIST]
-    query = assistant.understand("Quelles mesures concernent les mineurs ?")
+    query = assistant.understand("Quelles mesures parlent des mariages forcés ?")
     p = topics.model.probabilities(topics.features(query))
-    answer = assistant.ask("Quelles mesures concernent les mineurs ?")
+    # (No whole part of the plan is read here: tests/test_scopes.py has those.)
+    assert topics.scope_model.probabilities(topics.scopes.features(query, p, topics.model.threshold, None)).max() \
+        < topics.scope_model.threshold
+    answer = assistant.ask("Quelles mesures parlent des mariages forcés ?")
     listed = set(answer.measures)
     above = {i + 1 for i in np.flatnonzero(p >= topics.model.threshold)}
     assert listed == (above or {int(np.argmax(p)) + 1})

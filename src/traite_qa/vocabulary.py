@@ -141,3 +141,13 @@ def spell_out(text: str, initials: dict[str, str]) -> str:
     (mécanisme national de référence) a-t-il été créé ?"."""
     return re.sub(r"\b[A-Z]{3,6}\b", lambda m: f"{m.group(0)} ({initials[m.group(0)]})"
                   if m.group(0) in initials else m.group(0), text)
+
+
+# The words that name a part of the plan's structure, as `analyze` stems them
+# (the document's own headings: "AXE 1", "Action 3"; "axis" is English).
+_PART_WORDS = {"axis": frozenset({"axe", "axis"}), "action": frozenset({"action"})}
+
+
+def names_part(stems: set[str], kind: str) -> bool:
+    """The question's stems name an axis or an action as such ("l'axe sur…", "the action on…")."""
+    return bool(stems & _PART_WORDS[kind])

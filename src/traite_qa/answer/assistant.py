@@ -30,7 +30,8 @@ from .structured import (
     UnknownReferenceResponder,
 )
 from .synthesis import ClarifyResponder, GreetingResponder, SynthesisResponder
-from .learned import ModelFiles, TopicModel
+from .learned import ModelFiles, ScopeModel, TopicModel
+from .scopes import SCOPE_FEATURES
 from .topics import TOPIC_FEATURES, MeasureCards, TopicResponder
 
 
@@ -53,9 +54,10 @@ class Assistant:
         files = ModelFiles.bundled() if self.retrieval.learned else None
         if files is not None and "topics" in files.meta:
             topic_model = TopicModel(files.meta, TOPIC_FEATURES)
+        scope_model = ScopeModel(files.meta, SCOPE_FEATURES) if topic_model is not None and "scopes" in files.meta else None
         topics = TopicResponder(self.evaluation, searcher, tuning, cards,
                                 sentences=self.retrieval.sentence_scores if self.retrieval.learned else None,
-                                model=topic_model)
+                                model=topic_model, scope_model=scope_model)
         self.responders: dict[Route, Responder] = {
             Route.GREETING: GreetingResponder(),
             Route.CLARIFY: ClarifyResponder(),

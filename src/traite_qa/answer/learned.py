@@ -187,15 +187,17 @@ def _shape(query, features, scores, gap: VocabularyGap, max_bm25) -> np.ndarray:
     ], np.float64)
 
 
-class TopicModel:
-    """P(a measure belongs to a topic list), a logistic regression over the topic
-    votes and the sentence ranking (topics.TOPIC_FEATURES); `threshold` was
-    chosen on dev for the best mean F1 of the lists."""
+class Logistic:
+    """P(yes) of a binary logistic regression that `make train` stored in
+    models.json under `key`, over standardised features; `threshold` is its
+    cut, chosen on dev."""
+
+    key = ""
 
     def __init__(self, meta: dict, names: tuple[str, ...]):
-        m = meta["topics"]
-        if tuple(m["features"]) != names:
-            raise ValueError("the topic model was trained on other features: run `make train`")
+        m = meta[self.key]
+        if tuple(m["features"]) != tuple(names):
+            raise ValueError(f"the {self.key} model was trained on other features: run `make train`")
         self.mean, self.scale = np.array(m["mean"]), np.array(m["scale"])
         self.coef, self.intercept = np.array(m["coef"]), float(m["intercept"])
         self.threshold = float(m["threshold"])
@@ -203,3 +205,16 @@ class TopicModel:
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
+
+
+class TopicModel(Logistic):
+    """P(a measure belongs to a topic list), over the topic votes and the
+    sentence ranking (topics.TOPIC_FEATURES); cut for the best mean F1 of the lists."""
+
+    key = "topics"
+
+
+class ScopeModel(Logistic):
+    """P(the list asked for is this whole part of the plan), over scopes.SCOPE_FEATURES."""
+
+    key = "scopes"

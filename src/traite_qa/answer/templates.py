@@ -136,6 +136,19 @@ TOPIC_UNSURE = {
     "en": "I have no confident list; judge for yourself. The measures my search ranks first:",
 }
 TOPIC_WITHIN = {"fr": " ({what})", "en": " ({what})"}
+# The scope model (scopes.py) read the list as a whole part of the plan: that
+# the part is what was asked is the model's call, so the lead says it is the
+# search's; that these are all of the part's measures is the document's structure.
+SCOPE_PART = {
+    "fr": {"axis": "l'axe {n} « {title} »", "action": "l'action {n} « {title} » (axe {axis})"},
+    "en": {"axis": "axis {n} « {title} »", "action": "action {n} « {title} » (axis {axis})"},
+}
+SCOPE_LEAD = {"fr": "Ma recherche rapporte votre question à {part} ; toutes ses mesures{within} :",
+              "en": "My search relates your question to {part}; all its measures{within}:"}
+SCOPE_COUNT = {"fr": "Ma recherche rapporte votre question à {part}, qui compte {n} mesure{s}{within} :",
+               "en": "My search relates your question to {part}, which has {n} measure{s}{within}:"}
+SCOPE_PLAN = {"fr": "Toutes les mesures du plan{within}, selon l'annexe 2 ({n}) :",
+              "en": "All the plan's measures{within}, per annex 2 ({n}):"}
 # Said of the measures the ranking kept, which the filter leaves empty; the
 # closest ones follow with their own statuses, so the reader can check it.
 TOPIC_NONE = {

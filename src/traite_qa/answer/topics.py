@@ -22,6 +22,7 @@ from ..text import analyze
 from ..types import Answer, Filters, Query, Route, Status
 from . import templates as T
 from .compose import Composer
+from .scopes import ScopeCards
 from .structured import status_sentences
 
 
@@ -64,8 +65,10 @@ class TopicResponder:
     None; with `model` (learned.TopicModel) it decides which measures are listed."""
 
     def __init__(self, evaluation: Evaluation, searcher: Searcher, tuning: Tuning, cards: MeasureCards,
-                 sentences=None, model=None):
+                 sentences=None, model=None, scope_model=None):
         self.evaluation = evaluation
+        self.scopes = ScopeCards(evaluation, searcher)
+        self.scope_model = scope_model
         self.searcher = searcher
         self.tuning = tuning
         self.cards = cards
@@ -125,7 +128,11 @@ class TopicResponder:
         lang = query.language
         within = _within(status, axis, lang)
         c = Composer(query)
-        if not sure:
+        part = self._part(query, p, status, axis)
+        if part is not None:
+            scope, kept = part
+            c.say(self._part_lead(query, scope, kept, status, axis))
+        elif not sure:
             c.say(T.TOPIC_UNSURE[lang])
             kept = kept or chosen
         elif kept:
@@ -145,6 +152,32 @@ class TopicResponder:
         for measure in kept:
             self._item(c, query, measure)
         return c.answer(Route.TOPIC_LIST)
+
+    def _part(self, query: Query, p: np.ndarray, status: Status | None, axis: int | None):
+        """(scope, its measures under the filters) when the scope model reads the
+        list as one whole part of the plan, else None."""
+        if self.scope_model is None:
+            return None
+        x = self.scopes.features(query, p, self.model.threshold, status)
+        q = self.scope_model.probabilities(x)
+        best = int(np.argmax(q))
+        if q[best] < self.scope_model.threshold:
+            return None
+        scope = self.scopes.scopes[best]
+        kept = [m for m in self.scopes.kept(scope, status) if axis is None or m.axis == axis]
+        return (scope, kept) if kept else None
+
+    def _part_lead(self, query: Query, scope, kept: list[Measure], status: Status | None, axis: int | None) -> str:
+        lang = query.language
+        if scope.kind == "plan":
+            return T.SCOPE_PLAN[lang].format(within=_within(status, axis, lang), n=len(kept))
+        part = T.SCOPE_PART[lang][scope.kind].format(n=scope.number, title=scope.title,
+                                                     axis=self.evaluation.action(scope.number).axis
+                                                     if scope.kind == "action" else scope.number)
+        within = _within(status, None, lang)
+        if query.count:
+            return T.SCOPE_COUNT[lang].format(part=part, n=len(kept), s="s" if len(kept) > 1 else "", within=within)
+        return T.SCOPE_LEAD[lang].format(part=part, within=within)
 
     def rank(self, query: Query) -> list[tuple[Measure, float]]:
         """Every measure with a topic score, best first."""

@@ -82,6 +82,34 @@ _RECOMMENDS_LEAD = re.compile(r"la CNCDH recommande :|the CNCDH recommends \(quo
 _QUOTE_LINE = re.compile(r"^- (?:[^«\n]*: )?« (.*) » \[")
 
 
+# A list said to hold a whole part of the plan (topics.py, SCOPE_*): its items
+# must be exactly that part's measures under the status named in brackets.
+_PART_LEAD = re.compile(r"(?:(?P<kind>axe|axis|action) (?P<n>\d+) « [^»]*»(?: \((?:axe|axis) \d+\))?"
+                        r"(?: ; toutes ses mesures|; all its measures|, qui compte \d+ mesures?|, which has \d+ measures?)"
+                        r"|(?P<plan>Toutes les mesures du plan|All the plan's measures))(?P<within> \([^)]*\))?")
+_ITEM = re.compile(r"^- \*\*(?:Mesure|Measure) (\d+)\*\*", re.MULTILINE)
+
+
+def part_problems(answer, evaluation: Evaluation) -> list[str]:
+    """A list said to be all of an axis's, an action's or the plan's measures (under
+    a status, an axis) that is not exactly those measures."""
+    m = _PART_LEAD.search(answer.answer.split("\n", 1)[0])
+    if not m:
+        return []
+    within = (m.group("within") or "").lower()
+    status = next((s for s in sorted(Status, key=lambda s: -len(s.value)) if s.value.lower() in within), None)
+    axis = re.search(r"(?:axe|axis) (\d+)", within)
+    scope = {"axis": int(axis.group(1))} if axis else {}
+    if m.group("kind"):
+        scope = {"axis" if m.group("kind") in ("axe", "axis") else "action": int(m.group("n"))}
+    wanted = [x.number for x in evaluation.measures_with(status=status, **scope)]
+    listed = [int(n) for n in _ITEM.findall(answer.answer)]
+    if sorted(listed) != wanted:
+        return [f"says it lists all of {scope or 'the plan'}'s measures ({status.value if status else 'any status'}): "
+                f"it lists {listed}, the document has {wanted}"]
+    return []
+
+
 def framing_problems(answer, evaluation: Evaluation, source: str | None = None) -> list[str]:
     """Claims of the answer's own words that the document does not support.
 
@@ -91,11 +119,12 @@ def framing_problems(answer, evaluation: Evaluation, source: str | None = None) 
       (English or French, any case or accents), must be absent from the source.
     - "the closest passages give no figure": no quoted sentence may hold one.
     - « la CNCDH recommande : »: every quote under it recommends (RECOMMENDS).
+    - "all the measures of action N" (or of an axis, or the plan): exactly those.
     """
     from ..understand import satisfies
     from .gate import country_names
 
-    problems: list[str] = []
+    problems: list[str] = part_problems(answer, evaluation)
     own = _outside_quotes(answer.answer)
     lead = _LEAD.match(answer.answer)
     if lead:
