@@ -26,7 +26,10 @@ from pathlib import Path
 
 from . import bank
 
-VARIANTS = {"learned": {}}
+VARIANTS = {"learned": {}, "learned, without the scope model": {}}
+# Parts switched off after the Assistant is built (they have no setting): the
+# scope model off leaves the topic model's own lists (answer/scopes.py).
+OFF = {"learned, without the scope model": ("scope_model",)}
 METRICS = ("accuracy", "gold@5", "quoted", "facts", "answerable_refused", "unanswerable_refused", "topic_recall",
            "topic_precision")
 
@@ -34,12 +37,15 @@ METRICS = ("accuracy", "gold@5", "quoted", "facts", "answerable_refused", "unans
 def main(argv: list[str]) -> int:
     from traite_qa import Assistant
     from traite_qa.search import Searcher
+    from traite_qa.types import Route
 
     base = Assistant.load(progress=False)
     results = {}
     for name, changes in VARIANTS.items():
         searcher = Searcher(base.searcher.data, base.searcher.embedder, base.settings.with_(**changes))
         assistant = Assistant(searcher)
+        for part in OFF.get(name, ()):
+            setattr(assistant.responders[Route.TOPIC_LIST], part, None)
         results[name] = {split: bank.aggregate(bank.run(assistant, bank.load(split)))["overall"]
                          for split in ("dev", "test")}
         print(name, {s: {m: round(v[m], 3) for m in METRICS if v.get(m) is not None} for s, v in results[name].items()},
