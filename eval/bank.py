@@ -4,7 +4,7 @@ never straddle two splits.
 
     python -m eval.bank collect DIR...     # merge writers' files into eval/bank/questions.yaml (checked)
     python -m eval.bank stats              # counts per split, kind, language, style
-    python -m eval.bank score [--split dev] [--show] [--json]   # a split (test, fresh2-4: aggregates only)
+    python -m eval.bank score [--split dev] [--show] [--json]   # a split (test, fresh2-5: aggregates only)
     python -m eval.bank from-feedback FILE # reviewed entries of `traite-qa feedback export` join train (eval/bank/feedback.yaml)
 
 Splits. A question's first gold sentence (the one that answers) is mapped to
@@ -42,8 +42,9 @@ UNANSWERABLE = ("unanswerable", "offtopic")
 # Sets written blind after the system was built, never trained or tuned on:
 # fresh2 (200, before the learned parts were trained), fresh3 (195, written at
 # the start of the session that reports it, judged once at its end), fresh4
-# (194, the same way, one session later).
-SEALED = ("fresh2", "fresh3", "fresh4")
+# (194, the same way, one session later), fresh5 (195, one session later
+# still, written while that session's code was built, judged once at its end).
+SEALED = ("fresh2", "fresh3", "fresh4", "fresh5")
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def from_feedback(path: Path) -> tuple[int, Counter]:
 
 
 def load_split(split: str) -> list[BankQuestion]:
-    """train, dev or test of the bank; or a sealed set, fresh2, fresh3 or fresh4 (eval/bank/<name>.yaml, aggregates only)."""
+    """train, dev or test of the bank; or a sealed set, fresh2 to fresh5 (eval/bank/<name>.yaml, aggregates only)."""
     if split in SEALED:
         items = yaml.safe_load((BANK_DIR / f"{split}.yaml").read_text(encoding="utf-8"))
         return [_with(_from_item(it, split), split=split) for it in items]
