@@ -141,17 +141,23 @@ def test_fuzz_feedback_json(app):
                 failures.add(f"a non-object body got {status} {_code(reply)}", body)
             return
         verdicts = verdicts_for(body, by_id)
-        expect(failures, body, status, reply, verdicts, codes, extra_ok=(201, 404, 409))
+        expect(failures, body, status, reply, verdicts, codes, extra_ok=(201, 403, 404, 409))
         if combine(verdicts.values()) is True:
             known = body["answer_id"] in by_id
-            # Every well-formed answer generated has a known id: sent with an unknown id, it is another answer's.
-            expected = 201 if known else (409 if body.get("answer") is not None else 404)
+            sent = body.get("answer")
+            # With an unknown id, the answer sent is taken only as this server
+            # served it (its answer_key): as served, it is another id's answer
+            # (409); with its text changed, the key no longer matches (403).
+            as_served = sent is not None and any(sent == a for a in answers)
+            expected = 201 if known else (404 if sent is None else 409 if as_served else 403)
             if status != expected:
                 failures.add(f"a valid body for a {'known' if known else 'unknown'} answer got {status} {_code(reply)}", body)
         if status == 201:
             saved.append(reply["id"])
             if reply["answer_id"] != body["answer_id"] or reply["rating"] != body["rating"]:
                 failures.add("201 does not echo the answer_id and rating", body)
+        elif status == 403 and (reply["error"]["code"], reply["error"]["field"]) != ("answer_not_served", "answer.answer_key"):
+            failures.add(f"403 with {_code(reply)}", body)
         elif status == 404 and reply["error"]["code"] != "unknown_answer":
             failures.add(f"404 with code {reply['error']['code']}", body)
         elif status == 409 and (reply["error"]["code"], reply["error"]["field"]) != ("answer_mismatch", "answer"):
