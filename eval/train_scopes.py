@@ -109,9 +109,10 @@ def main() -> int:
     import json
 
     from traite_qa.answer.assistant import Assistant
+    from traite_qa.types import Route
 
     assistant = Assistant.load(progress=False)
-    topics = assistant.responders[__import__("traite_qa.types", fromlist=["Route"]).Route.TOPIC_LIST]
+    topics = assistant.responders[Route.TOPIC_LIST]
 
     def topic_p_of(query):
         return topics.model.probabilities(topics.features(query)), topics.model.threshold

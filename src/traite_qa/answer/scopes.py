@@ -102,7 +102,6 @@ class ScopeCards:
         refs = query.refs
         for i, s in enumerate(self.scopes):
             inside = [m - 1 for m in s.measures]
-            kept = [m for m in s.measures if status is None or self.evaluation.measure(m).status is status]
             hit = len(chosen & set(inside))
             out[i, :3] = (s.kind == "plan", s.kind == "axis", s.kind == "action")
             out[i, 3] = float(s.kind == "axis" and s.number in refs.axes or s.kind == "action" and s.number in refs.actions)
@@ -110,7 +109,7 @@ class ScopeCards:
             out[i, 7], out[i, 8] = lex_q[i], lex_t[i]
             out[i, 9], out[i, 10] = float(topic_p[inside].mean()), float(topic_p[inside].min())
             out[i, 11], out[i, 12] = hit / len(chosen), hit / len(inside)
-            out[i, 13] = math.log1p(len(kept))
+            out[i, 13] = math.log1p(len(self.kept(s, status)))
         out[:, 14] = float(status is not None)
         out[:, 15] = float(query.english)
         plan = kinds == "plan"

@@ -82,32 +82,50 @@ _RECOMMENDS_LEAD = re.compile(r"la CNCDH recommande :|the CNCDH recommends \(quo
 _QUOTE_LINE = re.compile(r"^- (?:[^«\n]*: )?« (.*) » \[")
 
 
-# A list said to hold a whole part of the plan (topics.py, SCOPE_*): its items
-# must be exactly that part's measures under the status named in brackets.
-_PART_LEAD = re.compile(r"(?:(?P<kind>axe|axis|action) (?P<n>\d+) « [^»]*»(?: \((?:axe|axis) \d+\))?"
-                        r"(?: ; toutes ses mesures|; all its measures|, qui compte \d+ mesures?|, which has \d+ measures?)"
-                        r"|(?P<plan>Toutes les mesures du plan|All the plan's measures))(?P<within> \([^)]*\))?")
+# A list said to hold a whole part of the plan (topics.py, SCOPE_*): the part's
+# title (and an action's axis) must be the document's, the count it gives the
+# number listed, and the items exactly that part's measures under the status
+# named in brackets.
+_PART_LEAD = re.compile(
+    r"(?:(?P<kind>axe|axis|action) (?P<n>\d+) « (?P<title>[^»]*) »(?: \((?:axe|axis) (?P<axis>\d+)\))?"
+    r"(?: ; toutes ses mesures|; all its measures|, qui compte (?P<count>\d+) mesures?|, which has (?P<count_en>\d+) measures?)"
+    r"|(?P<plan>Toutes les mesures du plan|All the plan's measures))(?P<within> \([^)]*\))?"
+    r"(?:(?:, selon l'annexe 2|, per annex 2) \((?P<total>\d+)\))?")
 _ITEM = re.compile(r"^- \*\*(?:Mesure|Measure) (\d+)\*\*", re.MULTILINE)
 
 
 def part_problems(answer, evaluation: Evaluation) -> list[str]:
     """A list said to be all of an axis's, an action's or the plan's measures (under
-    a status, an axis) that is not exactly those measures."""
+    a status, an axis) that is not exactly those measures, or that names the part,
+    its axis or its count wrongly."""
     m = _PART_LEAD.search(answer.answer.split("\n", 1)[0])
     if not m:
         return []
+    problems = []
     within = (m.group("within") or "").lower()
     status = next((s for s in sorted(Status, key=lambda s: -len(s.value)) if s.value.lower() in within), None)
     axis = re.search(r"(?:axe|axis) (\d+)", within)
     scope = {"axis": int(axis.group(1))} if axis else {}
     if m.group("kind"):
-        scope = {"axis" if m.group("kind") in ("axe", "axis") else "action": int(m.group("n"))}
+        kind, n = "axis" if m.group("kind") in ("axe", "axis") else "action", int(m.group("n"))
+        parts = evaluation.axes if kind == "axis" else evaluation.actions
+        if not 1 <= n <= len(parts):
+            return [f"names {kind} {n}, which the plan does not have"]
+        part = (evaluation.axis if kind == "axis" else evaluation.action)(n)
+        if m.group("title") != part.label:
+            problems.append(f"names {kind} {n} « {m.group('title')} »; its title is « {part.label} »")
+        if m.group("axis") and int(m.group("axis")) != part.axis:
+            problems.append(f"places action {n} in axis {m.group('axis')}; it is in axis {part.axis}")
+        scope = {kind: n}
     wanted = [x.number for x in evaluation.measures_with(status=status, **scope)]
     listed = [int(n) for n in _ITEM.findall(answer.answer)]
     if sorted(listed) != wanted:
-        return [f"says it lists all of {scope or 'the plan'}'s measures ({status.value if status else 'any status'}): "
-                f"it lists {listed}, the document has {wanted}"]
-    return []
+        problems.append(f"says it lists all of {scope or 'the plan'}'s measures ({status.value if status else 'any status'}): "
+                        f"it lists {listed}, the document has {wanted}")
+    count = m.group("count") or m.group("count_en") or m.group("total")
+    if count is not None and int(count) != len(wanted):
+        problems.append(f"gives {count} measures; the document has {len(wanted)}")
+    return problems
 
 
 def framing_problems(answer, evaluation: Evaluation, source: str | None = None) -> list[str]:
