@@ -289,9 +289,19 @@ def test_the_route_model_decides_lists_and_syntheses(router, question, route):
 
 
 @pytest.mark.parametrize("question", ["Combien de mesures comporte l'axe 3 « Protéger et accompagner les victimes » ?",
-                                      "En combien d'axes le plan est-il organisé ?"])
+                                      "En combien d'axes le plan est-il organisé ?",
+                                      "Combien de mesures le deuxième plan national d'action contenait-il ?",
+                                      "Combien de mesures de l'axe 3 sont non réalisées ?"])
 def test_a_count_of_an_axis_or_of_axes_is_an_aggregate_not_a_topic(router, question):
     assert router.understand(question).route.value == "aggregate"
+
+
+@pytest.mark.parametrize("question", ["Combien de mesures concernent l'hébergement des victimes ?",
+                                      "Combien de mesures du plan portent sur la formation ?"])
+def test_a_count_of_measures_on_a_topic_is_a_topic_list_not_the_plans_total(router, question):
+    # Read as a bare count, these were answered "Le deuxième plan compte 45 mesures".
+    query = router.understand(question)
+    assert query.route.value == "topic_list" and query.topic
 
 
 def test_an_acronym_the_document_never_writes_is_read_as_its_own_term(router):

@@ -301,7 +301,24 @@ def choose(ranked: list[Evidence], tuning: Tuning, limit: int = MAX_QUOTES, scor
         follower = _next_sentence(chosen[0], ranked, scorer)
         if follower is not None and not _repeats(follower, chosen):
             chosen = [chosen[0], follower, *chosen[1:]][:limit]
-    return chosen
+    return _whole_short_notes(chosen)
+
+
+# A short footnote is one reference ("CNCDH, Avis relatif à … . Assemblée
+# plénière du 28 avril 2020, JORF …"): the sentence splitter cuts it at the
+# title's period, and a quote of the first half lost the date it was asked for.
+WHOLE_NOTE_CHARS = 450
+
+
+def _whole_short_notes(chosen: list[Evidence]) -> list[Evidence]:
+    out: list[Evidence] = []
+    for e in chosen:
+        if e.hit.kind == "footnote" and len(e.hit.text.strip()) <= WHOLE_NOTE_CHARS:
+            start = len(e.hit.text) - len(e.hit.text.lstrip())
+            e = Evidence(e.hit, start, len(e.hit.text.rstrip()), e.score, e.dense, e.lexical)
+        if not _repeats(e, out):
+            out.append(e)
+    return out
 
 
 def _next_sentence(evidence: Evidence, ranked: list[Evidence], scorer: EvidenceScorer) -> Evidence | None:

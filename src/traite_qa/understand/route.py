@@ -51,8 +51,13 @@ class Router:
         # l'axe 3 « Protéger… » ?" counts an axis. "Et ?" has no word to learn
         # from: only a question with content is guessed.
         on_topic = guess.topic_list and not refs.measures and bool(content_words(core))
-        refs = replace(refs, listing=refs.listing or on_topic)
         form = read_form(core, on_topic)
+        if refs.listing and not on_topic and _COUNTS_MEASURES.search(fold(core)):
+            # A count parsed as a reference may still have a topic ("Combien de
+            # mesures concernent l'hébergement ?"): its words are read too, or
+            # the plan's 45 measures would answer it.
+            form = replace(form, topic_words=read_form(core, True).topic_words)
+        refs = replace(refs, listing=refs.listing or on_topic)
         wants = tuple(w for w, on in (("recommendation", form.recommendation), ("why", form.why), ("status", form.status),
                                       ("reference", asks_reference(core))) if on)
         base = Query(text, Route.SEARCH, refs, refs, english=is_english(core), answer_type=answer_type(core),
@@ -94,6 +99,9 @@ class Router:
         titles += [self.evaluation.action(a).label for a in refs.actions if 1 <= a <= n_actions]
         scope = {w for t in titles for w in analyze(t)}
         return tuple(w for w in topic if w not in scope)
+
+
+_COUNTS_MEASURES = re.compile(r"\b(?:combien|nombre) (?:de |d')?mesures\b|\b(?:how many|number of) measures\b")
 
 
 @lru_cache(maxsize=4)
