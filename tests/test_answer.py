@@ -103,6 +103,23 @@ def test_acronym_in_english(assistant):
     assert "office central pour la répression de la traite des êtres humains" in answer.answer
 
 
+@pytest.mark.parametrize("question, rest", [
+    ("C'est quoi l'OCLTI, et quel est le prénom de son directeur en 2025 ?", "Pour le reste de votre question"),
+    ("What is GRETA, and what is the phone number of its secretariat?", "For the rest of your question"),
+])
+def test_an_acronym_asked_with_more_says_when_the_rest_has_no_confident_answer(assistant, question, rest):
+    # The definition alone read as the whole answer; nothing in the document gives a name or a number here.
+    answer = _ask(assistant, question)
+    assert answer.intent == "acronym" and answer.answer.count("\n") >= 1
+    assert answer.answer.split("\n")[1].startswith(rest), answer.answer
+    assert "«" not in answer.answer.split("\n", 1)[1]  # no quote passed off as the rest's answer
+
+
+def test_an_acronym_asked_with_more_that_the_document_answers_quotes_it(assistant):
+    answer = _ask(assistant, "C'est quoi la Miprof, et pourquoi la CNCDH veut-elle la remplacer ?")
+    assert "Pour le reste" not in answer.answer and "délégation interministérielle" in answer.answer
+
+
 # -------------------------------------------------------------- footnotes
 @pytest.mark.parametrize("number", range(1, N_NOTES + 1))
 def test_every_footnote(assistant, evaluation, number):

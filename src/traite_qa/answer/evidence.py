@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from ..index import IndexData
+from ..search import PINNED_SCORE
 from ..settings import Tuning
 from ..text import word_set
 from ..types import Hit
@@ -37,6 +38,14 @@ class EvidenceScorer:
 
     def idf(self, word: str) -> float:
         return self._idf.get(word, self._default_idf)
+
+    def previous_piece(self, hit: Hit) -> Hit | None:
+        """The piece before `hit` of a passage split in pieces (the chunks are
+        in document order), or None for a first or only piece."""
+        row = self._row.get(hit.id)
+        if row is None or self.data.chunks[row].piece <= 1:
+            return None
+        return Hit.from_chunk(self.data.chunks[row - 1], PINNED_SCORE, 1, pinned=True)
 
     def sentences_of(self, hit: Hit) -> list[tuple[int, int]]:
         """The [start, end) offsets of a passage's sentences, in order (as indexed)."""

@@ -160,8 +160,7 @@ class RetrievalResponder:
     def _learned_answer(self, query: Query, restrict: list[Hit] | None, named: bool, every: list[Hit]) -> Answer:
         kind = "measure" if query.route == Route.STATUS_SEARCH else None
         all_hits, ranked, probs = self.learned_evidence(query, restrict, kind, every)
-        chosen = with_antecedents(choose(ranked, self.tuning, scorer=self.scorer, margin=self.learned_margin),
-                                  self.scorer, self.previous_chunk)
+        chosen = choose(ranked, self.tuning, scorer=self.scorer, margin=self.learned_margin)
         top = _passages_of(ranked, self.tuning.evidence_passages)
         if not chosen:
             return self.refuse(query, top, ranked, None, "no passage")
@@ -188,13 +187,6 @@ class RetrievalResponder:
             if answer is not None:
                 return answer
         return self.compose(query, chosen)
-
-    def previous_chunk(self, hit: Hit) -> Hit | None:
-        # A long measure is split into chunks "mesure-6#1", "mesure-6#2", …, in the document's order.
-        base, _, part = hit.id.rpartition("#")
-        if not base or not part.isdigit() or int(part) <= 1:
-            return None
-        return self.searcher.hits_for([f"{base}#{int(part) - 1}"])[0]
 
     def _subject(self, query: Query, top: list[Hit], chosen: list[Evidence]) -> int | None:
         """The one measure a status question is about, when three readings agree:
@@ -309,47 +301,36 @@ def choose(ranked: list[Evidence], tuning: Tuning, limit: int = MAX_QUOTES, scor
         follower = _next_sentence(chosen[0], ranked, scorer)
         if follower is not None and not _repeats(follower, chosen):
             chosen = [chosen[0], follower, *chosen[1:]][:limit]
-    return _whole_short_notes(chosen)
+    return _widened(chosen, scorer)
 
 
-# A sentence that opens on a pronoun ("Ils valorisent déjà …") names its
-# subject in the sentence before: quoted alone, the reader never learns who
-# "ils" are (blind dev readers scored such answers 0). That sentence is quoted
-# with it: in one quote when they share a line of the passage, else as the
-# quote before it (the passage's previous chunk, when the split fell between).
+# A quote is widened where a sentence alone misleads:
+# - a short footnote is one reference ("CNCDH, Avis relatif à … . Assemblée
+#   plénière du 28 avril 2020, JORF …"): the splitter cut it at the title's
+#   period, and the quote lost the date it was asked for; it is quoted whole;
+# - a sentence that opens on a pronoun ("Ils valorisent déjà …") names its
+#   subject in the sentence before: quoted alone, the reader never learned who
+#   "ils" are (blind dev readers scored such answers 0). That sentence comes
+#   with it, in one quote when they share a line, else as the quote before it
+#   (from the passage's previous piece, when the chunk split fell between).
+WHOLE_NOTE_CHARS = 450
 _ANAPHORA = re.compile(r"^(?:Ils|Elles|Ceux-ci|Celles-ci|Ces derni[eè]res?|Ce dernier|Cette derni[eè]re|Celui-ci"
                        r"|Celle-ci|They|These)\b")
 
 
-def with_antecedents(chosen: list[Evidence], scorer: EvidenceScorer, previous_chunk) -> list[Evidence]:
-    """`previous_chunk(hit)`: the hit of the chunk before `hit` in its passage, or None."""
-    out: list[Evidence] = []
-    for e in chosen:
-        if _ANAPHORA.match(e.text):
-            before = [s for s in scorer.sentences_of(e.hit) if s[1] <= e.start]
-            if before and "\n" not in e.hit.text[before[-1][0]:e.start]:
-                e = dataclasses.replace(e, start=before[-1][0])
-            elif not before and (prior := previous_chunk(e.hit)) is not None and (spans := scorer.sentences_of(prior)):
-                antecedent = Evidence(prior, spans[-1][0], spans[-1][1], e.score, e.dense, 0.0)
-                if not _repeats(antecedent, out):
-                    out.append(antecedent)
-        if not _repeats(e, out):
-            out.append(e)
-    return out
-
-
-# A short footnote is one reference ("CNCDH, Avis relatif à … . Assemblée
-# plénière du 28 avril 2020, JORF …"): the sentence splitter cuts it at the
-# title's period, and a quote of the first half lost the date it was asked for.
-WHOLE_NOTE_CHARS = 450
-
-
-def _whole_short_notes(chosen: list[Evidence]) -> list[Evidence]:
+def _widened(chosen: list[Evidence], scorer: EvidenceScorer | None) -> list[Evidence]:
     out: list[Evidence] = []
     for e in chosen:
         if e.hit.kind == "footnote" and len(e.hit.text.strip()) <= WHOLE_NOTE_CHARS:
-            start = len(e.hit.text) - len(e.hit.text.lstrip())
-            e = Evidence(e.hit, start, len(e.hit.text.rstrip()), e.score, e.dense, e.lexical)
+            e = dataclasses.replace(e, start=len(e.hit.text) - len(e.hit.text.lstrip()), end=len(e.hit.text.rstrip()))
+        elif scorer is not None and _ANAPHORA.match(e.text):
+            before = [s for s in scorer.sentences_of(e.hit) if s[1] <= e.start]
+            if before and "\n" not in e.hit.text[before[-1][0]:e.start]:
+                e = dataclasses.replace(e, start=before[-1][0])
+            elif not before and (prior := scorer.previous_piece(e.hit)) and (spans := scorer.sentences_of(prior)):
+                antecedent = Evidence(prior, *spans[-1], e.score, e.dense, 0.0)
+                if not _repeats(antecedent, out):
+                    out.append(antecedent)
         if not _repeats(e, out):
             out.append(e)
     return out

@@ -167,10 +167,11 @@ class AcronymResponder:
             c.say(T.ACRONYM[query.language].format(acronym=acronym.acronym, definition=acronym.definition, marker=marker))
         if self.retrieval is not None and _asks_more(query):
             chosen = [e for e in self.retrieval.supported_quotes(query) if e.hit.kind != "acronym"][:2]
-            if chosen:
-                self.retrieval.quote_lines(c, chosen)
-                for n in sorted({m for e in chosen if e.hit.kind == "measure" for m in e.hit.measures}):
-                    c.measure_status(self.evaluation.measure(n))
+            if not chosen:
+                c.say(T.NOT_SURE_REST[query.language])
+            self.retrieval.quote_lines(c, chosen)
+            for n in sorted({m for e in chosen if e.hit.kind == "measure" for m in e.hit.measures}):
+                c.measure_status(self.evaluation.measure(n))
         return c.answer(Route.ACRONYM)
 
 

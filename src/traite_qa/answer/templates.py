@@ -183,6 +183,11 @@ NOT_FOUND = {"fr": "Je n'ai pas de réponse sûre ; à vous de juger.",
 # An off-topic question whose words the document mostly has: the doubt, with
 # no passage (an unrelated quote is no evidence) and no verdict.
 NOT_SURE = {"fr": "Je n'ai pas de réponse sûre à cette question.", "en": "I have no confident answer to this question."}
+# An acronym defined, when the question asked more and no sentence was trusted
+# to answer it ("C'est quoi la Miprof et quel est son budget ?"): without it the
+# definition alone read as the whole answer.
+NOT_SURE_REST = {"fr": "Pour le reste de votre question, je n'ai pas de réponse sûre.",
+                 "en": "For the rest of your question, I have no confident answer."}
 UNKNOWN_PLACE = {"fr": "Je ne trouve pas de réponse dans le document : il ne mentionne pas ce pays ({detail}).",
                  "en": "I find no answer in the document: it never mentions this country ({detail})."}
 CLOSEST_TOPICS = {"fr": "Sujets proches que vous pouvez interroger :", "en": "Closest topics you could ask about:"}

@@ -76,7 +76,7 @@ class Router:
         if refs.listing:
             # A count or a list: of everything ("Combien de mesures sont réalisées ?")
             # or of the measures on a topic ("Quelles mesures concernent les mineurs ?").
-            count = bool(re.search(r"\b(combien|nombre|how many|number of)\b", fold(core)))
+            count = bool(_COUNT.search(fold(core)))
             topic = self._beyond_scope(form.topic_words, refs)
             if topic:
                 return {"route": Route.TOPIC_LIST, "status": refs.status, "count": count, "topic": topic}
@@ -101,7 +101,9 @@ class Router:
         return tuple(w for w in topic if w not in scope)
 
 
-_COUNTS_MEASURES = re.compile(r"\b(?:combien|nombre) (?:de |d')?mesures\b|\b(?:how many|number of) measures\b")
+# A count, and a count of measures (not of axes or actions, whose words are no topic).
+_COUNT = re.compile(r"\b(?:combien|nombre|how many|number of)\b")
+_COUNTS_MEASURES = re.compile(_COUNT.pattern + r" (?:de |d')?(?:mesures|measures)\b")
 
 
 @lru_cache(maxsize=4)
