@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from ..document import Measure, Status
+from ..document import Evaluation, Measure, Status
 from ..types import Answer, Citation, Hit, Query
-from .templates import status_words
+from .templates import MEASURE_WORD, status_words
 
 MARKER_RE = re.compile(r"\[((?:Mesure|Note|Sigle|Tableau axe|Préambule|Bilan) [^\[\]]+?)\]")
 
@@ -85,3 +85,13 @@ class Composer:
             language=self.query.language,
             measures=dict(self.statuses),
         )
+
+
+def measure_items(evaluation: Evaluation, numbers, c: Composer) -> str:
+    """"mesure 5 « Informer le monde de l'entreprise » (partiellement réalisée) ; …":
+    the document's titles and statuses, each stated in `c`."""
+    word = MEASURE_WORD[c.query.language]
+    for n in numbers:
+        c.measure_status(evaluation.measure(n))
+    return (" ; " if c.query.language == "fr" else "; ").join(
+        f"{word} {n} « {evaluation.measure(n).title} » ({c.status_words(evaluation.measure(n).status)})" for n in numbers)

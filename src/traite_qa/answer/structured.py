@@ -14,7 +14,7 @@ from ..text import analyze, sentence_spans
 from ..vocabulary import asks_completion, negated
 from ..types import NO_EVIDENCE, Status, Answer, Evidence, Filters, Hit, Query, Route
 from . import templates as T
-from .compose import Composer
+from .compose import Composer, measure_items
 from .verify import RECOMMENDS
 
 
@@ -88,7 +88,8 @@ class MeasureResponder:
         self.searcher = searcher
 
     def answer(self, query: Query, numbers: tuple[int, ...] | None = None, route: Route | None = None,
-               evidence: list[Evidence] | None = None) -> Answer | None:
+               evidence: list[Evidence] | None = None, others: tuple[int, ...] = ()) -> Answer | None:
+        """`others`: measures the search also found close (said after, with their status)."""
         route = route or query.route
         numbers = numbers or query.measures
         if not numbers and route == Route.RECOMMENDATION:  # "Que recommande la CNCDH sur … ?"
@@ -117,9 +118,11 @@ class MeasureResponder:
                 lead=lead, n=number, title=measure.title, axis=measure.axis, action=measure.action,
                 status=c.status_words(measure.status), shared=T.SHARED[lang].format(shared=shared) if shared else "",
             ))
+            c.measure_status(measure)
+            if others:  # right under the pick, before its quotes: what else the question may be about
+                c.say(T.OTHER_CLOSE[lang].format(items=measure_items(self.evaluation, others, c)))
             for hit, text in quotes:
                 c.say(f"- « {text} » {c.cite(hit, [text], focus=number)}")
-            c.measure_status(measure)
         return c.answer(route) if c.citations else None
 
     def _quotes(self, number: int, pick, evidence: list[Evidence] | None, route: Route) -> list[tuple[Hit, str]]:

@@ -112,6 +112,15 @@ YES_NO = {
            None: "The document does not allow a plain yes or no."},
 }
 STATUS_OF_CITED = {"fr": "Statut des mesures citées : {items}.", "en": "Status of the measures cited: {items}."}
+# A status asked of a measure described, not numbered: the search's pick is not
+# a fact, so the next closest measures come with it (blind dev readers flagged
+# "My search matches your question with measure 1 …, partially implemented"
+# as false when the question was about measure 5, which was not shown).
+OTHER_CLOSE = {"fr": "Autres mesures proches de votre question : {items}.",
+               "en": "Other measures close to your question: {items}."}
+# ... and when the search's readings disagree, no pick: the closest, as candidates.
+CLOSE_MEASURES = {"fr": "Votre question peut porter sur plusieurs mesures ; les plus proches d'après ma recherche : {items}.",
+                  "en": "Your question may be about several measures; the closest according to my search: {items}."}
 
 # Topic lists and synthesis.
 # The leads describe the search, never the document: "related to your
