@@ -40,6 +40,8 @@ SOURCES = [
      "194 questions written blind by three more new writers, one session later, and scored once at its end (aggregates only)"),
     ("fresh5.json", "Fourth sealed fresh set", "fourth-sealed-fresh-set", "python -m eval.bank score --split fresh5 --json",
      "195 questions written blind by three more new writers during the next session, scored once at its end (aggregates only)"),
+    ("fresh6.json", "Fifth sealed fresh set", "fifth-sealed-fresh-set", "python -m eval.bank score --split fresh6 --json",
+     "195 questions written blind by three more new writers during the session after, scored once at its end (aggregates only)"),
     ("judged.json", "Blind judges", "blind-judges", "python -m eval.judge tally DIR...",
      "usefulness (0-2) and answers with a false statement in the assistant's own words, as judged by readers "
      "who saw only the document, the question and the answer"),
@@ -188,7 +190,7 @@ def accuracy_sentence(out: Path) -> str:
             return None
 
     bank, judged = load("bank.json"), load("judged.json")
-    fresh = load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
+    fresh = load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
     if not bank:
         return "Not measured yet: run `make test`."
     test = bank["test"]["overall"]

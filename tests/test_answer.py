@@ -166,7 +166,9 @@ def test_off_topic(assistant, question):
 
 @pytest.mark.parametrize("question, plain", [
     ("Peux-tu me donner une recette de crêpes ?", True),  # recette, crêpes: not the document's words
-    ("Write a Python function that reverses a string.", True),
+    ("Give me a recipe for pancakes, please, with maple syrup.", True),
+    # Its words have French in the lexicon (fonction, chaîne …): only the doubt.
+    ("Write a Python function that reverses a string.", False),
     ("Qui a gagné la coupe du monde 2018 ?", False),  # gagné, coupe, monde: the document's words
 ])
 def test_a_plain_no_answer_needs_most_words_absent_from_the_document(assistant, question, plain):
@@ -334,3 +336,26 @@ def test_a_yes_no_lead_comes_from_the_named_measures_status(assistant, question,
 ])
 def test_no_lead_when_the_status_does_not_settle_the_question(assistant, question):
     assert not LEAD_RE.match(_ask(assistant, question).answer)
+
+
+@pytest.mark.parametrize("question, plain", [
+    ("Can a victim get a residence card once the trafficker is convicted?", False),
+    ("Which measures of the plan concern child victims?", False),
+    ("Give me a recipe for pancakes, please, with maple syrup.", True),
+])
+def test_an_english_refusal_is_plain_only_when_its_words_have_no_french_in_the_document(assistant, monkeypatch, question, plain):
+    """Every question refused as off-topic here (the model's cuts forced), to
+    test what is said: counted strictly, every English word is absent, and a
+    fresh-set reader flagged « I find no answer to this question in the
+    document » above a question on residence cards that the document answers."""
+    from traite_qa.answer import templates as T
+
+    model = assistant.retrieval.answerability
+    monkeypatch.setattr(model, "offtopic_threshold", 0.0)
+    monkeypatch.setattr(model, "thresholds", {"fr": 1.01, "en": 1.01})
+    answer = assistant.retrieval.answer(assistant.understand(question))
+    assert answer.status == "no_evidence"
+    if plain:
+        assert answer.answer == T.no_answer("en")
+    else:  # only the doubt (with the closest passage when the question was near)
+        assert answer.answer.startswith("I have no confident answer") and T.no_answer("en") not in answer.answer, answer.answer

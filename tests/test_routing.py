@@ -100,6 +100,13 @@ HISTORY_16 = [{"role": "user", "content": "Où en est la mesure 16 ?"},
     ("Pourquoi ?", Route.WHY, (16,)),
     ("Quelles recommandations ?", Route.RECOMMENDATION, (16,)),
     ("Et la suivante ?", Route.STATUS, (17,)),
+    ("et celle juste après ?", Route.STATUS, (17,)),
+    ("and the measure right after that one?", Route.STATUS, (17,)),
+    ("Et la mesure d'avant ?", Route.STATUS, (15,)),
+    ("and the one before?", Route.STATUS, (15,)),
+    # "after that" alone is a time, "d'après" alone is "according to": the same measure.
+    ("And what happened after that?", Route.MEASURE_QUESTION, (16,)),
+    ("D'après qui ?", Route.MEASURE_QUESTION, (16,)),
     ("et la 44 ?", Route.STATUS, (44,)),
     ("Combien de mesures sont réalisées ?", Route.AGGREGATE, ()),  # complete on its own
 ])

@@ -179,7 +179,11 @@ class RetrievalResponder:
                 # otherwise only the doubt. Blind readers flagged the plain
                 # refusal as false twice, on questions whose words the document
                 # mostly has (absent shares 0.18 and 0.5) and which it answers.
-                plain = kind == OFF_TOPIC and self.vocabulary_gap(query, strict=True).absent_share > 0.5
+                # An English word is absent only if the lexicon has no French for
+                # it either: counted strictly, every English question qualified, and
+                # a fresh-set reader flagged the plain refusal of one on residence
+                # cards that the document answers.
+                plain = kind == OFF_TOPIC and self.vocabulary_gap(query).absent_share > 0.5
                 return self.refuse(query, top, ranked, Refusal(kind, "", note, plain=plain), note)
         if query.route != Route.STATUS_SEARCH:
             return self.compose(query, chosen)

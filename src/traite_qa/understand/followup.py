@@ -89,14 +89,22 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
     return replace(query, route=Route.MEASURE_QUESTION, refs=refs, follow_up=True)
 
 
+# "la mesure d'après", "celle juste après", "the measure right after that one",
+# "the one before": after "mesure", "celle", "measure" or "one", "après" and
+# "after" point to a neighbour (elsewhere "d'après" is "according to", and
+# "after that" is a time). A fresh-set reader flagged "the measure right after
+# that one" answered with the same measure again.
+_NEIGHBOUR = r"\b(?:mesure|celle|measure|one)\b[\w\s'-]{{0,20}}?\b(?:{})\b"
+_NEXT = re.compile(r"\b(suivante|next|following|subsequent)\b|" + _NEIGHBOUR.format("d'apres|apres|qui suit|after"))
+_PREVIOUS = re.compile(r"\b(precedente|previous|preceding)\b|" + _NEIGHBOUR.format("d'avant|avant|qui precede|before"))
+
+
 def _relative_measure(folded: str, previous: int, count: int) -> int | None:
     """The measure "la suivante", "la précédente" or "la 44" names (maybe past
     the ends: 46 after 45, 0 before 1); None when the question names none."""
-    # "la mesure d'après" / "celle d'avant": after a noun, "d'après" is "next"
-    # (elsewhere it is "according to").
-    if re.search(r"\b(suivante|next|following)\b|\b(?:mesure|celle) d'apres\b", folded):
+    if _NEXT.search(folded):
         target = previous + 1
-    elif re.search(r"\b(precedente|previous)\b|\b(?:mesure|celle) d'avant\b", folded):
+    elif _PREVIOUS.search(folded):
         target = previous - 1
     elif match := re.search(r"\b(\d{1,3})(?:e|er|eme|th|st|nd|rd)?\W*$", folded):
         # A number closing the question ("et la 44 ?"), not one with its noun
