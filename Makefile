@@ -72,17 +72,18 @@ browser-deps: system-tools
 # index (AVX512-BF16 or AMX where the CPU has them), so drift shows up here and
 # not on a user's machine; thresholds hold under both (eval/arith.py). Each run
 # keeps about one core busy, so the two run side by side (one per core): the
-# fp32 run writes its reports to eval/out/fp32/ and its log to
-# eval/out/eval-fp32.log (printed when both are done), the bf16 run to eval/
-# and the terminal. Both must pass.
+# bf16 run writes its reports to eval/out/bf16/ and its log to
+# eval/out/eval-bf16.log (printed when both are done), the fp32 run, the
+# default arithmetic whose figures the README and docs quote, to eval/ and the
+# terminal. Both must pass.
 test: setup system-tools
 	@start=$$(date +%s); \
 	$(BIN)/python -m eval.docs_figures && $(BIN)/mkdocs build --strict --quiet --site-dir build/site && \
 	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests \
-	  && mkdir -p eval/out && rm -rf eval/out/idx-bf16 eval/out/fp32 \
-	  && { TRAITE_QA_EVAL_REPORT_DIR=eval/out/fp32 $(BIN)/python -m pytest eval -p no:cacheprovider >eval/out/eval-fp32.log 2>&1 & fp32=$$!; \
-	       TRAITE_QA_QUANTIZE=bf16 TRAITE_QA_INDEX_DIR=eval/out/idx-bf16 $(BIN)/python -m pytest eval -p no:cacheprovider; bf16=$$?; \
-	       wait $$fp32; fp32=$$?; echo "---- pytest eval, fp32 (eval/out/eval-fp32.log): exit $$fp32"; cat eval/out/eval-fp32.log; \
+	  && mkdir -p eval/out && rm -rf eval/out/idx-bf16 eval/out/bf16 \
+	  && { TRAITE_QA_QUANTIZE=bf16 TRAITE_QA_INDEX_DIR=eval/out/idx-bf16 TRAITE_QA_EVAL_REPORT_DIR=eval/out/bf16 $(BIN)/python -m pytest eval -p no:cacheprovider >eval/out/eval-bf16.log 2>&1 & bf16=$$!; \
+	       $(BIN)/python -m pytest eval -p no:cacheprovider; fp32=$$?; \
+	       wait $$bf16; bf16=$$?; echo "---- pytest eval, bf16 (eval/out/eval-bf16.log): exit $$bf16"; cat eval/out/eval-bf16.log; \
 	       echo "---- pytest eval: fp32 exit $$fp32, bf16 exit $$bf16"; [ $$fp32 -eq 0 ] && [ $$bf16 -eq 0 ]; }; \
 	rc=$$?; mkdir -p eval/out; \
 	echo "{\"seconds\": $$(( $$(date +%s) - start )), \"exit\": $$rc, \"at\": \"$$(date -u +%FT%TZ)\", \"loadavg\": \"$$(cut -d' ' -f1-3 /proc/loadavg)\"}" > eval/out/make-test.json; \

@@ -24,9 +24,9 @@ STATE: dict = {}  # what the terminal summary prints
 def report_dir():
     """`TRAITE_QA_EVAL_REPORT_DIR`: where this run writes its reports (report.md,
     report.json, report-bank.md, out/bank.json, out/rewording.json) instead of
-    eval/. `make test` runs the fp32 and bf16 evals side by side: the fp32 one
-    writes to eval/out/fp32/, so the two never write the same file and eval/
-    ends up with the bf16 run's reports, as when they ran one after the other."""
+    eval/. `make test` runs the fp32 and bf16 evals side by side: the bf16 one
+    writes to eval/out/bf16/, so the two never write the same file and eval/
+    ends up with the reports of fp32, the default arithmetic (the README's figures)."""
     target = os.environ.get("TRAITE_QA_EVAL_REPORT_DIR")
     if target:
         from pathlib import Path

@@ -206,7 +206,9 @@ def accuracy_sentence(out: Path) -> str:
             if j.get("judged") and "round" not in name:  # the latest round
                 parts.append(f"Blind readers ({name}, {j['judged']} answers) rated usefulness "
                              f"{j['usefulness_mean']:.2f} / 2 and found a false statement in the assistant's own "
-                             f"words in {j['with_false_statement']}.")
+                             f"words in {j['with_false_statement']}"
+                             + (f" ({j['fixed_since']} of them since fixed: {j['fixed_in']})" if j.get("fixed_since") else "")
+                             + ".")
     return " ".join(parts) + " (Details: [Figures](docs/figures.md).)"
 
 

@@ -187,7 +187,7 @@ class RetrievalResponder:
                 return self.refuse(query, top, ranked, Refusal(kind, "", note, plain=plain), note)
         if query.route != Route.STATUS_SEARCH:
             return self.compose(query, chosen)
-        close = self._close_measures(query, ranked)
+        close = self.cards.closest(query, ranked)
         subject = self._subject(query, top, chosen)
         if subject is not None:
             others = tuple(m for m in close if m != subject)[:2]
@@ -196,25 +196,6 @@ class RetrievalResponder:
             if answer is not None:
                 return answer
         return self.compose(query, chosen, candidates=close)
-
-    def _close_measures(self, query: Query, ranked: list[Evidence]) -> tuple[int, ...]:
-        """The three measures a status question most likely asks about, taken in
-        turn from the measures of the best sentences and the closest cards
-        (title, axis, action). Over the bank's train and dev status questions on
-        a measure described, the one asked about is the pick or among these for
-        67 of 69 (it was the pick, when there was one, for 40 of 42)."""
-        by_sentence: list[int] = []
-        for e in ranked:
-            if len(by_sentence) >= 3:
-                break
-            if e.hit.kind == "measure":
-                by_sentence += [m for m in e.hit.measures if m not in by_sentence]
-        by_card = (np.argsort(-self.cards.cosines(query), kind="stable")[:3] + 1).tolist()
-        out: list[int] = []
-        for m in (m for pair in zip(by_sentence + by_card[len(by_sentence):], by_card) for m in pair):
-            if m not in out:
-                out.append(int(m))
-        return tuple(out[:3])
 
     def _subject(self, query: Query, top: list[Hit], chosen: list[Evidence]) -> int | None:
         """The one measure a status question is about, when three readings agree:
