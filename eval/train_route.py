@@ -174,3 +174,52 @@ def train_language(splits: dict[str, list[bank.BankQuestion]]) -> tuple[dict, di
         short, y2 = _with_prefixes(texts, y, (2,))
         report[f"language_{name}"]["two_words_accuracy"] = round(float((model.predict(vectorizer.transform(short[len(texts):])) == y2[len(texts):]).mean()), 4)
     return meta, report
+
+
+def followup_data(questions: list[bank.BankQuestion]) -> tuple[list[str], np.ndarray]:
+    """A follow-up's last turn leans on the turns before it (1); every other
+    question, and the first turn of each conversation, stands alone (0)."""
+    texts = [text_of(q) for q in questions if q.history]
+    alone = [text_of(q) for q in questions if not q.history] + [q.history[0] for q in questions if q.history]
+    return texts + alone, np.array([1] * len(texts) + [0] * len(alone), dtype=int)
+
+
+def train_followup(splits: dict[str, list[bank.BankQuestion]]) -> tuple[dict, dict]:
+    """Does a question asked after others lean on them ("How many associations
+    does it bring together?") or stand alone ("Qui pilote le plan ?")? It
+    replaced a rule (an opener cue such as « et », "what about", or at most two
+    words besides stopwords), which read short standalone questions as
+    follow-ups and long follow-ups as standalone. C and the cut are chosen on
+    dev by F1; reported on dev and test (`followup_*` in eval/out/train.json)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from traite_qa.understand.route_model import FOLLOWUP_CLASSES, TextClassifier, terms
+
+    data = {name: followup_data(qs) for name, qs in splits.items()}
+    best = None
+    for c in C_GRID:
+        vectorizer = TfidfVectorizer(analyzer=terms, min_df=2, sublinear_tf=True)
+        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=SEED)
+        model.fit(vectorizer.fit_transform(data["train"][0]), data["train"][1])
+        p = model.predict_proba(vectorizer.transform(data["dev"][0]))[:, 1]
+        y = data["dev"][1].astype(bool)
+        cut = max(CUTS, key=lambda t: (_f(y, p >= t), -abs(t - 0.5)))
+        value = _f(y, p >= cut)
+        print(f"follow-up C={c}: dev cut {cut} F1 {value:.3f}", flush=True)
+        if best is None or value > best[0] + 1e-9:
+            best = (value, c, vectorizer, model, cut)
+    _, c, vectorizer, model, cut = best
+    meta = {"classes": list(FOLLOWUP_CLASSES), "C": c, "thresholds": {"followup": cut},
+            "vocabulary": {t: int(j) for t, j in sorted(vectorizer.vocabulary_.items(), key=lambda kv: kv[1])},
+            "idf": [round(float(v), 6) for v in vectorizer.idf_],
+            "coef": [[0.0] * len(vectorizer.idf_), [round(float(v), 6) for v in model.coef_[0]]],
+            "intercept": [0.0, round(float(model.intercept_[0]), 6)]}
+    shipped = TextClassifier(json.loads(json.dumps(meta)), FOLLOWUP_CLASSES, "followup.json")
+    report = {"followup_C": c, "followup_cut": cut}
+    for name, (texts, y) in data.items():
+        p = np.array([shipped.probabilities(t)[1] for t in texts])
+        assert np.abs(p - model.predict_proba(vectorizer.transform(texts))[:, 1]).max() < 1e-4, \
+            "the follow-up model's runtime does not reproduce scikit-learn"
+        report[f"followup_{name}"] = scores(y, np.stack([1 - p, p], axis=1), 1, cut)
+    return meta, report

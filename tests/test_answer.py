@@ -247,6 +247,29 @@ def test_follow_up_why(assistant, after_16):
 def test_follow_up_next(assistant, evaluation, after_16):
     answer = _ask(assistant, "Et la suivante ?", after_16)
     assert answer.measures == {17: evaluation.measure(17).status.value}
+    # It says which measure it counted from: read from the last exchange, that
+    # may not be the one the user had in mind (a blind reader flagged "the
+    # next measure" answered with another than the one after theirs).
+    assert answer.answer.split("\n")[0] == "La mesure qui suit la mesure 16 :"
+
+
+def test_follow_up_next_after_an_answer_citing_several_says_it_counts_from_the_first(assistant, evaluation):
+    # The last answer named no measure asked by number and cited measures 4 and 8.
+    history = [{"role": "user", "content": "Où en est l'enquête sur les victimes ?"},
+               {"role": "assistant", "content": "… [Mesure 4] … [Mesure 8]", "measures": {"4": "x", "8": "y"}}]
+    answer = _ask(assistant, "Et la mesure suivante ?", history)
+    assert answer.measures == {5: evaluation.measure(5).status.value}
+    lines = answer.answer.split("\n")
+    assert lines[:2] == ["Ma réponse précédente citait plusieurs mesures (4, 8) : je compte à partir de la première.",
+                         "La mesure qui suit la mesure 4 :"]
+
+
+def test_follow_up_previous_in_english_names_its_base(assistant, evaluation):
+    history = _turns("What is the status of measure 30?", _ask(assistant, "What is the status of measure 30?"))
+    answer = _ask(assistant, "and the one before?", history)
+    assert answer.measures == {29: evaluation.measure(29).status.value}
+    assert answer.answer.split("\n")[0] == "The measure before measure 30:"
+    assert "measure 29" in answer.answer.split("\n")[1].lower()
 
 
 def test_follow_up_recommendations(assistant, after_16):

@@ -64,6 +64,16 @@ def test_the_pick_comes_with_the_next_closest_before_its_quotes(assistant, evalu
     assert set(answer.measures) == {5, 1, 7}
 
 
+def test_the_closest_others_are_said_once_when_several_measures_are_answered(assistant):
+    query = assistant.understand("Où en est la mesure sur l'information des entreprises ?")
+    answer = assistant.retrieval.measures.answer(query, numbers=(5, 6), route=Route.STATUS_SEARCH, evidence=[],
+                                                 others=(1, 7))
+    lead = T.OTHER_CLOSE["fr"].split("{")[0]
+    lines = answer.answer.split("\n")
+    assert sum(line.startswith(lead) for line in lines) == 1
+    assert lines[1].startswith(lead)  # under the first measure answered
+
+
 def test_without_a_pick_the_candidates_lead_and_are_not_repeated(assistant, evaluation):
     query = assistant.understand("What is the status of the measure on housing for victims?")
     _, ranked, _ = assistant.retrieval.learned_evidence(query)

@@ -57,7 +57,8 @@ def extractive(searcher) -> Assistant:
 def base(extractive) -> Answer:
     answer = extractive.ask(QUESTION)
     assert answer.status == "answered" and answer.intent == "measure_question", answer
-    assert [c.marker for c in answer.citations] == ["Mesure 16"], answer.citations
+    # Measure 16 alone (one or two of its pieces, as the learned ranker picks its sentences).
+    assert answer.citations and {c.marker for c in answer.citations} == {"Mesure 16"}, answer.citations
     return answer
 
 

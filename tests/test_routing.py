@@ -115,6 +115,33 @@ def test_follow_ups_resolve_against_the_previous_turn(router, question, name, me
     assert intent.route == name and intent.measures == measures
 
 
+@pytest.mark.parametrize("question, leans", [
+    # Short and standalone: the rule it replaced (at most two words of its own) read it as a follow-up.
+    ("Qui pilote le plan ?", False),
+    ("Quel est le rôle de la Miprof ?", False),
+    # Leaning on the last exchange with three words or more of its own: the rule read it as standalone.
+    ("Is that body still working on it today?", True),
+    ("Who was supposed to fund it in the end?", True),
+])
+def test_the_learned_follow_up_model_tells_a_question_that_leans_on_the_last_one(router, question, leans):
+    intent = router.understand(question, HISTORY_16)
+    assert intent.follow_up == leans
+    assert (intent.measures == (16,)) == leans
+    alone = router.understand(question)
+    assert leans or (intent.route, intent.measures, intent.context) == (alone.route, alone.measures, alone.context)
+
+
+@pytest.mark.parametrize("question", ["Pourquoi ?", "And who runs it?"])
+def test_a_follow_up_with_no_measure_to_borrow_is_searched_with_the_last_question_not_asked_for_context(router, question):
+    # The request for context says the conversation has no earlier question: a
+    # blind reader flagged it as false after an exchange that named no measure.
+    history = [{"role": "user", "content": "Qu'est-ce que le PNLTI ?"},
+               {"role": "assistant", "content": "PNLTI : plan national de lutte contre le travail illégal."}]
+    assert router.understand(question).route == Route.CLARIFY
+    intent = router.understand(question, history)
+    assert intent.route != Route.CLARIFY and "PNLTI" in intent.context
+
+
 @pytest.mark.parametrize("history", [
     [{"role": "user", "content": "Où en est la mesure 99 ?"}],
     [{"role": "assistant", "content": "[Mesure 0]"}],

@@ -204,6 +204,9 @@ class Query:
     status: Status | None = None  # for aggregates: the status asked about
     count: bool = False  # the question asks "how many"
     follow_up: bool = False  # measures borrowed from the history
+    # "the next one": ("next" | "previous", the measure it counts from, and the
+    # measures the last answer cited when it cited several, the first taken)
+    after: tuple[str, int, tuple[int, ...]] | None = None
     filters: Filters = field(default_factory=Filters)
     core: str = ""  # the question without politeness: what is searched and matched
     yes_no: bool = False  # answered by oui / non / en partie

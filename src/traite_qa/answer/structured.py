@@ -101,6 +101,11 @@ class MeasureResponder:
         lang = query.language
         template = T.PER_MEASURE[_TEMPLATE_OF[route]][lang]
         c = Composer(query)
+        if query.after is not None and numbers == query.refs.measures:
+            direction, base, cited = query.after
+            if cited:
+                c.say(T.RELATIVE_AMONG[lang].format(cited=", ".join(map(str, cited))))
+            c.say(T.RELATIVE[lang][direction].format(base=base))
         for number in numbers[:limit]:
             measure = self.evaluation.measure(number)
             quotes = self._quotes(number, pick, evidence, route)
@@ -119,7 +124,7 @@ class MeasureResponder:
                 status=c.status_words(measure.status), shared=T.SHARED[lang].format(shared=shared) if shared else "",
             ))
             c.measure_status(measure)
-            if others:  # right under the pick, before its quotes: what else the question may be about
+            if others and number == numbers[0]:  # right under the pick, before its quotes: what else it may be about
                 c.say(T.OTHER_CLOSE[lang].format(items=measure_items(self.evaluation, others, c)))
             for hit, text in quotes:
                 c.say(f"- « {text} » {c.cite(hit, [text], focus=number)}")

@@ -87,6 +87,13 @@ PER_MEASURE = {
     },
 }
 SHARED = {"fr": " (évaluée avec la mesure {shared})", "en": " (assessed together with measure {shared})"}
+# "Et la suivante ?": the measure counted from, as read from the last exchange;
+# when the last answer cited several, that the first was taken (a test reader
+# read « La mesure qui suit la mesure 4 » as saying 4 was the measure asked about).
+RELATIVE_AMONG = {"fr": "Ma réponse précédente citait plusieurs mesures ({cited}) : je compte à partir de la première.",
+                  "en": "My previous answer cited several measures ({cited}): I count from the first."}
+RELATIVE = {"fr": {"next": "La mesure qui suit la mesure {base} :", "previous": "La mesure qui précède la mesure {base} :"},
+            "en": {"next": "The measure after measure {base}:", "previous": "The measure before measure {base}:"}}
 
 # Retrieval answers: where the quotes come from, said of the search. "D'après
 # la mesure 4 (non réalisée) :" read as the answer when the search had picked

@@ -16,7 +16,7 @@ from ..document import Evaluation
 from ..settings import Settings
 from ..types import Filters, Query, Route
 from .answer_type import answer_type, asked_years, asks_reference, holds_reference, implied, satisfies
-from .followup import leans_on_history, resolve
+from .followup import last_exchange, leans_on_history, resolve
 from .language import is_english
 from .references import ReferenceFinder, status_in
 from .route import Router
@@ -38,8 +38,13 @@ class Understander:
         turns = _valid_history(history, self.settings.history_messages)
         if turns:
             query = resolve(query, turns, self.router, self.evaluation, self.settings.max_question_chars)
-        if not query.follow_up and query.route not in (Route.GREETING,) and leans_on_history(query):
-            query = replace(query, route=Route.CLARIFY)  # "Pourquoi ?" with nothing before it
+        if not query.follow_up and query.route not in (Route.GREETING,) and leans_on_history(query) and not (
+                turns and any(last_exchange(turns, self.settings.max_question_chars)[:2])):
+            # "Pourquoi ?" with nothing before it. With an earlier exchange that
+            # gave it no measure to borrow, it is searched with the previous
+            # question: the request for context says "this conversation has
+            # none", which a blind reader flagged as false after "What is the PNLTI?".
+            query = replace(query, route=Route.CLARIFY)
         query = replace(query, filters=filters)
         if query.route == Route.AGGREGATE and filters:
             query = _within_filters(query, filters)

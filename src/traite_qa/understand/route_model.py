@@ -1,11 +1,14 @@
-"""Two questions about a question, learned from the question bank (`make
+"""Three questions about a question, learned from the question bank (`make
 train`, eval/train_route.py) instead of cue lists:
 
 - its **route**: a list of measures on a topic, a request for a synthesis, or
   anything else (`route.json`). It replaced the cue lists `listing` and `broad`
   (87 lines of cues.yaml), which it beat on dev and on test;
 - its **language**, French or English (`language.json`). It replaced two word
-  lists, which it beat on dev and on test (docs/evaluation.md).
+  lists, which it beat on dev and on test (docs/evaluation.md);
+- whether, asked after other questions, it **leans on them** ("Et pour les
+  mineurs ?") or stands alone (`followup.json`). It replaced an opener list
+  and a word count, which it beat on dev and on test (understand/followup.py).
 
 Both read the words and word pairs of the question, folded (tf-idf with
 sublinear tf, as scikit-learn's TfidfVectorizer), then a logistic regression:
@@ -27,8 +30,9 @@ import numpy as np
 
 from ..text import fold
 
-ROUTE_FILE, LANGUAGE_FILE = "route.json", "language.json"
+ROUTE_FILE, LANGUAGE_FILE, FOLLOWUP_FILE = "route.json", "language.json", "followup.json"
 ROUTE_CLASSES = ("other", "synthesis", "topic_list")
+FOLLOWUP_CLASSES = ("standalone", "followup")
 # A binary model is kept as two rows, the first all zeros: softmax(0, z) is sigmoid(z).
 LANGUAGE_CLASSES = ("fr", "en")
 _TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
@@ -72,9 +76,9 @@ class TextClassifier:
         return z / z.sum()
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def bundled(name: str) -> TextClassifier:
-    classes = {ROUTE_FILE: ROUTE_CLASSES, LANGUAGE_FILE: LANGUAGE_CLASSES}[name]
+    classes = {ROUTE_FILE: ROUTE_CLASSES, LANGUAGE_FILE: LANGUAGE_CLASSES, FOLLOWUP_FILE: FOLLOWUP_CLASSES}[name]
     path = resources.files("traite_qa").joinpath("data", "models", name)
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -98,3 +102,10 @@ def guess_route(text: str) -> RouteGuess:
 
 def english(text: str) -> bool:
     return bool(bundled(LANGUAGE_FILE).probabilities(text)[1] >= 0.5)
+
+
+def leans_on_earlier_turns(text: str) -> bool:
+    """Asked after other questions, does this one lean on them ("Et pour les
+    mineurs ?", "How many associations does it bring together?")?"""
+    model = bundled(FOLLOWUP_FILE)
+    return bool(model.probabilities(text)[1] >= model.thresholds["followup"])
