@@ -44,13 +44,10 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
         # Which questions lean on the last exchange is learned from the bank
         # (eval/train_route.py, `train_followup`). It replaced a rule (an
         # opener such as « et », "what about", or at most two words besides
-        # stopwords) that read « Qui pilote le plan ? » as a follow-up:
-        # follow-ups right 21 -> 23 of 36 (dev), 18 -> 21 of 39 (test);
-        # standalone questions asked after another 255 -> 266 of 315 and
-        # 223 -> 229 of 281 (/tmp/exp/fu_e2e.py, in the commit message). A
-        # question with at most one word of its own ("Quelles recommandations ?",
-        # "Quel budget ?") has nothing to be searched by alone: the bank has few
-        # (the model alone: 24 of 36 dev, 21 of 39 test).
+        # stopwords) that read « Qui pilote le plan ? » as a follow-up, on dev
+        # and test (docs/evaluation.md, `python -m eval.followups`). A question
+        # with at most one word of its own ("Quelles recommandations ?", "Quel
+        # budget ?") has nothing to be searched by alone: the bank has few.
         return query
     if previous_q and not (query.refs.measures or query.refs.footnotes or query.refs.acronyms or query.refs.titled):
         # "Et pour les mineurs ?": what it is about is in the previous question;
@@ -71,8 +68,7 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
     measures = tuple(m for m in measures if 1 <= m <= len(evaluation.measures))
     if not measures:
         return query
-    other = _relative_measure(folded, measures[0], len(evaluation.measures))
-    direction = "next" if _NEXT.search(folded) else "previous" if _PREVIOUS.search(folded) else None
+    other, direction = _relative_measure(folded, measures[0], len(evaluation.measures))
     if other is not None and not 1 <= other <= len(evaluation.measures):
         # "Et la suivante ?" after the last measure (or "la précédente" after the
         # first): there is none, said as for any measure the plan does not have.
@@ -107,20 +103,21 @@ _NEXT = re.compile(r"\b(suivante|next|following|subsequent)\b|" + _NEIGHBOUR.for
 _PREVIOUS = re.compile(r"\b(precedente|previous|preceding)\b|" + _NEIGHBOUR.format("d'avant|avant|qui precede|before"))
 
 
-def _relative_measure(folded: str, previous: int, count: int) -> int | None:
+def _relative_measure(folded: str, previous: int, count: int) -> tuple[int | None, str | None]:
     """The measure "la suivante", "la précédente" or "la 44" names (maybe past
-    the ends: 46 after 45, 0 before 1); None when the question names none."""
+    the ends: 46 after 45, 0 before 1), None when the question names none;
+    and "next" or "previous" when it counts from `previous`."""
     if _NEXT.search(folded):
-        target = previous + 1
+        target, direction = previous + 1, "next"
     elif _PREVIOUS.search(folded):
-        target = previous - 1
+        target, direction = previous - 1, "previous"
     elif match := re.search(r"\b(\d{1,3})(?:e|er|eme|th|st|nd|rd)?\W*$", folded):
         # A number closing the question ("et la 44 ?"), not one with its noun
         # ("après les 6 mois"), which is a quantity, not a measure.
-        target = int(match.group(1))
+        target, direction = int(match.group(1)), None
     else:
-        return None
-    return target if 0 <= target <= count + 1 else None
+        return None, None
+    return (target, direction) if 0 <= target <= count + 1 else (None, None)
 
 
 def last_exchange(history: list[dict], max_chars: int) -> tuple[str, str, tuple[int, ...]]:

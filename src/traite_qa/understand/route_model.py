@@ -10,7 +10,7 @@ train`, eval/train_route.py) instead of cue lists:
   mineurs ?") or stands alone (`followup.json`). It replaced an opener list
   and a word count, which it beat on dev and on test (understand/followup.py).
 
-Both read the words and word pairs of the question, folded (tf-idf with
+All three read the words and word pairs of the question, folded (tf-idf with
 sublinear tf, as scikit-learn's TfidfVectorizer), then a logistic regression:
 no encoder, so they cost microseconds and keep structured answers free of
 the model at start-up. Explicit references ("mesure 16", "combien de
@@ -106,6 +106,6 @@ def english(text: str) -> bool:
 
 def leans_on_earlier_turns(text: str) -> bool:
     """Asked after other questions, does this one lean on them ("Et pour les
-    mineurs ?", "How many associations does it bring together?")?"""
+    mineurs ?", "Is that body still working on it today?")?"""
     model = bundled(FOLLOWUP_FILE)
     return bool(model.probabilities(text)[1] >= model.thresholds["followup"])
