@@ -79,7 +79,7 @@ browser-deps: system-tools
 test: setup system-tools
 	@start=$$(date +%s); \
 	$(BIN)/python -m eval.docs_figures && $(BIN)/mkdocs build --strict --quiet --site-dir build/site && \
-	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests \
+	$(BIN)/lint-imports && HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25 tests \
 	  && mkdir -p eval/out && rm -rf eval/out/idx-bf16 eval/out/bf16 \
 	  && { TRAITE_QA_QUANTIZE=bf16 TRAITE_QA_INDEX_DIR=eval/out/idx-bf16 TRAITE_QA_EVAL_REPORT_DIR=eval/out/bf16 $(BIN)/python -m pytest eval -p no:cacheprovider >eval/out/eval-bf16.log 2>&1 & bf16=$$!; \
 	       $(BIN)/python -m pytest eval -p no:cacheprovider; fp32=$$?; \

@@ -44,6 +44,8 @@ SOURCES = [
      "195 questions written blind by three more new writers during the session after, scored once at its end (aggregates only)"),
     ("fresh7.json", "Sixth sealed fresh set", "sixth-sealed-fresh-set", "python -m eval.bank score --split fresh7 --json",
      "195 questions written blind by three more new writers at the start of the next session, scored once at the code it started from (aggregates only)"),
+    ("fresh8.json", "Seventh sealed fresh set", "seventh-sealed-fresh-set", "python -m eval.bank score --split fresh8 --json",
+     "195 questions written blind by three more new writers at the start of the session after, scored once at its final code (aggregates only)"),
     ("judged.json", "Blind judges", "blind-judges", "python -m eval.judge tally DIR...",
      "usefulness (0-2) and answers with a false statement in the assistant's own words, as judged by readers "
      "who saw only the document, the question and the answer"),
@@ -192,7 +194,7 @@ def accuracy_sentence(out: Path) -> str:
             return None
 
     bank, judged = load("bank.json"), load("judged.json")
-    fresh = load("fresh7.json") or load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
+    fresh = load("fresh8.json") or load("fresh7.json") or load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
     if not bank:
         return "Not measured yet: run `make test`."
     test = bank["test"]["overall"]

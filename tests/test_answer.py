@@ -148,6 +148,16 @@ def test_unknown_footnote(assistant, question):
     assert "61" in answer.answer
 
 
+@pytest.mark.parametrize("question", ["Combien de mesures dans l'action 40 ?", "Quelles mesures de l'axe 7 concernent la formation ?",
+                                      "Où en est l'action 25 ?", "What does axis 8 say about minors?"])
+def test_unknown_axis_or_action(assistant, question):
+    # "l'action 40" was answered with measure 40 (« Ma recherche retient 2
+    # mesures … »), "l'axe 7" with the closest measures of other axes.
+    answer = _ask(assistant, question)
+    assert answer.status == "no_evidence" and not answer.citations and answer.intent == "unknown_reference"
+    assert "6" in answer.answer and "17" in answer.answer
+
+
 @pytest.mark.parametrize("question", [
     "Quelle est la recette de la tarte tatin ?",
     "Qui a gagné la coupe du monde de football 2018 ?",
@@ -253,15 +263,23 @@ def test_follow_up_next(assistant, evaluation, after_16):
     assert answer.answer.split("\n")[0] == "La mesure qui suit la mesure 16 :"
 
 
-def test_follow_up_next_after_an_answer_citing_several_says_it_counts_from_the_first(assistant, evaluation):
-    # The last answer named no measure asked by number and cited measures 4 and 8.
+def test_follow_up_next_after_an_answer_citing_several_gives_the_one_after_each(assistant, evaluation):
+    # The last answer named no measure asked by number and cited measures 4 and
+    # 8. Counting from the first (4) gave 5 where the user had 8 in mind (blind
+    # readers flagged it twice): the one after each is given, none picked.
     history = [{"role": "user", "content": "Où en est l'enquête sur les victimes ?"},
                {"role": "assistant", "content": "… [Mesure 4] … [Mesure 8]", "measures": {"4": "x", "8": "y"}}]
     answer = _ask(assistant, "Et la mesure suivante ?", history)
-    assert answer.measures == {5: evaluation.measure(5).status.value}
+    assert answer.measures == {5: evaluation.measure(5).status.value, 9: evaluation.measure(9).status.value}
     lines = answer.answer.split("\n")
-    assert lines[:2] == ["Ma réponse précédente citait plusieurs mesures (4, 8) : je compte à partir de la première.",
+    assert lines[:2] == ["Ma réponse précédente citait plusieurs mesures (4, 8) : voici celle qui suit chacune.",
                          "La mesure qui suit la mesure 4 :"]
+    assert "La mesure qui suit la mesure 8 :" in lines
+    assert lines.index("La mesure qui suit la mesure 8 :") > lines.index("La mesure qui suit la mesure 4 :")
+    english = _ask(assistant, "and the one before?", [{"role": "user", "content": "Where is the survey of victims?"},
+                                                      {"role": "assistant", "content": "… [Mesure 4] … [Mesure 8]"}])
+    assert set(english.measures) == {3, 7}
+    assert english.answer.split("\n")[0] == "My previous answer cited several measures (4, 8): here is the one before each."
 
 
 def test_follow_up_previous_in_english_names_its_base(assistant, evaluation):

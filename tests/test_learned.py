@@ -175,6 +175,21 @@ def test_a_topic_list_is_cut_by_the_learned_probability_not_padded(assistant):
     assert listed == (above or {int(np.argmax(p)) + 1})
 
 
+@pytest.mark.slow
+def test_a_topic_lists_line_quotes_a_sentence_on_the_topic_that_names_no_other_measure(assistant):
+    # The status cue list quoted « La mesure 20, qui visait à poursuivre la
+    # désignation de référents … » under measures 20 and 21: nothing on
+    # residence permits, and under 21 it named 20. The learned ranker's first
+    # sentence of each measure, among those naming no other, is on the topic.
+    answer = assistant.ask("Quelles mesures concernent les titres de séjour des victimes ?")
+    lines = {int(m.group(1)): m.group(2) for m in re.finditer(r"^- \*\*Mesure (\d+)\*\*[^«]*«[^»]*»[^«]*« (.+?) » \[", answer.answer, re.M)}
+    assert {20, 21} <= set(lines), answer.answer[:600]
+    for number, quote in lines.items():
+        named = {int(n) for n in re.findall(r"\b[Mm]esures? (\d{1,2})\b", quote)}
+        assert named <= {number}, (number, quote)
+    assert re.search(r"séjour|Ceseda", lines[20]), lines[20]
+
+
 def test_the_route_language_and_follow_up_models_are_small_json_files_in_step_with_their_runtime():
     from traite_qa.understand.route_model import FOLLOWUP_FILE, LANGUAGE_FILE, ROUTE_CLASSES, ROUTE_FILE, bundled
 

@@ -203,3 +203,23 @@ def test_uvicorn_workers_share_one_built_index(tmp_path, index_settings):
         _stop(proc)
         log.close()
     assert (tmp_path / "uvicorn.log").read_text().count("Traceback") == 0, (tmp_path / "uvicorn.log").read_text()[-3000:]
+
+
+def test_a_build_that_finds_the_index_built_meanwhile_does_not_build_it_again(tmp_path):
+    # The race behind a slower CPU's failure of the test above: a server's load
+    # found no index, another server built it and released the lock, then this
+    # one took the free lock and built a second version.
+    from fakes import FakeEmbedder
+
+    from traite_qa.index import build_index
+    from traite_qa.settings import Settings
+
+    settings = Settings.from_env(index_dir=str(tmp_path / "build"), model_cache=str(tmp_path / "build-models"))
+    embedder = FakeEmbedder(fingerprint="fake-meanwhile")
+    assert not build_index(settings, force=True, embedder=embedder)["skipped"]
+    report = build_index(settings, force=True, embedder=embedder, unless_built_meanwhile=True)
+    assert report["skipped"] and report["reason"] == "built by another process", report
+    versions = [p for p in (tmp_path / ".build.versions").iterdir() if p.name != ".lock"]
+    assert len(versions) == 1, versions
+    # Asked to rebuild (`traite-qa build --force`), it still does.
+    assert not build_index(settings, force=True, embedder=embedder)["skipped"]

@@ -76,6 +76,9 @@ def test_acronym_definitions_only_when_asked(finder, question, definition):
     ("Quelles mesures ont été réalisées ?", Route.AGGREGATE),
     ("Quelles sont les mesures de l'axe 4 ?", Route.AGGREGATE),
     ("Où en est la mesure 52 ?", Route.UNKNOWN_REFERENCE),
+    ("Quelles mesures de l'axe 7 sont réalisées ?", Route.UNKNOWN_REFERENCE),
+    ("Combien de mesures dans l'action 40 ?", Route.UNKNOWN_REFERENCE),
+    ("Combien de mesures dans l'action 17 ?", Route.TOPIC_LIST),  # the action itself: a whole part
     # A yes/no question on something done ("ouvert", "créé") is searched like
     # any other: the verb list that sent it to a status lost to retrieval on the bank.
     ("Le gouvernement a-t-il ouvert un site internet consacré à la traite ?", Route.SEARCH),

@@ -92,10 +92,11 @@ def test_a_lead_that_claims_a_whole_part_is_checked_against_the_structure(assist
     assert title != answer.answer and part_problems(replace(answer, answer=title), assistant.evaluation)
     moved = answer.answer.replace("(axe 3) ;", "(axe 4) ;", 1)
     assert moved != answer.answer and part_problems(replace(answer, answer=moved), assistant.evaluation)
-    # A status named in the lead narrows what "all" means.
+    # A status named in the lead narrows what "all" means, and says so: a bare
+    # « (partiellement réalisée) » read as the status of all the part's measures.
     plan = assistant.ask("Which measures did the CNCDH rate as fully implemented?")
-    assert plan.answer.startswith("All the plan's measures (implemented, « Réalisée »)"), plan.answer[:200]
-    wrong = plan.answer.replace("(implemented, « Réalisée »)", "(not implemented, « Non réalisée »)", 1)
+    assert plan.answer.startswith("All the plan's measures (only those rated implemented, « Réalisée »)"), plan.answer[:200]
+    wrong = plan.answer.replace("implemented, « Réalisée »)", "not implemented, « Non réalisée »)", 1)
     assert wrong != plan.answer and part_problems(replace(plan, answer=wrong), assistant.evaluation)
     # The count it gives is the number listed.
     counted = plan.answer.replace("per annex 2 (3):", "per annex 2 (4):", 1)

@@ -151,3 +151,12 @@ _PART_WORDS = {"axis": frozenset({"axe", "axis"}), "action": frozenset({"action"
 def names_part(stems: set[str], kind: str) -> bool:
     """The question's stems name an axis or an action as such ("l'axe sur…", "the action on…")."""
     return bool(stems & _PART_WORDS[kind])
+
+
+# The document's own way of naming a measure in its text (« la mesure 20 », « mesures 20 et 21 »).
+_MEASURE_NAMED = re.compile(r"\b[Mm]esures? (\d{1,2})\b")
+
+
+def names_another_measure(text: str, number: int) -> bool:
+    """Does a sentence of the document name a measure other than `number`?"""
+    return any(int(n) != number for n in _MEASURE_NAMED.findall(text))

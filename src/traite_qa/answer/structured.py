@@ -101,16 +101,21 @@ class MeasureResponder:
         lang = query.language
         template = T.PER_MEASURE[_TEMPLATE_OF[route]][lang]
         c = Composer(query)
-        if query.after is not None and numbers == query.refs.measures:
+        relative = query.after is not None and numbers == query.refs.measures
+        if relative:
             direction, base, cited = query.after
-            if cited:
-                c.say(T.RELATIVE_AMONG[lang].format(cited=", ".join(map(str, cited))))
-            c.say(T.RELATIVE[lang][direction].format(base=base))
+            if cited:  # one neighbour per measure the last answer cited: none is picked
+                c.say(T.RELATIVE_AMONG[lang][direction].format(cited=", ".join(map(str, cited))))
+                limit = len(numbers)
+            else:
+                c.say(T.RELATIVE[lang][direction].format(base=base))
         for number in numbers[:limit]:
             measure = self.evaluation.measure(number)
             quotes = self._quotes(number, pick, evidence, route)
             if not quotes:
                 continue
+            if relative and cited:
+                c.say(T.RELATIVE[lang][direction].format(base=number - 1 if direction == "next" else number + 1))
             shared = ", ".join(str(n) for n in measure.group if n != number)
             lead = ""
             if status_settles(query, route):
@@ -227,6 +232,8 @@ class UnknownReferenceResponder:
         n_m, n_n = len(self.evaluation.measures), len(self.evaluation.footnotes)
         bad_m = [m for m in query.refs.measures if not 1 <= m <= n_m]
         bad_n = [n for n in query.refs.footnotes if not 1 <= n <= n_n]
+        if not bad_m and not bad_n:  # an axis or action the plan does not have
+            return self.scope(query)
         if query.english:
             what = f"measure {bad_m[0]}" if bad_m else f"footnote {bad_n[0]}"
         else:

@@ -90,8 +90,10 @@ SHARED = {"fr": " (évaluée avec la mesure {shared})", "en": " (assessed togeth
 # "Et la suivante ?": the measure counted from, as read from the last exchange;
 # when the last answer cited several, that the first was taken (a test reader
 # read « La mesure qui suit la mesure 4 » as saying 4 was the measure asked about).
-RELATIVE_AMONG = {"fr": "Ma réponse précédente citait plusieurs mesures ({cited}) : je compte à partir de la première.",
-                  "en": "My previous answer cited several measures ({cited}): I count from the first."}
+RELATIVE_AMONG = {"fr": {"next": "Ma réponse précédente citait plusieurs mesures ({cited}) : voici celle qui suit chacune.",
+                         "previous": "Ma réponse précédente citait plusieurs mesures ({cited}) : voici celle qui précède chacune."},
+                  "en": {"next": "My previous answer cited several measures ({cited}): here is the one after each.",
+                         "previous": "My previous answer cited several measures ({cited}): here is the one before each."}}
 RELATIVE = {"fr": {"next": "La mesure qui suit la mesure {base} :", "previous": "La mesure qui précède la mesure {base} :"},
             "en": {"next": "The measure after measure {base}:", "previous": "The measure before measure {base}:"}}
 
@@ -152,6 +154,7 @@ TOPIC_UNSURE = {
     "en": "I have no confident list; judge for yourself. The measures my search ranks first:",
 }
 TOPIC_WITHIN = {"fr": " ({what})", "en": " ({what})"}
+ONLY_STATUS = {"fr": "seulement celles notées « {label} »", "en": "only those rated {english}, « {label} »"}
 # The scope model (scopes.py) read the list as a whole part of the plan: that
 # the part is what was asked is the model's call, so the lead says it is the
 # search's; that these are all of the part's measures is the document's structure.

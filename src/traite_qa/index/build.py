@@ -119,6 +119,12 @@ def build_index(
             fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time per index
             if (unless_built_meanwhile or not force) and index_problem(settings, embedder) is None:
                 return {**report, "skipped": True, "reason": "built by another process", "seconds": time.perf_counter() - started}
+        elif unless_built_meanwhile and index_problem(settings, embedder) is None:
+            # The lock was free, yet another process may have built the index
+            # and released it between this one's failed load and here: so it
+            # is checked again under the lock. (On a slower CPU, three servers
+            # starting on a missing index built it twice: tests/test_processes.py.)
+            return {**report, "skipped": True, "reason": "built by another process", "seconds": time.perf_counter() - started}
         _remove_leftovers(versions)
         tmp = versions / f"tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()

@@ -76,12 +76,20 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
     if other is not None:
         # "Et la suivante ?", "et la 44 ?": the previous question, about another measure.
         # The answer says which measure it counted from: read from the last
-        # answer, it may not be the one the user meant (a blind reader flagged
-        # "the next measure" answered with 5 where the user had 8 in mind),
-        # and, when that answer cited several, that it took the first.
+        # answer, it may not be the one the user meant. When that answer cited
+        # several measures, the one after (or before) each is given, none
+        # picked: blind readers twice flagged "the next measure" counted from
+        # the first one cited (4) where the user had 8 in mind.
         route = previous.route if previous and previous.route in _CARRIED else Route.STATUS
+        n = len(evaluation.measures)
+        if direction and len(cited) > 1:
+            step = 1 if direction == "next" else -1
+            bases = tuple(m for m in cited[:3] if 1 <= m + step <= n)
+            if bases:
+                return replace(query, route=route, refs=replace(query.refs, measures=tuple(m + step for m in bases)),
+                               follow_up=True, after=(direction, bases[0], bases))
         return replace(query, route=route, refs=replace(query.refs, measures=(other,)), follow_up=True,
-                       after=(direction, measures[0], cited if len(cited) > 1 else ()) if direction else None)
+                       after=(direction, measures[0], ()) if direction else None)
     refs = replace(query.refs, measures=measures[:2])
     form = read_form(query.core)
     if form.recommendation:
