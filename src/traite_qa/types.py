@@ -205,7 +205,8 @@ class Query:
     count: bool = False  # the question asks "how many"
     follow_up: bool = False  # measures borrowed from the history
     # "the next one": ("next" | "previous", the measure it counts from, and the
-    # measures the last answer cited when it cited several, the first taken)
+    # measures the last answer cited when it cited several: then refs.measures
+    # holds the neighbour of each, none picked)
     after: tuple[str, int, tuple[int, ...]] | None = None
     filters: Filters = field(default_factory=Filters)
     core: str = ""  # the question without politeness: what is searched and matched

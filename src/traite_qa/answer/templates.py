@@ -88,8 +88,9 @@ PER_MEASURE = {
 }
 SHARED = {"fr": " (évaluée avec la mesure {shared})", "en": " (assessed together with measure {shared})"}
 # "Et la suivante ?": the measure counted from, as read from the last exchange;
-# when the last answer cited several, that the first was taken (a test reader
-# read « La mesure qui suit la mesure 4 » as saying 4 was the measure asked about).
+# when the last answer cited several, the one after each, none picked (counting
+# from the first, « La mesure qui suit la mesure 4 », was flagged twice by test
+# readers who had 8 in mind).
 RELATIVE_AMONG = {"fr": {"next": "Ma réponse précédente citait plusieurs mesures ({cited}) : voici celle qui suit chacune.",
                          "previous": "Ma réponse précédente citait plusieurs mesures ({cited}) : voici celle qui précède chacune."},
                   "en": {"next": "My previous answer cited several measures ({cited}): here is the one after each.",

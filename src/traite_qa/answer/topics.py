@@ -244,7 +244,6 @@ class TopicResponder:
                                         quote=quote, marker=marker))
         c.measure_status(measure)
 
-
     def _best_sentence(self, number: int, sentence_scores: np.ndarray) -> list[tuple]:
         """The measure's sentence the learned ranker puts first for the question,
         among those that name no other measure: under « Mesure 21 », a sentence
@@ -274,8 +273,8 @@ def _within(status: Status | None, axis: int | None, lang: str, only: bool = Fal
     all six), so it says the list holds only those."""
     parts = []
     if status is not None:
-        words = T.status_words(status, lang)
-        parts.append(T.ONLY_STATUS[lang].format(label=status.value, english=status.english) if only else words)
+        parts.append(T.ONLY_STATUS[lang].format(label=status.value, english=status.english) if only
+                     else T.status_words(status, lang))
     if axis is not None:
         parts.append(f"{'axis' if lang == 'en' else 'axe'} {axis}")
     return T.TOPIC_WITHIN[lang].format(what=", ".join(parts)) if parts else ""
