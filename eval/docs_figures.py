@@ -46,6 +46,8 @@ SOURCES = [
      "195 questions written blind by three more new writers at the start of the next session, scored once at the code it started from (aggregates only)"),
     ("fresh8.json", "Seventh sealed fresh set", "seventh-sealed-fresh-set", "python -m eval.bank score --split fresh8 --json",
      "195 questions written blind by three more new writers at the start of the session after, scored once at its final code (aggregates only)"),
+    ("fresh9.json", "Eighth sealed fresh set", "eighth-sealed-fresh-set", "python -m eval.bank score --split fresh9 --json",
+     "195 questions written blind by three more new writers in the next session, once its answer code had changed, scored once at its final code (aggregates only)"),
     ("judged.json", "Blind judges", "blind-judges", "python -m eval.judge tally DIR...",
      "usefulness (0-2) and answers with a false statement in the assistant's own words, as judged by readers "
      "who saw only the document, the question and the answer"),
@@ -194,7 +196,7 @@ def accuracy_sentence(out: Path) -> str:
             return None
 
     bank, judged = load("bank.json"), load("judged.json")
-    fresh = load("fresh8.json") or load("fresh7.json") or load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
+    fresh = load("fresh9.json") or load("fresh8.json") or load("fresh7.json") or load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
     if not bank:
         return "Not measured yet: run `make test`."
     test = bank["test"]["overall"]

@@ -107,8 +107,10 @@ HISTORY_16 = [{"role": "user", "content": "Où en est la mesure 16 ?"},
     ("and the measure right after that one?", Route.STATUS, (17,)),
     ("Et la mesure d'avant ?", Route.STATUS, (15,)),
     ("and the one before?", Route.STATUS, (15,)),
-    # "after that" alone is a time, "d'après" alone is "according to": the same measure.
-    ("And what happened after that?", Route.MEASURE_QUESTION, (16,)),
+    # "after that" alone is a time, "d'après" alone is "according to": not the
+    # next measure (the first, with words of its own, is searched with the last
+    # question as context; the second borrows its measure).
+    ("And what happened after that?", Route.SEARCH, ()),
     ("D'après qui ?", Route.MEASURE_QUESTION, (16,)),
     ("et la 44 ?", Route.STATUS, (44,)),
     ("Combien de mesures sont réalisées ?", Route.AGGREGATE, ()),  # complete on its own
@@ -128,10 +130,20 @@ def test_follow_ups_resolve_against_the_previous_turn(router, question, name, me
 ])
 def test_the_learned_follow_up_model_tells_a_question_that_leans_on_the_last_one(router, question, leans):
     intent = router.understand(question, HISTORY_16)
-    assert intent.follow_up == leans
-    assert (intent.measures == (16,)) == leans
     alone = router.understand(question)
-    assert leans or (intent.route, intent.measures, intent.context) == (alone.route, alone.measures, alone.context)
+    if leans:
+        # Words of its own: searched with the last question as context, not
+        # pinned to its measure (src/traite_qa/understand/followup.py).
+        assert "16" in intent.context and not alone.context
+        assert not intent.follow_up and intent.measures == ()
+    else:
+        assert (intent.route, intent.measures, intent.context) == (alone.route, alone.measures, alone.context)
+
+
+@pytest.mark.parametrize("question", ["Pourquoi ?", "Elle a été réalisée ?", "Why?", "Was it implemented?"])
+def test_a_bare_follow_up_borrows_the_last_measure(router, question):
+    intent = router.understand(question, HISTORY_16)
+    assert intent.follow_up and intent.measures == (16,)
 
 
 @pytest.mark.parametrize("question", ["Pourquoi ?", "And who runs it?"])

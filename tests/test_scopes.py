@@ -101,3 +101,26 @@ def test_a_lead_that_claims_a_whole_part_is_checked_against_the_structure(assist
     # The count it gives is the number listed.
     counted = plan.answer.replace("per annex 2 (3):", "per annex 2 (4):", 1)
     assert counted != plan.answer and part_problems(replace(plan, answer=counted), assistant.evaluation)
+
+
+def test_a_part_the_question_is_not_closest_to_is_not_named_in_the_lead(assistant, monkeypatch):
+    """The lead names the part: an axis or action not named by number must be
+    the one whose title the question comes closest to (cos_gap 0), whatever
+    the scope model's probability; else the topic model's list stands."""
+    topics = assistant.responders[Route.TOPIC_LIST]
+    cards = topics.scopes
+    i = next(k for k, s in enumerate(cards.scopes) if s.kind == "action" and s.number == 13)
+    x = np.zeros((len(cards.scopes), len(SCOPE_FEATURES)))
+    q = np.zeros(len(cards.scopes))
+    q[i] = 0.99
+    monkeypatch.setattr(cards, "features", lambda *args: x)
+    monkeypatch.setattr(topics.scope_model, "probabilities", lambda _: q)
+    query = assistant.understand("Quelles mesures relèvent de cette action ?")
+    p = np.zeros(len(assistant.evaluation.measures))
+    gap, named = SCOPE_FEATURES.index("cos_gap"), SCOPE_FEATURES.index("named")
+    x[i, gap] = -0.02  # another action's title is closer
+    assert topics._part(query, p, None, None) is None
+    x[i, named] = 1.0  # "l'action 13"
+    assert topics._part(query, p, None, None)[0].number == 13
+    x[i, named], x[i, gap] = 0.0, 0.0  # the closest title
+    assert topics._part(query, p, None, None)[0].number == 13
