@@ -93,15 +93,16 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
         return replace(query, route=route, refs=replace(query.refs, measures=(other,)), follow_up=True,
                        after=(direction, measures[0], ()) if direction else None)
     if len(content_words(query.core)) > 1:
-        # A follow-up with words of its own ("Et qu'est-ce qu'elles montrent
-        # sur l'origine des victimes ?") is searched with the last question as
-        # context, not pinned to the last measure: the pin answered about the
-        # measure the last answer cited first. Only a bare one ("Pourquoi ?",
-        # "Elle a été réalisée ?") is. Bank follow-ups right, pinned against
-        # searched (`python -m eval.followups`): dev 24 -> 26 of 36, train 95
-        # -> 100 of 114; dev standalone questions asked mid-conversation 265
-        # -> 270 of 315 (as many as alone). Searching the bare ones too scored
-        # the same on both; they keep the measure's own answer.
+        # A follow-up with words of its own ("Et qui la finance aujourd'hui ?")
+        # is searched with the last question as context, not pinned to the
+        # last measure: the pin answered about the measure the last answer
+        # cited first. Only a bare one ("Pourquoi ?", "Elle a été réalisée ?")
+        # is. Bank follow-ups right, pinned against searched, models unchanged
+        # (`python -m eval.followups dev|test`): dev 24 -> 26 of 36, test 22 ->
+        # 25 of 39 (train 95 -> 100 of 114); standalone questions asked
+        # mid-conversation as many as alone (docs/evaluation.md). Searching
+        # the bare ones too scored the same on dev and train; they keep the
+        # measure's own answer.
         return query
     refs = replace(query.refs, measures=measures[:2])
     form = read_form(query.core)
