@@ -154,9 +154,17 @@ def names_part(stems: set[str], kind: str) -> bool:
 
 
 # The document's own way of naming a measure in its text (« la mesure 20 », « mesures 20 et 21 »).
-_MEASURE_NAMED = re.compile(r"\b[Mm]esures? (\d{1,2})\b")
+_MEASURE_NAMED = re.compile(r"\bmesures? (\d{1,2})(?: (?:et|à) (\d{1,2}))?\b", re.IGNORECASE)
+
+
+def measures_named(text: str) -> set[int]:
+    """The measures a sentence of the document names by number."""
+    return {int(n) for pair in _MEASURE_NAMED.findall(text) for n in pair if n}
+
+
+def names_measure(text: str, number: int) -> bool:
+    return number in measures_named(text)
 
 
 def names_another_measure(text: str, number: int) -> bool:
-    """Does a sentence of the document name a measure other than `number`?"""
-    return any(int(n) != number for n in _MEASURE_NAMED.findall(text))
+    return bool(measures_named(text) - {number})

@@ -5,13 +5,14 @@ reference the document does not have. Quotes come from the named passages."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from ..document import Evaluation
 from ..search import Searcher
 from ..tables import table
 from ..text import analyze, sentence_spans
-from ..vocabulary import asks_completion, negated
+from ..vocabulary import asks_completion, names_measure, negated
 from ..types import NO_EVIDENCE, Status, Answer, Evidence, Filters, Hit, Query, Route
 from . import templates as T
 from .compose import Composer, measure_items
@@ -30,22 +31,26 @@ def status_sentences(hits: list[Hit], number: int) -> list[tuple[Hit, str]]:
     return _pick(hits, _picks()["status"], 2, prefer=_names(number)) or _first_sentences(hits, 1)
 
 
-def _names(number: int) -> re.Pattern:
+def _names(number: int) -> Callable[[str], bool]:
     """Sentences naming the measure: in a shared body (20/21) they speak of it."""
-    return re.compile(rf"\bmesures? (?:\d+ (?:et|à) )?{number}\b", re.IGNORECASE)
+    return lambda sentence: names_measure(sentence, number)
 
 
 def _sentences(hit: Hit) -> list[str]:
     return [hit.text[s:e] for s, e in sentence_spans(hit.text)]
 
 
-def _pick(hits: list[Hit], pattern: re.Pattern, limit: int, prefer: re.Pattern | None = None) -> list[tuple[Hit, str]]:
+def _pick(hits: list[Hit], pattern: re.Pattern, limit: int,
+          prefer: Callable[[str], bool] | None = None) -> list[tuple[Hit, str]]:
     """Up to `limit` sentences matching `pattern`, in document order (preferred ones first)."""
     found = [(hit, s) for hit in hits for s in _sentences(hit) if pattern.search(s)]
     found = list({s: (h, s) for h, s in found}.values())  # overlapping pieces repeat sentences
     if prefer is not None:  # stable: document order within each group
-        found.sort(key=lambda hs: not prefer.search(hs[1]))
+        found.sort(key=lambda hs: not prefer(hs[1]))
     return found[:limit]
+
+
+_RECOMMANDE = re.compile(r"recommand", re.I)
 
 
 def _first_sentences(hits: list[Hit], limit: int) -> list[tuple[Hit, str]]:
@@ -69,7 +74,7 @@ def status_settles(query: Query, route: Route) -> bool:
 # route: (sentence picker, max measures answered)
 _PICKERS = {
     Route.STATUS: (status_sentences, 4),
-    Route.RECOMMENDATION: (lambda hits, n: _pick(hits, _picks()["recommendation"], 3, prefer=re.compile(r"recommand", re.I)), 2),
+    Route.RECOMMENDATION: (lambda hits, n: _pick(hits, _picks()["recommendation"], 3, prefer=_RECOMMANDE.search), 2),
     Route.WHY: (
         lambda hits, n: _pick(hits, _picks()["why"], 3, prefer=_names(n)) or _pick(hits, _picks()["status"], 2)
         or _first_sentences(hits, 2),

@@ -113,17 +113,16 @@ def build_index(
     versions = settings.index_dir.parent / f".{settings.index_dir.name}.versions"
     versions.mkdir(parents=True, exist_ok=True)
     with open(versions / ".lock", "w") as lock:
-        if not _try_lock(lock):
+        waited = not _try_lock(lock)
+        if waited:
             if progress:
                 print("traite-qa: another process is building this index; waiting for it", file=sys.stderr, flush=True)
             fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time per index
-            if (unless_built_meanwhile or not force) and index_problem(settings, embedder) is None:
-                return {**report, "skipped": True, "reason": "built by another process", "seconds": time.perf_counter() - started}
-        elif unless_built_meanwhile and index_problem(settings, embedder) is None:
-            # The lock was free, yet another process may have built the index
-            # and released it between this one's failed load and here: so it
-            # is checked again under the lock. (On a slower CPU, three servers
-            # starting on a missing index built it twice: tests/test_processes.py.)
+        # Checked again under the lock: another process may have built the
+        # index while this one waited, or built it and released the lock
+        # between this one's failed load and here (on a slower CPU, three
+        # servers starting on a missing index built it twice: tests/test_processes.py).
+        if (unless_built_meanwhile or waited and not force) and index_problem(settings, embedder) is None:
             return {**report, "skipped": True, "reason": "built by another process", "seconds": time.perf_counter() - started}
         _remove_leftovers(versions)
         tmp = versions / f"tmp-{uuid.uuid4().hex[:8]}"

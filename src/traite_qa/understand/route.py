@@ -68,11 +68,11 @@ class Router:
     def _route(self, core: str, refs: References, form: Form, synthesis: bool) -> dict:
         n_measures, n_notes = len(self.evaluation.measures), len(self.evaluation.footnotes)
         n_axes, n_actions = len(self.evaluation.axes), len(self.evaluation.actions)
-        if any(not 1 <= m <= n_measures for m in refs.measures) or any(not 1 <= n <= n_notes for n in refs.footnotes):
-            return {"route": Route.UNKNOWN_REFERENCE}
-        if any(not 1 <= a <= n_axes for a in refs.axes) or any(not 1 <= a <= n_actions for a in refs.actions):
-            # "Combien de mesures dans l'action 40 ?" was answered with measure 40,
-            # "les mesures de l'axe 7" with the closest measures of other axes.
+        # An axis or action the plan lacks too: "Combien de mesures dans l'action
+        # 40 ?" was answered with measure 40, "les mesures de l'axe 7" with the
+        # closest measures of other axes.
+        if any(not 1 <= n <= limit for numbers, limit in ((refs.measures, n_measures), (refs.footnotes, n_notes),
+                                                          (refs.axes, n_axes), (refs.actions, n_actions)) for n in numbers):
             return {"route": Route.UNKNOWN_REFERENCE}
         if refs.acronyms and refs.definition and not (refs.measures or refs.footnotes or refs.titled):
             return {"route": Route.ACRONYM}
