@@ -48,6 +48,8 @@ SOURCES = [
      "195 questions written blind by three more new writers at the start of the session after, scored once at its final code (aggregates only)"),
     ("fresh9.json", "Eighth sealed fresh set", "eighth-sealed-fresh-set", "python -m eval.bank score --split fresh9 --json",
      "195 questions written blind by three more new writers in the next session, once its answer code had changed, scored once at its final code (aggregates only)"),
+    ("fresh10.json", "Ninth sealed fresh set", "ninth-sealed-fresh-set", "python -m eval.bank score --split fresh10 --json",
+     "195 questions written blind by three more new writers in the session after, while its answer code changed, scored once at its final code (aggregates only)"),
     ("judged.json", "Blind judges", "blind-judges", "python -m eval.judge tally DIR...",
      "usefulness (0-2) and answers with a false statement in the assistant's own words, as judged by readers "
      "who saw only the document, the question and the answer"),
@@ -196,7 +198,7 @@ def accuracy_sentence(out: Path) -> str:
             return None
 
     bank, judged = load("bank.json"), load("judged.json")
-    fresh = load("fresh9.json") or load("fresh8.json") or load("fresh7.json") or load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
+    fresh = load("fresh10.json") or load("fresh9.json") or load("fresh8.json") or load("fresh7.json") or load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
     if not bank:
         return "Not measured yet: run `make test`."
     test = bank["test"]["overall"]
@@ -207,14 +209,21 @@ def accuracy_sentence(out: Path) -> str:
     if fresh:
         o = fresh["overall"]
         parts.append(f"On a sealed set of {o['n']} more, written blind and never trained or tuned on, {o['accuracy']:.0%} are right.")
-    if judged:
-        for name, j in judged.items():
-            if j.get("judged") and "round" not in name:  # the latest round
-                parts.append(f"Blind readers ({name}, {j['judged']} answers) rated usefulness "
-                             f"{j['usefulness_mean']:.2f} / 2 and found a false statement in the assistant's own "
-                             f"words in {j['with_false_statement']}"
-                             + (f" ({j['fixed_since']} of them since fixed: {j['fixed_in']})" if j.get("fixed_since") else "")
-                             + ".")
+    latest = {name: j for name, j in (judged or {}).items() if j.get("judged") and "round" not in name}
+    if "test" in latest:
+        j = latest.pop("test")
+        parts.append(f"Blind readers (test, {j['judged']} answers) rated usefulness {j['usefulness_mean']:.2f} / 2 and "
+                     f"found a false statement in the assistant's own words in {j['with_false_statement']}"
+                     + (f" ({j['fixed_since']} since fixed)" if j.get("fixed_since") else "") + ".")
+    if latest:  # the sealed sets, each judged once: one sentence for all (the README stays short)
+        means = [j["usefulness_mean"] for j in latest.values()]
+        false = sum(j["with_false_statement"] for j in latest.values())
+        fixed = sum(j.get("fixed_since", 0) for j in latest.values())
+        names = list(latest)
+        parts.append(f"On the {len(names)} sealed sets they judged once each ({names[0]} to {names[-1]}, "
+                     f"{sum(j['judged'] for j in latest.values()):,} answers), usefulness was "
+                     f"{min(means):.2f}-{max(means):.2f} / 2, with a false statement in {false}"
+                     + (f" ({fixed} since fixed)" if fixed else "") + ".")
     return " ".join(parts) + " (Details: [Figures](docs/figures.md).)"
 
 

@@ -31,14 +31,14 @@ def scope_rows(assistant, topic_p_of, questions: list[bank.BankQuestion]):
         if q.kind != "topic_list" or not q.topic_measures:
             continue
         query = assistant.understand(q.question, history(q))
-        status = query.status if query.status is not None else query.filters.status
+        statuses = query.status_filter
         p, threshold = topic_p_of(query)
-        x = cards.features(query, p, threshold, status)
-        sets = [frozenset(m.number for m in cards.kept(s, status)) for s in cards.scopes]
+        x = cards.features(query, p, threshold, statuses)
+        sets = [frozenset(m.number for m in cards.kept(s, statuses)) for s in cards.scopes]
         gold = frozenset(q.topic_measures)
         y = np.array([bool(s) and s == gold for s in sets], dtype=np.int64)
         topic_list = {int(i) + 1 for i in np.flatnonzero(p >= threshold)} or {int(np.argmax(p)) + 1}
-        topic_list = {m for m in topic_list if status is None or assistant.evaluation.measure(m).status is status}
+        topic_list = {m for m in topic_list if not statuses or assistant.evaluation.measure(m).status in statuses}
         out.append((x, y, gold, sets, frozenset(topic_list)))
     return out
 

@@ -87,6 +87,52 @@ def test_counts_by_status(assistant, evaluation, question, count, status):
     assert len(expected) == count and answer.measures == expected
 
 
+@pytest.mark.parametrize("question, labels, axis", [
+    ("Combien de mesures ne sont pas entièrement réalisées ?", ("Partiellement réalisée", "Non réalisée"), None),
+    ("How many measures were not fully implemented?", ("Partiellement réalisée", "Non réalisée"), None),
+    ("Combien de mesures sont réalisées ou partiellement réalisées ?", ("Réalisée", "Partiellement réalisée"), None),
+    ("Combien de mesures de l'axe 2 ne sont pas entièrement réalisées ?", ("Partiellement réalisée", "Non réalisée"), 2),
+])
+def test_a_count_of_two_statuses_gives_their_total_and_each_one(assistant, evaluation, question, labels, axis):
+    answer = _ask(assistant, question)
+    assert answer.status == "answered" and answer.intent == "aggregate"
+    scope = [m for m in evaluation.measures if axis is None or m.axis == axis]
+    expected = {m.number: m.status.value for m in scope if m.status.value in labels}
+    assert answer.measures == expected
+    # The total, then each status's own count in a sentence the status checker reads.
+    assert re.search(rf"\b{len(expected)} (?:des|of the) {len(scope)} (?:mesures|measures)\b", answer.answer)
+    for label in labels:
+        n = sum(v == label for v in expected.values())
+        assert re.search(rf"\b{n} (?:mesures?|measures?) (?:sont|est|are|is) « {label} »", answer.answer), label
+    assert answer_problems(answer, evaluation, assistant.searcher.data.source) == []
+
+
+def test_a_list_under_two_statuses_holds_only_those(assistant, evaluation):
+    answer = _ask(assistant, "Quelles mesures n'ont pas été réalisées ou seulement en partie ?")
+    listed = [int(n) for n in re.findall(r"^- \*\*Mesure (\d+)\*\*", answer.answer, re.MULTILINE)]
+    assert listed and all(evaluation.measure(n).status.value != "Réalisée" for n in listed)
+    assert answer_problems(answer, evaluation, assistant.searcher.data.source) == []
+
+
+def test_a_lead_naming_two_statuses_is_checked_against_both(evaluation):
+    from types import SimpleNamespace
+
+    from traite_qa.answer.verify import part_problems
+
+    lead = ("Toutes les mesures du plan (seulement celles notées « Partiellement réalisée » ou « Non réalisée »), "
+            "selon l'annexe 2 ({n}) :")
+    wanted = [m.number for m in evaluation.measures if m.status.value != "Réalisée"]
+
+    def problems(numbers):
+        items = "".join(f"\n- **Mesure {n}** « {evaluation.measure(n).title} »" for n in numbers)
+        return part_problems(SimpleNamespace(answer=lead.format(n=len(numbers)) + items), evaluation)
+
+    assert problems(wanted) == []
+    assert problems(wanted[1:])  # one short
+    realised = next(m.number for m in evaluation.measures if m.status.value == "Réalisée")
+    assert problems(sorted(wanted + [realised]))  # one of another status
+
+
 # -------------------------------------------------------------- acronyms
 @pytest.mark.parametrize("index", range(N_ACRONYMS))
 def test_every_acronym(assistant, evaluation, index):

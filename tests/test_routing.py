@@ -303,6 +303,36 @@ def test_a_negation_a_few_words_before_the_status_asks_for_the_measures_not_carr
     assert router.understand(question).status == status
 
 
+N, P, R = Status.NON_REALISEE, Status.PARTIELLEMENT, Status.REALISEE
+
+
+@pytest.mark.parametrize("question, statuses", [
+    # "Not fully" is two statuses: read as "not implemented", the count said 14 of 45.
+    ("Combien de mesures ne sont pas entièrement réalisées ?", (P, N)),
+    ("How many measures were not fully implemented?", (P, N)),
+    ("Which measures haven't been completely carried out?", (P, N)),
+    ("quelles mesures ne sont pas complètement mises en œuvre", (P, N)),
+    ("Quelles mesures sont partiellement ou pas du tout réalisées ?", (P, N)),
+    ("Quelles mesures n'ont pas été réalisées ou seulement en partie ?", (P, N)),
+    # Two named with "or": the participle of "partiellement réalisées" is not a third.
+    ("Combien de mesures sont réalisées ou partiellement réalisées ?", (R, P)),
+    ("Which measures were implemented or partly implemented?", (R, P)),
+    ("Quelles mesures ont été au moins partiellement réalisées ?", (R, P)),
+    # One.
+    ("Quelles mesures ont été réalisées en partie ?", (P,)),
+    ("Which measures were only partly carried out?", (P,)),
+    ("Quelles mesures ont été entièrement réalisées ?", (R,)),
+    ("Which measures weren't implemented?", (N,)),
+    # All three is no filter; none named, none.
+    ("Combien de mesures sont réalisées, partiellement réalisées ou non réalisées ?", ()),
+    ("Quelles mesures concernent les mineurs ?", ()),
+])
+def test_every_status_a_question_names_is_read(router, question, statuses):
+    query = router.understand(question)
+    assert query.statuses == query.refs.statuses == statuses
+    assert query.status == (statuses[0] if len(statuses) == 1 else None)
+
+
 @pytest.mark.parametrize("typed, usual", [
     ("La mesure 37 a-t-elle ete realisee", "La mesure 37 a-t-elle été réalisée ?"),
     ("QUI SENSIBILISE LES ELEVES ?", "Qui sensibilise les élèves ?"),

@@ -35,8 +35,9 @@ def answer_aggregate(evaluation: Evaluation, searcher: Searcher, unknown: Unknow
     action = refs.actions[0] if refs.actions else None
     if axis is not None and not 1 <= axis <= len(evaluation.axes) or action is not None and not 1 <= action <= len(evaluation.actions):
         return unknown.scope(intent)
+    if len(intent.status_filter) > 1:
+        return _by_statuses(evaluation, searcher, intent, c, axis, action)
     measures = evaluation.measures_with(status=intent.status, axis=axis, action=action)
-    rows = {r.number: r for r in evaluation.summary}
 
     scope_fr, scope_en = _scope(evaluation, axis, action)
     # Annex 2 counts the second plan's measures, whatever plan the question named.
@@ -52,17 +53,7 @@ def answer_aggregate(evaluation: Evaluation, searcher: Searcher, unknown: Unknow
         head_en = f"{_capitalize(scope_en.strip().removeprefix('of '))} has {n} measure{plural}"
     else:
         head_fr, head_en = f"Le deuxième plan (2019-2021) compte {n} mesures", f"The second plan (2019-2021) has {n} measures"
-    # Cite each listed measure's row in annex 2 (its title as printed there).
-    markers: list[str] = []
-    by_axis: dict[int, list[str]] = {}
-    for m in measures:
-        by_axis.setdefault(m.axis, []).append(rows[m.number].title)
-    if not by_axis:  # "0 mesure …": the rows that show it are the scope's
-        scope = {evaluation.action(action).axis} if action else {axis} if axis else {a.number for a in evaluation.axes}
-        by_axis = {ax: [] for ax in sorted(scope)}
-    for ax, titles in by_axis.items():
-        hit = searcher.hits_for([f"tableau-axe-{ax}"])[0]
-        markers.append(c.cite(hit, titles if n <= 20 else []))
+    markers = _markers(evaluation, searcher, c, measures, axis, action)
     listing = _listing(measures, intent, with_status=intent.status is None)
     if intent.status is None and not (axis or action):
         counts = evaluation.status_counts()
@@ -77,6 +68,49 @@ def answer_aggregate(evaluation: Evaluation, searcher: Searcher, unknown: Unknow
         c.measure_status(m)
     return c.answer(Route.AGGREGATE)
 
+
+
+def _markers(evaluation: Evaluation, searcher: Searcher, c: Composer, measures, axis, action) -> list[str]:
+    """Each listed measure's row in annex 2 cited (its title as printed there)."""
+    rows = {r.number: r for r in evaluation.summary}
+    by_axis: dict[int, list[str]] = {}
+    for m in measures:
+        by_axis.setdefault(m.axis, []).append(rows[m.number].title)
+    if not by_axis:  # "0 mesure …": the rows that show it are the scope's
+        scope = {evaluation.action(action).axis} if action else {axis} if axis else {a.number for a in evaluation.axes}
+        by_axis = {ax: [] for ax in sorted(scope)}
+    markers = []
+    for ax, titles in by_axis.items():
+        hit = searcher.hits_for([f"tableau-axe-{ax}"])[0]
+        markers.append(c.cite(hit, titles if len(measures) <= 20 else []))
+    return markers
+
+
+def _by_statuses(evaluation: Evaluation, searcher: Searcher, intent: Query, c: Composer, axis, action) -> Answer:
+    """Two statuses asked at once ("pas entièrement réalisées", "réalisées ou
+    partiellement"): how many have either, then each status's count and
+    measures in a sentence of its own. (One sentence naming both statuses with
+    one count is a claim the status checker cannot map to one status: it
+    would drop it.) The total is the sum of the counts it precedes."""
+    scope_fr, scope_en = _scope(evaluation, axis, action)
+    of_fr, of_en = (scope_fr, scope_en) if scope_fr else (" du deuxième plan (2019-2021)", " of the second plan (2019-2021)")
+    groups = [(s, evaluation.measures_with(status=s, axis=axis, action=action)) for s in intent.status_filter]
+    every = [m for m in evaluation.measures_with(axis=axis, action=action) if m.status in intent.status_filter]
+    total = len(evaluation.measures_with(axis=axis, action=action))
+    n = len(every)
+    if intent.english:
+        parts = [f"According to annex 2, {n} of the {total} measures{of_en} {'have' if n != 1 else 'has'} one of the statuses asked about."]
+        parts += [f"{len(ms)} measure{'s' if len(ms) != 1 else ''} {'are' if len(ms) != 1 else 'is'} « {s.value} » [{s.english}]"
+                  + (f": {_listing(ms, intent, with_status=False)}." if ms else ".") for s, ms in groups]
+    else:
+        parts = [f"Selon l'annexe 2, {n} des {total} mesures{of_fr} {'ont' if n > 1 else 'a'} l'un des statuts demandés."]
+        parts += [f"{len(ms)} mesure{'s' if len(ms) > 1 else ''} {'sont' if len(ms) > 1 else 'est'} « {s.value} »"
+                  + (f" : {_listing(ms, intent, with_status=False)}." if ms else ".") for s, ms in groups]
+    markers = _markers(evaluation, searcher, c, every, axis, action)
+    c.say(" ".join(parts + markers))
+    for m in every:
+        c.measure_status(m)
+    return c.answer(Route.AGGREGATE)
 
 
 def _capitalize(text: str) -> str:

@@ -85,7 +85,7 @@ class ScopeCards:
                     self._vectors = self.searcher.embedder.embed_documents(self.texts())
         return self._vectors
 
-    def features(self, query: Query, topic_p: np.ndarray, threshold: float, status: Status | None) -> np.ndarray:
+    def features(self, query: Query, topic_p: np.ndarray, threshold: float, statuses: tuple[Status, ...]) -> np.ndarray:
         """(scopes, SCOPE_FEATURES) for one list question; `topic_p` is the topic
         model's probability of every measure, in measure order."""
         cos = self.vectors() @ self.searcher.query_vector(query)
@@ -109,19 +109,19 @@ class ScopeCards:
             out[i, 7], out[i, 8] = lex_q[i], lex_t[i]
             out[i, 9], out[i, 10] = float(topic_p[inside].mean()), float(topic_p[inside].min())
             out[i, 11], out[i, 12] = hit / len(chosen), hit / len(inside)
-            out[i, 13] = math.log1p(len(self.kept(s, status)))
-        out[:, 14] = float(status is not None)
+            out[i, 13] = math.log1p(len(self.kept(s, statuses)))
+        out[:, 14] = float(bool(statuses))
         out[:, 15] = float(query.english)
         plan = kinds == "plan"
         out[plan, 16] = float(topic_p.max())
         out[plan, 17] = float(lex_q[~plan].max())
-        out[plan, 18] = float(status is not None)
+        out[plan, 18] = float(bool(statuses))
         out[plan, 19] = sum(0 < self.share.get(w, 0) <= SPECIFIC for w in words)
         folded = set(analyze(query.core))
         out[kinds == "axis", 20] = float(names_part(folded, "axis"))
         out[kinds == "action", 20] = float(names_part(folded, "action"))
         return out
 
-    def kept(self, scope: Scope, status: Status | None) -> list:
-        """The part's measures under the status asked, in the plan's order."""
-        return [m for m in (self.evaluation.measure(n) for n in scope.measures) if status is None or m.status is status]
+    def kept(self, scope: Scope, statuses: tuple[Status, ...]) -> list:
+        """The part's measures under the statuses asked (any when none), in the plan's order."""
+        return [m for m in (self.evaluation.measure(n) for n in scope.measures) if not statuses or m.status in statuses]

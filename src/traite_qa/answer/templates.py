@@ -156,6 +156,8 @@ TOPIC_UNSURE = {
 }
 TOPIC_WITHIN = {"fr": " ({what})", "en": " ({what})"}
 ONLY_STATUS = {"fr": "seulement celles notées « {label} »", "en": "only those rated {english}, « {label} »"}
+# Two statuses asked at once ("not fully implemented"): each named, joined by "or".
+OR = {"fr": " ou ", "en": " or "}
 # The scope model (scopes.py) read the list as a whole part of the plan: that
 # the part is what was asked is the model's call, so the lead says it is the
 # search's; that these are all of the part's measures is the document's structure.

@@ -139,7 +139,7 @@ class TopicResponder:
         ranked = self.rank(query)
         if not ranked:
             return None
-        status = query.status if query.status is not None else query.filters.status
+        statuses = query.status_filter
         axis = (query.refs.axes or (None,))[0] if query.refs.axes else query.filters.axis
         # Every measure whose probability of being on the topic clears the cut
         # chosen on dev, best first. (It replaced "within 0.6 of the best score,
@@ -151,14 +151,14 @@ class TopicResponder:
         chosen = [self.evaluation.measures[i] for i in order if p[i] >= self.model.threshold]
         sure = bool(chosen)
         chosen = chosen or [self.evaluation.measures[order[0]]]
-        kept = [m for m in chosen if (status is None or m.status is status) and (axis is None or m.axis == axis)]
+        kept = [m for m in chosen if (not statuses or m.status in statuses) and (axis is None or m.axis == axis)]
         lang = query.language
-        within = _within(status, axis, lang)
+        within = _within(statuses, axis, lang)
         c = Composer(query)
-        part = self._part(query, p, status, axis)
+        part = self._part(query, p, statuses, axis)
         if part is not None:
             scope, kept = part
-            c.say(self._part_lead(query, scope, kept, status, axis))
+            c.say(self._part_lead(query, scope, kept, statuses, axis))
         elif not sure:
             c.say(T.TOPIC_UNSURE[lang])
             kept = kept or chosen
@@ -170,7 +170,7 @@ class TopicResponder:
                 c.say(T.TOPIC_LEAD[lang].format(within=within))
         else:
             what = (within.strip(" ()") or "").strip()
-            every = [m.number for m in self.evaluation.measures_with(status=status, axis=axis)]
+            every = [m.number for m in self.evaluation.measures_with(axis=axis) if not statuses or m.status in statuses]
             numbers = (T.TOPIC_ALL_SOME[lang].format(s="s" if len(every) > 1 else "", numbers=", ".join(map(str, every)))
                        if every else T.TOPIC_ALL_NONE[lang])
             c.say(T.TOPIC_ALL[lang].format(what=what, numbers=numbers))
@@ -180,12 +180,12 @@ class TopicResponder:
             self._item(c, query, measure, sentence_scores)
         return c.answer(Route.TOPIC_LIST)
 
-    def _part(self, query: Query, p: np.ndarray, status: Status | None, axis: int | None):
+    def _part(self, query: Query, p: np.ndarray, statuses: tuple[Status, ...], axis: int | None):
         """(scope, its measures under the filters) when the scope model reads the
         list as one whole part of the plan, else None."""
         if self.scope_model is None:
             return None
-        x = self.scopes.features(query, p, self.model.threshold, status)
+        x = self.scopes.features(query, p, self.model.threshold, statuses)
         q = self.scope_model.probabilities(x)
         best = int(np.argmax(q))
         if q[best] < self.scope_model.threshold:
@@ -201,17 +201,17 @@ class TopicResponder:
             # eval.bank score`): recall / precision dev 0.81 / 0.80 both, test
             # 0.82 / 0.78 -> 0.83 / 0.79; facts dev 0.74 -> 0.72 (one list).
             return None
-        kept = [m for m in self.scopes.kept(scope, status) if axis is None or m.axis == axis]
+        kept = [m for m in self.scopes.kept(scope, statuses) if axis is None or m.axis == axis]
         return (scope, kept) if kept else None
 
-    def _part_lead(self, query: Query, scope, kept: list[Measure], status: Status | None, axis: int | None) -> str:
+    def _part_lead(self, query: Query, scope, kept: list[Measure], statuses: tuple[Status, ...], axis: int | None) -> str:
         lang = query.language
         if scope.kind == "plan":
-            return T.SCOPE_PLAN[lang].format(within=_within(status, axis, lang, only=True), n=len(kept))
+            return T.SCOPE_PLAN[lang].format(within=_within(statuses, axis, lang, only=True), n=len(kept))
         part = T.SCOPE_PART[lang][scope.kind].format(n=scope.number, title=scope.title,
                                                      axis=self.evaluation.action(scope.number).axis
                                                      if scope.kind == "action" else scope.number)
-        within = _within(status, None, lang, only=True)
+        within = _within(statuses, None, lang, only=True)
         if query.count:
             return T.SCOPE_COUNT[lang].format(part=part, n=len(kept), s="s" if len(kept) > 1 else "", within=within)
         return T.SCOPE_LEAD[lang].format(part=part, within=within)
@@ -278,15 +278,17 @@ def card_text(evaluation: Evaluation, measure: Measure) -> str:
     return f"Axe {axis.number} : {axis.label} › Action {action.number} : {action.label} › Mesure {measure.number} : {measure.title}"
 
 
-def _within(status: Status | None, axis: int | None, lang: str, only: bool = False) -> str:
+def _within(statuses: tuple[Status, ...], axis: int | None, lang: str, only: bool = False) -> str:
     """The filters, for a lead. `only`: under "all its measures" a bare status
     read as describing them all (« toutes ses mesures (partiellement réalisée) »:
     a fresh-set reader took axis 6's three partially implemented measures for
     all six), so it says the list holds only those."""
     parts = []
-    if status is not None:
-        parts.append(T.ONLY_STATUS[lang].format(label=status.value, english=status.english) if only
-                     else T.status_words(status, lang))
+    if statuses:
+        # Each label in its own quotes: « Partiellement réalisée » ou « Non réalisée ».
+        labels = f" »{T.OR[lang]}« ".join(s.value for s in statuses)
+        parts.append(T.ONLY_STATUS[lang].format(label=labels, english=T.OR[lang].join(s.english for s in statuses))
+                     if only else T.OR[lang].join(T.status_words(s, lang) for s in statuses))
     if axis is not None:
         parts.append(f"{'axis' if lang == 'en' else 'axe'} {axis}")
     return T.TOPIC_WITHIN[lang].format(what=", ".join(parts)) if parts else ""

@@ -103,7 +103,13 @@ def part_problems(answer, evaluation: Evaluation) -> list[str]:
         return []
     problems = []
     within = (m.group("within") or "").lower()
-    status = next((s for s in sorted(Status, key=lambda s: -len(s.value)) if s.value.lower() in within), None)
+    # Every status named in the brackets ("« Partiellement réalisée » ou « Non
+    # réalisée »), longest label first: "non réalisée" holds "réalisée".
+    statuses = set()
+    for s in sorted(Status, key=lambda s: -len(s.value)):
+        if s.value.lower() in within:
+            statuses.add(s)
+            within = within.replace(s.value.lower(), " ")
     axis = re.search(r"(?:axe|axis) (\d+)", within)
     scope = {"axis": int(axis.group(1))} if axis else {}
     if m.group("kind"):
@@ -117,10 +123,11 @@ def part_problems(answer, evaluation: Evaluation) -> list[str]:
         if m.group("axis") and int(m.group("axis")) != part.axis:
             problems.append(f"places action {n} in axis {m.group('axis')}; it is in axis {part.axis}")
         scope = {kind: n}
-    wanted = [x.number for x in evaluation.measures_with(status=status, **scope)]
+    wanted = [x.number for x in evaluation.measures_with(**scope) if not statuses or x.status in statuses]
     listed = [int(n) for n in _ITEM.findall(answer.answer)]
     if sorted(listed) != wanted:
-        problems.append(f"says it lists all of {scope or 'the plan'}'s measures ({status.value if status else 'any status'}): "
+        named = " or ".join(s.value for s in Status if s in statuses) or "any status"
+        problems.append(f"says it lists all of {scope or 'the plan'}'s measures ({named}): "
                         f"it lists {listed}, the document has {wanted}")
     count = m.group("count") or m.group("count_en") or m.group("total")
     if count is not None and int(count) != len(wanted):

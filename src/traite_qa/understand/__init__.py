@@ -66,8 +66,9 @@ def _within_filters(query: Query, filters: Filters) -> Query:
     refs = query.refs
     if filters.axis is not None and not refs.axes and not refs.actions:
         refs = replace(refs, axes=(filters.axis,))
-    status = query.status if query.status is not None else filters.status
-    return replace(query, refs=refs, status=status)
+    if query.statuses or filters.status is None:
+        return replace(query, refs=refs)
+    return replace(query, refs=refs, status=filters.status, statuses=(filters.status,))
 
 
 __all__ = [

@@ -39,6 +39,9 @@ def _numbers(match: re.Match) -> list[int]:
     return first + rest
 
 
+N, P, R = Status.NON_REALISEE, Status.PARTIELLEMENT, Status.REALISEE
+
+
 @lru_cache(maxsize=1)
 def _cues() -> dict:
     c = table("cues")["references"]
@@ -46,19 +49,38 @@ def _cues() -> dict:
     return {
         "define": re.compile(r"\b(?:" + "|".join(c["definition"]) + r")\b"),
         "listing": re.compile(r"\b(?:" + "|".join(c["listing"]) + r")\b"),
-        # Most specific first: "non réalisées" also contains "réalisées".
-        "status": [(Status.NON_REALISEE, regex_list(named["non_realisee"])),
-                   (Status.PARTIELLEMENT, regex_list(named["partiellement"])),
-                   (Status.REALISEE, regex_list(named["realisee"]))],
+        # Most specific first: "non réalisées" also contains "réalisées", and
+        # "pas entièrement réalisées" both; each names the statuses it asks for.
+        "status": [((N, P), _word_regex(named["not_fully"])), ((P, N), _word_regex(named["partly_or_not"])),
+                   ((R, P), _word_regex(named["at_least_partly"])), ((N,), _word_regex(named["non_realisee"])),
+                   ((P,), _word_regex(named["partiellement"])), ((R,), _word_regex(named["realisee"]))],
     }
 
 
+def _word_regex(patterns) -> re.Pattern:
+    return re.compile(rf"\b(?:{regex_list(patterns).pattern})\b")
+
+
+def statuses_in(folded: str) -> tuple[Status, ...]:
+    """The statuses a question asks about, in the scale's order: one ("non
+    réalisées"), two ("réalisées ou partiellement réalisées", "not fully
+    implemented": Partiellement and Non réalisée), or none. Each cue's words are
+    read once, most specific first, so the "réalisées" of "partiellement
+    réalisées" is not also Réalisée. All three is no filter."""
+    taken: list[tuple[int, int]] = []
+    found: set[Status] = set()
+    for statuses, pattern in _cues()["status"]:
+        for match in pattern.finditer(folded):
+            if not any(s < match.end() and match.start() < e for s, e in taken):
+                taken.append(match.span())
+                found.update(statuses)
+    return () if len(found) == len(Status) else tuple(s for s in Status if s in found)
+
+
 def status_in(folded: str) -> Status | None:
-    """The status a question asks about, if any ('non réalisées', 'fully implemented'...)."""
-    for status, pattern in _cues()["status"]:
-        if re.search(rf"\b(?:{pattern.pattern})\b", folded):
-            return status
-    return None
+    """The one status a question asks about ('non réalisées', 'fully implemented'), or None."""
+    statuses = statuses_in(folded)
+    return statuses[0] if len(statuses) == 1 else None
 
 
 def _not_a_year(number: int, match: re.Match) -> bool:
@@ -102,6 +124,7 @@ class ReferenceFinder:
                    if _not_a_year(int(m.group(1) or m.group(2)), m)]
         acronyms = self.acronyms(folded)
         titled = self.titles(question)
+        statuses = statuses_in(folded)
         listing = not (measures or titled) and bool(
             _cues()["listing"].search(folded) or ((axes or actions) and _PLURAL_SCOPE_RE.search(folded))
         )
@@ -114,7 +137,8 @@ class ReferenceFinder:
             titled=titled,
             definition=bool(acronyms) and not titled and self._defines(folded, acronyms),
             listing=listing,
-            status=status_in(folded),
+            status=statuses[0] if len(statuses) == 1 else None,
+            statuses=statuses,
         )
 
     def _defines(self, folded: str, acronyms: tuple[str, ...]) -> bool:
