@@ -172,11 +172,15 @@ class References:
     titled: tuple[int, ...] = ()  # measures whose title the question quotes or nearly quotes
     definition: bool = False  # asks what an acronym means ("Que signifie OCRTEH ?", "SIAO ?")
     listing: bool = False  # asks for a list or count of measures, axes or actions
-    status: Status | None = None  # a status the question names ("non réalisées", "fully implemented")
-    statuses: tuple[Status, ...] = ()  # every status it names, in the scale's order ("not fully": two)
+    statuses: tuple[Status, ...] = ()  # every status it names, in the scale's order ("non réalisées"; "not fully": two)
 
     def __bool__(self) -> bool:
         return bool(self.measures or self.footnotes or self.acronyms or self.titled)
+
+    @property
+    def status(self) -> Status | None:
+        """The status it names, when it names one."""
+        return self.statuses[0] if len(self.statuses) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -202,8 +206,7 @@ class Query:
     search_refs: References = field(default_factory=References)  # as found in the text (search pins these)
     english: bool = False
     answer_type: str | None = None  # "money" | "count" | "date": what the answer must hold
-    status: Status | None = None  # for aggregates: the status asked about, when it is one
-    statuses: tuple[Status, ...] = ()  # every status asked about ("réalisées ou partiellement": two)
+    statuses: tuple[Status, ...] = ()  # for counts and lists: every status asked about ("réalisées ou partiellement": two)
     count: bool = False  # the question asks "how many"
     follow_up: bool = False  # measures borrowed from the history
     # "the next one": ("next" | "previous", the measure it counts from, and the
@@ -232,13 +235,17 @@ class Query:
         return tuple(dict.fromkeys(self.refs.measures + self.refs.titled))
 
     @property
+    def status(self) -> Status | None:
+        """The status asked about, when it is one."""
+        return self.statuses[0] if len(self.statuses) == 1 else None
+
+    @property
     def status_filter(self) -> tuple[Status, ...]:
         """The statuses a count or a list is narrowed to: the question's, else
         the UI filter's; empty for any."""
-        if self.statuses:
+        if self.statuses or self.filters.status is None:
             return self.statuses
-        status = self.status if self.status is not None else self.filters.status
-        return () if status is None else (status,)
+        return (self.filters.status,)
 
 
 # ------------------------------------------------------------------ search

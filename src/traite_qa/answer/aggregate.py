@@ -40,8 +40,7 @@ def answer_aggregate(evaluation: Evaluation, searcher: Searcher, unknown: Unknow
     measures = evaluation.measures_with(status=intent.status, axis=axis, action=action)
 
     scope_fr, scope_en = _scope(evaluation, axis, action)
-    # Annex 2 counts the second plan's measures, whatever plan the question named.
-    of_fr, of_en = (scope_fr, scope_en) if scope_fr else (" du deuxième plan (2019-2021)", " of the second plan (2019-2021)")
+    of_fr, of_en = _of(scope_fr, scope_en)
     n = len(measures)
     total = len(evaluation.measures_with(axis=axis, action=action))
     plural = "s" if n > 1 else ""
@@ -93,9 +92,9 @@ def _by_statuses(evaluation: Evaluation, searcher: Searcher, intent: Query, c: C
     one count is a claim the status checker cannot map to one status: it
     would drop it.) The total is the sum of the counts it precedes."""
     scope_fr, scope_en = _scope(evaluation, axis, action)
-    of_fr, of_en = (scope_fr, scope_en) if scope_fr else (" du deuxième plan (2019-2021)", " of the second plan (2019-2021)")
+    of_fr, of_en = _of(scope_fr, scope_en)
     groups = [(s, evaluation.measures_with(status=s, axis=axis, action=action)) for s in intent.status_filter]
-    every = [m for m in evaluation.measures_with(axis=axis, action=action) if m.status in intent.status_filter]
+    every = sorted((m for _, ms in groups for m in ms), key=lambda m: m.number)
     total = len(evaluation.measures_with(axis=axis, action=action))
     n = len(every)
     if intent.english:
@@ -111,6 +110,12 @@ def _by_statuses(evaluation: Evaluation, searcher: Searcher, intent: Query, c: C
     for m in every:
         c.measure_status(m)
     return c.answer(Route.AGGREGATE)
+
+
+def _of(scope_fr: str, scope_en: str) -> tuple[str, str]:
+    """What a count is of: the part named, else the plan (annex 2 counts the
+    second plan's measures, whatever plan the question named)."""
+    return (scope_fr, scope_en) if scope_fr else (" du deuxième plan (2019-2021)", " of the second plan (2019-2021)")
 
 
 def _capitalize(text: str) -> str:

@@ -18,7 +18,7 @@ from ..types import Filters, Query, Route
 from .answer_type import answer_type, asked_years, asks_reference, holds_reference, implied, satisfies
 from .followup import last_exchange, leans_on_history, resolve
 from .language import is_english
-from .references import ReferenceFinder, status_in
+from .references import ReferenceFinder, statuses_in
 from .route import Router
 from .validate import SEARCH_MODES, check_filters, check_k, check_mode, check_references, clean_question
 
@@ -68,11 +68,11 @@ def _within_filters(query: Query, filters: Filters) -> Query:
         refs = replace(refs, axes=(filters.axis,))
     if query.statuses or filters.status is None:
         return replace(query, refs=refs)
-    return replace(query, refs=refs, status=filters.status, statuses=(filters.status,))
+    return replace(query, refs=refs, statuses=(filters.status,))
 
 
 __all__ = [
     "SEARCH_MODES", "ReferenceFinder", "Router", "Understander", "answer_type", "asked_years", "check_filters",
     "check_k", "check_mode", "check_references", "implied", "asks_reference", "holds_reference",
-    "clean_question", "is_english", "satisfies", "status_in",
+    "clean_question", "is_english", "satisfies", "statuses_in",
 ]

@@ -77,12 +77,6 @@ def statuses_in(folded: str) -> tuple[Status, ...]:
     return () if len(found) == len(Status) else tuple(s for s in Status if s in found)
 
 
-def status_in(folded: str) -> Status | None:
-    """The one status a question asks about ('non réalisées', 'fully implemented'), or None."""
-    statuses = statuses_in(folded)
-    return statuses[0] if len(statuses) == 1 else None
-
-
 def _not_a_year(number: int, match: re.Match) -> bool:
     """Years and year ranges are never references ("plan d'action 2019-2021")."""
     end = match.string[match.end(): match.end() + 2]
@@ -124,7 +118,6 @@ class ReferenceFinder:
                    if _not_a_year(int(m.group(1) or m.group(2)), m)]
         acronyms = self.acronyms(folded)
         titled = self.titles(question)
-        statuses = statuses_in(folded)
         listing = not (measures or titled) and bool(
             _cues()["listing"].search(folded) or ((axes or actions) and _PLURAL_SCOPE_RE.search(folded))
         )
@@ -137,8 +130,7 @@ class ReferenceFinder:
             titled=titled,
             definition=bool(acronyms) and not titled and self._defines(folded, acronyms),
             listing=listing,
-            status=statuses[0] if len(statuses) == 1 else None,
-            statuses=statuses,
+            statuses=statuses_in(folded),
         )
 
     def _defines(self, folded: str, acronyms: tuple[str, ...]) -> bool:

@@ -84,9 +84,8 @@ class Router:
             count = bool(_COUNT.search(fold(core)))
             topic = self._beyond_scope(form.topic_words, refs)
             if topic:
-                return {"route": Route.TOPIC_LIST, "status": refs.status, "statuses": refs.statuses, "count": count,
-                        "topic": topic}
-            return {"route": Route.AGGREGATE, "status": refs.status, "statuses": refs.statuses, "count": count}
+                return {"route": Route.TOPIC_LIST, "statuses": refs.statuses, "count": count, "topic": topic}
+            return {"route": Route.AGGREGATE, "statuses": refs.statuses, "count": count}
         if refs.measures or refs.titled:
             return {"route": _measure_route(core, form)}
         if synthesis:
