@@ -90,7 +90,9 @@ def _by_statuses(evaluation: Evaluation, searcher: Searcher, intent: Query, c: C
     partiellement"): how many have either, then each status's count and
     measures in a sentence of its own. (One sentence naming both statuses with
     one count is a claim the status checker cannot map to one status: it
-    would drop it.) The total is the sum of the counts it precedes."""
+    would drop it.) The total is the sum of the counts it precedes. A status
+    none of them has gets no sentence: « 0 measures are Réalisée » under an
+    axis reads, to the checker as to a reader, as none in the whole plan."""
     scope_fr, scope_en = _scope(evaluation, axis, action)
     of_fr, of_en = _of(scope_fr, scope_en)
     groups = [(s, evaluation.measures_with(status=s, axis=axis, action=action)) for s in intent.status_filter]
@@ -100,11 +102,11 @@ def _by_statuses(evaluation: Evaluation, searcher: Searcher, intent: Query, c: C
     if intent.english:
         parts = [f"According to annex 2, {n} of the {total} measures{of_en} {'have' if n != 1 else 'has'} one of the statuses asked about."]
         parts += [f"{len(ms)} measure{'s' if len(ms) != 1 else ''} {'are' if len(ms) != 1 else 'is'} « {s.value} » [{s.english}]"
-                  + (f": {_listing(ms, intent, with_status=False)}." if ms else ".") for s, ms in groups]
+                  + f": {_listing(ms, intent, with_status=False)}." for s, ms in groups if ms]
     else:
         parts = [f"Selon l'annexe 2, {n} des {total} mesures{of_fr} {'ont' if n > 1 else 'a'} l'un des statuts demandés."]
         parts += [f"{len(ms)} mesure{'s' if len(ms) > 1 else ''} {'sont' if len(ms) > 1 else 'est'} « {s.value} »"
-                  + (f" : {_listing(ms, intent, with_status=False)}." if ms else ".") for s, ms in groups]
+                  + f" : {_listing(ms, intent, with_status=False)}." for s, ms in groups if ms]
     markers = _markers(evaluation, searcher, c, every, axis, action)
     c.say(" ".join(parts + markers))
     for m in every:
