@@ -30,7 +30,7 @@ from .train_topics import history, train_topics
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "traite_qa" / "data" / "models"
 SEED = 7
-MAX_REFUSED = 0.03  # answerable questions refused, at most, out of fold on train + dev (per language)
+MAX_REFUSED = 0.03  # answerable questions refused, at most, out of fold on train + dev (per language, as users meet them)
 ANSWERABILITY_FOLDS = 5
 QUOTE_COST = 0.05  # a quote that is not gold, against a found answer (choose_margin)
 ROUNDS = (200, 300, 400)
@@ -57,6 +57,7 @@ class Item:
     gap: tuple  # VocabularyGap's fields
     max_bm25: float
     vector: np.ndarray  # the question's e5 vector
+    gated: bool = True  # the answerability model may refuse it (Assistant.may_refuse): the refusal cuts count these
 
 
 def bank_hash() -> str:
@@ -84,7 +85,7 @@ def featurize(assistant, questions: list[bank.BankQuestion]) -> list[Item]:
             labels[(overlap * 2 >= length) | (overlap * 2 >= ge - gs)] = 1
         gap = retrieval.vocabulary_gap(query)
         items.append(Item(q, x, labels, astuple(gap), max((h.lexical for h in hits), default=0.0),
-                          assistant.searcher.query_vector(query)))
+                          assistant.searcher.query_vector(query), assistant.may_refuse(query)))
     return items
 
 
@@ -97,12 +98,12 @@ def featurize_cached(assistant, questions: list[bank.BankQuestion], cache: Path)
     if path.exists():
         z = np.load(path)
         return [Item(q, z[f"x{i}"], z[f"y{i}"], tuple(z["gap"][i].tolist()), float(z["bm25"][i]),
-                     z["vectors"][i]) for i, q in enumerate(questions)]
+                     z["vectors"][i], bool(z["gated"][i])) for i, q in enumerate(questions)]
     items = featurize(assistant, questions)
     arrays = {f"x{i}": it.features for i, it in enumerate(items)} | {f"y{i}": it.labels for i, it in enumerate(items)}
     np.savez_compressed(path, gap=np.array([it.gap for it in items], dtype=np.float64),
                         bm25=np.array([it.max_bm25 for it in items]),
-                        vectors=np.array([it.vector for it in items]), **arrays)
+                        vectors=np.array([it.vector for it in items]), gated=np.array([it.gated for it in items]), **arrays)
     return items
 
 
@@ -258,24 +259,32 @@ def probabilities(model, mean, scale, x):
 def thresholds_for(dev: list[Item], p: np.ndarray) -> tuple[dict[str, float], float]:
     """The refusal cuts: P(off-topic) at or above the 99th percentile of the
     answerable questions (1% of them); then, per language, the highest
-    P(answerable) cut that keeps all refusals of answerable questions <= 3%."""
+    P(answerable) cut that keeps all refusals of answerable questions <= 3%.
+    Only the questions the gate sees can be refused (`Item.gated`): a question
+    naming its measure, a count or an acronym is answered from the document
+    model whatever the model says. Counting them as refusable held the cuts
+    where 0.3-0.8% of answerable questions were refused end to end (dev, test)
+    and near-domain ones 0.58 / 0.52: the 3% budget was spent on refusals that
+    never happen."""
     answerable = np.array([it.question.answerable for it in dev])
+    gated = np.array([it.gated for it in dev])
     off_cut = float(np.quantile(p[answerable, 2], 0.99)) if answerable.any() else 1.0
     cuts = {}
     for lang in ("fr", "en"):
         mask = answerable & np.array([it.question.lang == lang for it in dev])
         best = 0.0
-        for cut in np.unique(np.concatenate([[0.0], p[mask, 0]])):
-            if ((p[mask, 0] < cut) | (p[mask, 2] >= off_cut)).mean() <= MAX_REFUSED:
+        for cut in np.unique(np.concatenate([[0.0], p[mask & gated, 0]])) if mask.any() else ():
+            if (gated[mask] & ((p[mask, 0] < cut) | (p[mask, 2] >= off_cut))).mean() <= MAX_REFUSED:
                 best = float(cut)
         cuts[lang] = best
     return cuts, off_cut
 
 
 def refusal_rates(items: list[Item], p: np.ndarray, cuts: dict[str, float], off_cut: float) -> dict:
+    """Refusals as users meet them: only a question the gate sees can be refused."""
     from sklearn.metrics import roc_auc_score
 
-    refused = np.array([pi[0] < cuts[it.question.lang] or pi[2] >= off_cut for it, pi in zip(items, p)])
+    refused = np.array([it.gated and (pi[0] < cuts[it.question.lang] or pi[2] >= off_cut) for it, pi in zip(items, p)])
     kinds = np.array([it.question.kind for it in items])
     answerable = np.array([it.question.answerable for it in items])
     out = {"answerable_refused": float(refused[answerable].mean()),

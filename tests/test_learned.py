@@ -243,3 +243,42 @@ def test_the_english_lexicon_is_a_small_json_table_of_document_words():
     assert all(1 <= len(v) <= meta["top"] and set(v) <= document_words for v in words.values())
     # Common words of the users' English, looked up as the document writes them.
     assert "victimes" in words["victims"] and "enfants" in words["children"]
+
+
+@pytest.mark.parametrize("question, gated", [
+    ("Combien de places compte le centre sécurisé pour mineurs ?", True),  # retrieval
+    ("Résume les principales critiques de la CNCDH.", True),  # a synthesis
+    ("Que dit la mesure 16 sur la formation ?", False),  # its measure is named
+    ("Où en est la mesure 16 ?", False),
+    ("Combien de mesures sont réalisées ?", False),
+    ("Que veut dire OCRTEH ?", False),
+])
+def test_only_the_questions_the_gate_sees_may_be_refused(assistant, question, gated):
+    assert assistant.may_refuse(assistant.understand(question)) == gated
+
+
+def test_the_refusal_cut_spends_its_budget_on_questions_the_gate_sees():
+    """3% of answerable questions may be refused: those answered from the
+    document model (a named measure, a count) are never refused, so they do
+    not use up the budget, and the cut rises above more near-domain questions."""
+    import sys
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(REPO))
+    from eval import train
+
+    def item(p, gated, off=0.0):
+        q = SimpleNamespace(answerable=True, lang="fr", kind="fact")
+        return SimpleNamespace(question=q, gated=gated), [p, 0.0, off]
+
+    # 100 answerable: 60 gated with P(answerable) 0.30 .. 0.89, 40 named (never
+    # refused) with low probabilities; the budget is 3 refusals.
+    rows = [item(0.30 + i / 100, True) for i in range(60)] + [item(0.01, False, off=0.5) for _ in range(40)]
+    items, p = zip(*rows)
+    cuts, _ = train.thresholds_for(list(items), np.array(p))
+    assert cuts["fr"] == pytest.approx(0.33)  # below it: 0.30, 0.31, 0.32
+    refused = [it for it, pi in zip(items, p) if it.gated and pi[0] < cuts["fr"]]
+    assert len(refused) == 3
+    # Had the named questions counted, 40% would be "refused" at any cut above 0.01.
+    flat = [SimpleNamespace(question=it.question, gated=True) for it in items]
+    assert train.thresholds_for(flat, np.array(p))[0]["fr"] <= 0.01

@@ -333,6 +333,22 @@ def test_every_status_a_question_names_is_read(router, question, statuses):
     assert query.status == (statuses[0] if len(statuses) == 1 else None)
 
 
+@pytest.mark.parametrize("question, enumerates", [
+    ("Combien d'axes compte le plan ?", "axes"),
+    ("How many axes does the plan have?", "axes"),
+    ("Combien d'actions dans le plan ?", "actions"),
+    ("How many actions does axis 2 have?", "actions"),
+    # Measures are counted, whatever part they are counted in.
+    ("Combien de mesures par axe ?", None),
+    ("Combien de mesures compte l'action 3 ?", None),
+    ("How many measures does axis 2 have?", None),
+])
+def test_a_count_of_the_plans_parts_is_read_once(router, question, enumerates):
+    # The answer stage reads this field, never the question's text again.
+    query = router.understand(question)
+    assert query.route == Route.AGGREGATE and query.enumerates == enumerates
+
+
 @pytest.mark.parametrize("typed, usual", [
     ("La mesure 37 a-t-elle ete realisee", "La mesure 37 a-t-elle été réalisée ?"),
     ("QUI SENSIBILISE LES ELEVES ?", "Qui sensibilise les élèves ?"),

@@ -208,6 +208,7 @@ class Query:
     answer_type: str | None = None  # "money" | "count" | "date": what the answer must hold
     statuses: tuple[Status, ...] = ()  # for counts and lists: every status asked about ("réalisées ou partiellement": two)
     count: bool = False  # the question asks "how many"
+    enumerates: str | None = None  # a count or list of "axes" or "actions", not of measures
     follow_up: bool = False  # measures borrowed from the history
     # "the next one": ("next" | "previous", the measure it counts from, and the
     # measures the last answer cited when it cited several: then refs.measures

@@ -3,8 +3,6 @@ document model and cited to annex 2's summary table, never guessed."""
 
 from __future__ import annotations
 
-import re
-
 from ..document import Evaluation, Status
 from ..search import Searcher
 from ..types import Answer, Query, Route
@@ -23,12 +21,11 @@ class AggregateResponder:
 
 
 def answer_aggregate(evaluation: Evaluation, searcher: Searcher, unknown: UnknownReferenceResponder, intent: Query) -> Answer:
-    folded_q = intent.text.lower()
     c = Composer(intent)
     refs = intent.refs
-    if re.search(r"\b(axes|axis)\b", folded_q) and not refs.axes and not refs.actions and re.search(r"combien|how many|quels|which|liste|list", folded_q):
+    if intent.enumerates == "axes":
         return _list_axes(evaluation, searcher, intent, c)
-    if re.search(r"\bactions\b", folded_q) and not refs.actions and re.search(r"combien|how many|nombre|number", folded_q) and "mesure" not in folded_q:
+    if intent.enumerates == "actions":
         return _list_actions(evaluation, searcher, intent, c, refs.axes[0] if refs.axes else None)
 
     axis = refs.axes[0] if refs.axes else None

@@ -22,7 +22,7 @@ from ..settings import Settings
 from ..types import ANSWERED, INVALID_QUESTION, STRUCTURED_ROUTES, Answer, Query, Route
 from . import templates as T
 from .aggregate import AggregateResponder
-from .retrieval import RetrievalResponder
+from .retrieval import RetrievalResponder, may_refuse
 from .structured import (
     AcronymResponder,
     FootnoteResponder,
@@ -119,6 +119,15 @@ class Assistant:
     def understand(self, question: str, history: list[dict] | None = None, *, status=None, axis=None) -> Query:
         """The question as the assistant reads it (raises InvalidQuestionError / InvalidFilterError)."""
         return self.understander.understand(question, history, status=status, axis=axis)
+
+    def may_refuse(self, query: Query) -> bool:
+        """Whether the answerability model can refuse this question: one
+        answered from retrieval or as a synthesis; never one whose object is
+        named (a measure, a count, a note, an acronym), which its responder
+        answers from the document model."""
+        if query.route == Route.SYNTHESIS:
+            return True
+        return query.route not in self.responders and may_refuse(query)
 
     # ------------------------------------------------------------ internals
     def _extractive(self, question, history, status, axis) -> Answer:

@@ -154,7 +154,7 @@ class RetrievalResponder:
             notes = {n for h in own for n in h.footnotes}
             hits = own + [h for h in hits if h.kind == "footnote" and h.footnote in notes]
             hits = hits or self.searcher.hits_for([cid for n in query.measures for cid in self.searcher.measure_chunk_ids(n)])
-        named = query.route == Route.MEASURE_QUESTION and bool(query.measures)
+        named = not may_refuse(query)
         return self._learned_answer(query, hits if named else None, named, every)
 
     def _learned_answer(self, query: Query, restrict: list[Hit] | None, named: bool, every: list[Hit]) -> Answer:
@@ -278,6 +278,14 @@ class RetrievalResponder:
         """A near miss speaks of the model's doubt ("I have no confident
         answer"), never of what the document lacks: that is not checked."""
         return T.NOT_FOUND[query.language]
+
+
+def may_refuse(query: Query) -> bool:
+    """Whether this responder's answer passes the answerability gate: every
+    question it answers but one naming its measure ("Que dit la mesure 16 sur
+    les mineurs ?"). `make train` sets the refusal cuts over the questions the
+    gate sees, as users meet them (`Assistant.may_refuse`)."""
+    return not (query.route == Route.MEASURE_QUESTION and bool(query.measures))
 
 
 def _reference_only(chunk, text: str) -> bool:

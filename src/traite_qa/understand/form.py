@@ -87,6 +87,10 @@ def content_words(text: str) -> list[str]:
 @lru_cache(maxsize=1)
 def _english_stopwords() -> frozenset[str]:
     # bm25s's maintained English list, analysed like the text (the French stemmer on folded words).
+    # The stems of text.STOPWORDS too: the French stemmer makes "have" "hav" and
+    # "were" "wer", which no list holds ("How many measures does axis 2 have?"
+    # was a list on the topic "hav").
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(analyze(" ".join(STOPWORDS_EN))) | frozenset(fold(w) for w in STOPWORDS_EN)
+    return (frozenset(analyze(" ".join(STOPWORDS_EN))) | frozenset(fold(w) for w in STOPWORDS_EN)
+            | frozenset(analyze(" ".join(STOPWORDS))))

@@ -85,7 +85,8 @@ class Router:
             topic = self._beyond_scope(form.topic_words, refs)
             if topic:
                 return {"route": Route.TOPIC_LIST, "statuses": refs.statuses, "count": count, "topic": topic}
-            return {"route": Route.AGGREGATE, "statuses": refs.statuses, "count": count}
+            return {"route": Route.AGGREGATE, "statuses": refs.statuses, "count": count,
+                    "enumerates": _enumerates(fold(core), refs)}
         if refs.measures or refs.titled:
             return {"route": _measure_route(core, form)}
         if synthesis:
@@ -109,6 +110,22 @@ class Router:
 # A count, and a count of measures (not of axes or actions, whose words are no topic).
 _COUNT = re.compile(r"\b(?:combien|nombre|how many|number of)\b")
 _COUNTS_MEASURES = re.compile(_COUNT.pattern + r" (?:de |d')?(?:mesures|measures)\b")
+# A count or list of the plan's parts themselves ("Combien d'axes compte le
+# plan ?", "How many actions does axis 2 have?"), read here once so that the
+# answer stage never re-reads the question (issue 20, §4).
+_AXES = re.compile(r"\b(?:axes|axis)\b")
+_ASKS_AXES = re.compile(r"combien|how many|quels|which|liste|list")
+_ACTIONS = re.compile(r"\bactions\b")
+_ASKS_ACTIONS = re.compile(r"combien|how many|nombre|number")
+
+
+def _enumerates(folded: str, refs: References) -> str | None:
+    """"axes" or "actions" when a count or list is of them, not of measures."""
+    if _AXES.search(folded) and not refs.axes and not refs.actions and _ASKS_AXES.search(folded):
+        return "axes"
+    if _ACTIONS.search(folded) and not refs.actions and _ASKS_ACTIONS.search(folded) and "mesure" not in folded:
+        return "actions"
+    return None
 
 
 @lru_cache(maxsize=4)
