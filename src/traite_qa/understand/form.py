@@ -81,15 +81,15 @@ def read_form(core: str, listing: bool = False) -> Form:
 def content_words(text: str) -> list[str]:
     """Stems that carry meaning: no French or English stopwords, no question words."""
     wh = _cues()["wh"]
-    return [w for w in analyze(text) if not wh.fullmatch(w) and w not in STOPWORDS and w not in _english_stopwords()]
+    return [w for w in analyze(text) if not wh.fullmatch(w) and w not in STOPWORDS and w not in _stopword_stems()]
 
 
 @lru_cache(maxsize=1)
-def _english_stopwords() -> frozenset[str]:
-    # bm25s's maintained English list, analysed like the text (the French stemmer on folded words).
-    # The stems of text.STOPWORDS too: the French stemmer makes "have" "hav" and
-    # "were" "wer", which no list holds ("How many measures does axis 2 have?"
-    # was a list on the topic "hav").
+def _stopword_stems() -> frozenset[str]:
+    # bm25s's maintained English list, analysed like the text (the French
+    # stemmer on folded words), and the stems of text.STOPWORDS: the stemmer
+    # makes "have" "hav" and "were" "wer", which no list holds ("How many
+    # measures does axis 2 have?" was a list on the topic "hav").
     from bm25s.stopwords import STOPWORDS_EN
 
     return (frozenset(analyze(" ".join(STOPWORDS_EN))) | frozenset(fold(w) for w in STOPWORDS_EN)

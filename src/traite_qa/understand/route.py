@@ -86,7 +86,7 @@ class Router:
             if topic:
                 return {"route": Route.TOPIC_LIST, "statuses": refs.statuses, "count": count, "topic": topic}
             return {"route": Route.AGGREGATE, "statuses": refs.statuses, "count": count,
-                    "enumerates": _enumerates(fold(core), refs)}
+                    "enumerates": _enumerates(fold(core), refs, count)}
         if refs.measures or refs.titled:
             return {"route": _measure_route(core, form)}
         if synthesis:
@@ -113,19 +113,17 @@ _COUNTS_MEASURES = re.compile(_COUNT.pattern + r" (?:de |d')?(?:mesures|measures
 # A count or list of the plan's parts themselves ("Combien d'axes compte le
 # plan ?", "How many actions does axis 2 have?"), read here once so that the
 # answer stage never re-reads the question (issue 20, §4).
-_AXES = re.compile(r"\b(?:axes|axis)\b")
-_ASKS_AXES = re.compile(r"combien|how many|quels|which|liste|list")
-_ACTIONS = re.compile(r"\bactions\b")
-_ASKS_ACTIONS = re.compile(r"combien|how many|nombre|number")
+_PARTS = re.compile(r"\b(axes|axis|actions)\b")
 
 
-def _enumerates(folded: str, refs: References) -> str | None:
-    """"axes" or "actions" when a count or list is of them, not of measures."""
-    if _AXES.search(folded) and not refs.axes and not refs.actions and _ASKS_AXES.search(folded):
+def _enumerates(folded: str, refs: References, count: bool) -> str | None:
+    """"axes" or "actions" when a count or list (`refs.listing`) is of them, not of measures."""
+    parts = set(_PARTS.findall(folded))
+    if refs.actions or not parts:
+        return None
+    if parts - {"actions"} and not refs.axes:
         return "axes"
-    if _ACTIONS.search(folded) and not refs.actions and _ASKS_ACTIONS.search(folded) and "mesure" not in folded:
-        return "actions"
-    return None
+    return "actions" if "actions" in parts and count and "mesure" not in folded else None
 
 
 @lru_cache(maxsize=4)
