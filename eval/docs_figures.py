@@ -50,6 +50,8 @@ SOURCES = [
      "195 questions written blind by three more new writers in the next session, once its answer code had changed, scored once at its final code (aggregates only)"),
     ("fresh10.json", "Ninth sealed fresh set", "ninth-sealed-fresh-set", "python -m eval.bank score --split fresh10 --json",
      "195 questions written blind by three more new writers in the session after, while its answer code changed, scored once at its final code (aggregates only)"),
+    ("fresh11.json", "Tenth sealed fresh set", "tenth-sealed-fresh-set", "python -m eval.bank score --split fresh11 --json",
+     "195 questions written blind by three more new writers in the session after, once its answer code had changed, scored once at its final code (aggregates only)"),
     ("judged.json", "Blind judges", "blind-judges", "python -m eval.judge tally DIR...",
      "usefulness (0-2) and answers with a false statement in the assistant's own words, as judged by readers "
      "who saw only the document, the question and the answer"),
@@ -198,7 +200,7 @@ def accuracy_sentence(out: Path) -> str:
             return None
 
     bank, judged = load("bank.json"), load("judged.json")
-    fresh = load("fresh10.json") or load("fresh9.json") or load("fresh8.json") or load("fresh7.json") or load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
+    fresh = load("fresh11.json") or load("fresh10.json") or load("fresh9.json") or load("fresh8.json") or load("fresh7.json") or load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
     if not bank:
         return "Not measured yet: run `make test`."
     test = bank["test"]["overall"]

@@ -114,7 +114,7 @@ def _code_hash() -> str:
              *sorted((base / "understand").glob("*.py")), *sorted((base / "search").glob("*.py")),
              *sorted((base / "data").glob("*.yaml")), base / "data" / "models" / "route.json", base / "data" / "models" / "language.json",
              base / "data" / "models" / "followup.json",
-             base / "data" / "models" / "lexicon.json"]
+             base / "data" / "models" / "lexicon.json", base / "data" / "models" / "words.txt"]
     return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
 
 

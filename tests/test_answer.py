@@ -87,6 +87,23 @@ def test_counts_by_status(assistant, evaluation, question, count, status):
     assert len(expected) == count and answer.measures == expected
 
 
+@pytest.mark.parametrize("question, axis, lead", [
+    ("Combien d'actions compte l'axe 3 ?", 3, "L'axe 3 « {label} » compte {n} actions"),
+    ("How many actions does axis 2 have?", 2, "Axis 2 « {label} » has {n} actions"),
+    ("Combien d'actions dans le plan ?", None, "Le plan compte {n} actions"),
+    ("How many axes does the plan have?", None, "The plan has {axes} axes"),
+])
+def test_a_count_of_the_plans_parts_names_what_it_counts(assistant, evaluation, question, axis, lead):
+    """The lead names the axis it counts (not "the plan (axis 3)"), with its title and count from the document model."""
+    actions = [a for a in evaluation.actions if axis is None or a.axis == axis]
+    label = next((a.label for a in evaluation.axes if a.number == axis), "")
+    answer = _ask(assistant, question)
+    assert answer.intent == "aggregate"
+    assert answer.answer.startswith(lead.format(label=label, n=len(actions), axes=len(evaluation.axes))), answer.answer
+    if "actions" in lead:
+        assert all(f"action {a.number} « {a.label} »" in answer.answer for a in actions)
+
+
 @pytest.mark.parametrize("question, labels, axis", [
     ("Combien de mesures ne sont pas entièrement réalisées ?", ("Partiellement réalisée", "Non réalisée"), None),
     ("How many measures were not fully implemented?", ("Partiellement réalisée", "Non réalisée"), None),

@@ -69,6 +69,13 @@ def test_the_cached_feature_columns_are_the_per_sentence_formulas(assistant, que
         assert features.type_ok(kind) is features.type_ok(kind)
 
 
+def test_the_word_list_of_the_speller_is_wordfreqs_own():
+    """data/models/words.txt is regenerated from wordfreq and compared: no entry is written by hand."""
+    from eval.train_words import OUT, words_text
+
+    assert OUT.read_text(encoding="utf-8") == words_text(), "words.txt differs from wordfreq's: `python -m eval.train_words`"
+
+
 @pytest.mark.slow
 def test_training_the_ranker_is_deterministic(assistant):
     """The same questions give the same model, byte for byte (one thread, fixed seed)."""

@@ -417,3 +417,35 @@ def test_initials_are_spelled_out_only_for_unknown_capitals():
     assert "PN" not in table  # two letters: too short to be sure
     # One occurrence is an accident of initials, not the document's term.
     assert "LPN" not in initials_table(["Le plan national."])
+
+
+# ------------------------------------------------------------- typing slips
+@pytest.mark.parametrize("typed, meant, route", [
+    ("Que singifie OCRTEH ?", "signifie", Route.ACRONYM),  # a question word: the one real word one edit away
+    ("QUE SINGIFIE MIPROF ?", "signifie", Route.ACRONYM),  # shouted
+    ("Où en est l'hébregement des victimes ?", "hébergement", None),  # the document's own spelling, accents kept
+    ("What is the imlpementation status of measure 5?", "implementation", Route.STATUS),
+    ("Quelles mesures concernent l'accmopagnement des mineurs ?", "accompagnement", None),
+])
+def test_a_slip_in_a_long_word_is_read_as_the_word_meant(router, typed, meant, route):
+    query = router.read(typed)
+    assert meant in query.core.lower() and meant in query.embedded.lower(), query.core
+    assert query.text == typed  # the question as asked is kept
+    if route is not None:
+        assert query.route == route
+
+
+@pytest.mark.parametrize("typed", [
+    "Quel est l'argent prévu pour les victimes ?",  # "argent" is one edit from the document's "urgent"
+    "How many victims were identified?",  # English words the document does not write
+    "La préfecture préside-t-elle le comité ?",
+    "Combien coute le plan ?",  # "coûte" without its accent is still a word
+    "Le DDTES est-il cité ?",  # capitals: an acronym, the reference finder's to read
+    "Que fait l'OCRTEH contre les réseaux ?",
+])
+def test_real_words_and_acronyms_are_kept_as_typed(router, typed):
+    assert _words(router.read(typed).core) == _words(typed)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W\d_]{6,}", text)

@@ -167,7 +167,10 @@ def _list_actions(evaluation: Evaluation, searcher: Searcher, intent: Query, c: 
     axes = sorted({a.axis for a in actions})
     markers = [c.cite(searcher.hits_for([f"tableau-axe-{ax}"])[0], []) for ax in axes]
     items = [f"action {a.number} « {a.label} »" for a in actions]
-    scope = f" de l'axe {axis}" if axis else ""
-    head = f"The plan{f' (axis {axis})' if axis else ''} has {len(items)} actions" if intent.english else f"Le plan{scope} compte {len(items)} actions"
+    label = next((f" « {a.label} »" for a in evaluation.axes if a.number == axis), "")
+    if intent.english:
+        head = f"Axis {axis}{label} has {len(items)} actions" if axis else f"The plan has {len(items)} actions"
+    else:
+        head = f"L'axe {axis}{label} compte {len(items)} actions" if axis else f"Le plan compte {len(items)} actions"
     c.say(f"{head}{':' if intent.english else ' :'} {_join(items, intent)}. " + " ".join(markers))
     return c.answer(Route.AGGREGATE)

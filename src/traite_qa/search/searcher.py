@@ -33,6 +33,7 @@ from ..index import (
 )
 from ..settings import Settings
 from ..types import Chunk, Filters, Hit, Query
+from ..understand.spelling import load as load_word_list
 from ..understand import (
     Understander,
     check_filters,
@@ -98,6 +99,7 @@ class Searcher:
         without them. `page_in=False`: a warm-up in a daemon thread (MCP), which
         must not still be reading 384 MB when its process exits."""
         pin_mmap_threshold()
+        load_word_list()
         self.embedder.warm_up()
         self._embed("warm up")
         if page_in:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from ..document import Evaluation
 from ..text import STOPWORDS, analyze, fold
 from ..types import Query, References, Route
-from ..vocabulary import accent_table, embedding_text, initials_table, spell_out, unshout
+from ..vocabulary import accent_table, embedding_text, initials_table, shouting, spell_out, unshout
 from .answer_type import answer_type, asked_years, asks_reference
 from .courtesy import core as strip_courtesy
 from .form import Form, content_words, read_form
@@ -26,6 +26,7 @@ from .language import is_english
 from .numbers import digits
 from .references import ReferenceFinder
 from .route_model import guess_route
+from .spelling import Speller
 
 
 class Router:
@@ -36,11 +37,14 @@ class Router:
         self.finder = ReferenceFinder(evaluation)
         self._acronyms = {fold(a.acronym).upper() for a in evaluation.acronyms}
         self._acronym_forms = {fold(a.acronym).upper(): a.acronym for a in evaluation.acronyms}
-        self._accents, self._initials = _word_tables(tuple(_texts(evaluation)))
+        self._accents, self._initials, self._speller = _word_tables(tuple(_texts(evaluation)))
 
     def read(self, text: str) -> Query:
-        # Capitals typed for emphasis are not acronyms: only the document's own are kept.
-        core = spell_out(strip_courtesy(unshout(text, self._acronyms)), self._initials)
+        # A slip in a long word is read as the word meant, before anything reads
+        # the words. Capitals typed for emphasis are not acronyms: only the
+        # document's own are kept.
+        typed = self._speller.respell(text, shouting(text))
+        core = spell_out(strip_courtesy(unshout(typed, self._acronyms)), self._initials)
         if not re.search(r"\w", core):
             return Query(text, Route.GREETING, core=text, english=is_english(text))
         refs = self.finder.find(core)
@@ -127,10 +131,10 @@ def _enumerates(folded: str, refs: References, count: bool) -> str | None:
 
 
 @lru_cache(maxsize=4)
-def _word_tables(texts: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
-    """The accent and initials tables of a document's texts, built once per
-    document (~0.5 s) rather than for every Searcher loaded; read only."""
-    return accent_table(texts), initials_table(texts)
+def _word_tables(texts: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str], Speller]:
+    """The accent and initials tables and the speller of a document's texts,
+    built once per document (~0.5 s) rather than for every Searcher loaded; read only."""
+    return accent_table(texts), initials_table(texts), Speller(texts)
 
 
 def _texts(evaluation: Evaluation):

@@ -1,0 +1,103 @@
+"""Typing slips, read back as the word the reader meant.
+
+A swapped, missing, doubled or wrong letter in a long word ("hébregement",
+"singifie") broke the cue words, the BM25 terms and the acronym questions: a
+typo in the longest word of a curated question changed 12% of the answers
+(`python -m eval.arith run none`, "typo"). A word is respelled only when
+neither the document nor a list of common French and English words knows it
+(so "argent", "victims" and "préside" stay as typed), into the document's own
+word one edit away, or else the one real word one edit away. The real words are wordfreq's
+most frequent French and English ones (`python -m eval.train_words`), not a
+table of ours: nothing here comes from a question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from importlib import resources
+
+from ..text import STOPWORDS, fold
+
+# Short words are left alone: one edit away from a short word there are many
+# real words ("assos" -> "assis", "cerfa" -> "cerf"), and the typos that change
+# answers are in the long, content-bearing ones.
+MIN_LENGTH = 6
+WORDS_FILE = "words.txt"
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+class Speller:
+    """Built once per document from its texts (route.py's `_word_tables`); `respell` is pure."""
+
+    def __init__(self, texts: tuple[str, ...]):
+        counts: Counter[str] = Counter()
+        spelled: dict[str, Counter[str]] = {}
+        for text in texts:
+            for word in _WORD.findall(text):
+                low = word.lower()
+                bare = fold(low)
+                counts[bare] += 1
+                spelled.setdefault(bare, Counter())[low] += 1
+        self._counts = counts
+        # The document's most frequent spelling of each folded word (accents kept).
+        self._spelling = {bare: forms.most_common(1)[0][0] for bare, forms in spelled.items()}
+
+    def respell(self, text: str, shouted: bool = False) -> str:
+        """The text with each unknown long word replaced by the word one edit away
+        (the document's first); every other character as typed."""
+        return _WORD.sub(lambda m: self._word(m.group(0), shouted), text)
+
+    def _word(self, word: str, shouted: bool) -> str:
+        if len(word) < MIN_LENGTH or (word.isupper() and not shouted):
+            return word  # an acronym ("DDTES") is the reference finder's to read
+        low = word.lower()
+        bare = fold(low)
+        if bare in self._counts or bare in STOPWORDS or bare in _lexicon():
+            return word
+        near = [w for w in _edits(bare) if w in self._counts]
+        if near:
+            found = self._spelling[max(near, key=lambda w: (self._counts[w], w))]
+        else:
+            found = _dictionary_fix(bare)
+            if found is None:
+                return word
+        if word.isupper():
+            return found.upper()
+        return found.capitalize() if word[:1].isupper() else found
+
+
+def _edits(word: str) -> set[str]:
+    """Every word one deletion, transposition, substitution or insertion away
+    (Norvig's edits1, over the folded alphabet)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    out |= {a + c + b[1:] for a, b in splits if b for c in letters}
+    out |= {a + c + b for a, b in splits for c in letters}
+    out.discard(word)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> frozenset[str]:
+    """The real words (`data/models/words.txt`, `python -m eval.train_words`)."""
+    path = resources.files("traite_qa").joinpath("data", "models", WORDS_FILE)
+    try:
+        return frozenset(path.read_text(encoding="utf-8").split())
+    except (FileNotFoundError, OSError) as err:
+        raise FileNotFoundError(f"the word list {path} is missing: run `python -m eval.train_words`") from err
+
+
+def _dictionary_fix(bare: str) -> str | None:
+    """The one real word one edit away, if there is exactly one: two or more
+    and the slip is ambiguous, so it is left as typed."""
+    near = [w for w in _edits(bare) if w in _lexicon()]
+    return near[0] if len(near) == 1 else None
+
+
+def load() -> None:
+    """Read the word list now (a server's warm-up), not on the first slip."""
+    _lexicon()
