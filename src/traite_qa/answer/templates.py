@@ -210,8 +210,10 @@ NOT_SURE = {"fr": "Je n'ai pas de réponse sûre à cette question.", "en": "I h
 # definition alone read as the whole answer.
 NOT_SURE_REST = {"fr": "Pour le reste de votre question, je n'ai pas de réponse sûre.",
                  "en": "For the rest of your question, I have no confident answer."}
-UNKNOWN_PLACE = {"fr": "Je ne trouve pas de réponse dans le document : il ne mentionne pas ce pays ({detail}).",
-                 "en": "I find no answer in the document: it never mentions this country ({detail})."}
+# What the gate verified, and no more: neither the country's names nor the
+# stem of its adjective occur in the document (gate.mentioned).
+UNKNOWN_PLACE = {"fr": "Je ne trouve pas de réponse dans le document : le nom de ce pays ({detail}) n'y figure pas.",
+                 "en": "I find no answer in the document: the name of this country ({detail}) does not occur in it."}
 CLOSEST_TOPICS = {"fr": "Sujets proches que vous pouvez interroger :", "en": "Closest topics you could ask about:"}
 MEASURE_WORD = {"fr": "mesure", "en": "measure"}
 

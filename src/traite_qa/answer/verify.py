@@ -70,7 +70,7 @@ _LEAD = re.compile(r"^\*\*(Oui|Non|En partie|Yes|No|Partly)\.\*\*")
 _LEAD_STATUS = {"oui": Status.REALISEE, "yes": Status.REALISEE, "non": Status.NON_REALISEE, "no": Status.NON_REALISEE,
                 "en partie": Status.PARTIELLEMENT, "partly": Status.PARTIELLEMENT}
 _NO_YEAR = re.compile(r"(?:ne mentionne pas l'année|does not mention the year) (\d{4})")
-_NO_COUNTRY = re.compile(r"(?:ne mentionne pas ce pays|never mentions this country) \(([^)]+)\)")
+_NO_COUNTRY = re.compile(r"(?:ne mentionne pas ce pays|never mentions this country|le nom de ce pays|the name of this country) \(([^)]+)\)")
 _NO_VALUE = re.compile(r"(?:ne donnent pas|give no) (?:de |d')?(montant|chiffre|date|amount|figure)")
 _VALUE_TYPE = {"montant": "money", "amount": "money", "chiffre": "count", "figure": "count", "date": "date"}
 # « la CNCDH recommande : » claims that each quote below it is a recommendation:
@@ -147,7 +147,7 @@ def framing_problems(answer, evaluation: Evaluation, source: str | None = None) 
     - "all the measures of action N" (or of an axis, or the plan): exactly those.
     """
     from ..understand import satisfies
-    from .gate import country_names
+    from .gate import country_names, mentioned
 
     problems: list[str] = part_problems(answer, evaluation)
     own = _outside_quotes(answer.answer)
@@ -166,10 +166,9 @@ def framing_problems(answer, evaluation: Evaluation, source: str | None = None) 
             if year in source:
                 problems.append(f"says the document does not mention {year}; it does")
         for name in _NO_COUNTRY.findall(own):
-            names = country_names(fold(name)) or {fold(name)}
-            found = [n for n in names if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", folded)]
+            found = mentioned(country_names(fold(name)) or frozenset({fold(name)}), folded)
             if found:
-                problems.append(f"says the document never mentions {name!r}; it names {found[0]!r}")
+                problems.append(f"says the document never names the country {name!r}; it has {found!r}")
     lines = answer.answer.split("\n")
     for i, line in enumerate(lines):
         if _RECOMMENDS_LEAD.search(_outside_quotes(line)):

@@ -24,6 +24,10 @@ from ..text import STOPWORDS, fold
 # real words ("assos" -> "assis", "cerfa" -> "cerf"), and the typos that change
 # answers are in the long, content-bearing ones.
 MIN_LENGTH = 6
+# Nor is a run of letters longer than any word (French's longest common one,
+# "anticonstitutionnellement", has 25): its edits would cost a second and
+# hundreds of MB for a 2,000-letter "word" (the question's cap).
+MAX_LENGTH = 30
 WORDS_FILE = "words.txt"
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -50,7 +54,7 @@ class Speller:
         return _WORD.sub(lambda m: self._word(m.group(0), shouted), text)
 
     def _word(self, word: str, shouted: bool) -> str:
-        if len(word) < MIN_LENGTH or (word.isupper() and not shouted):
+        if not MIN_LENGTH <= len(word) <= MAX_LENGTH or (word.isupper() and not shouted):
             return word  # an acronym ("DDTES") is the reference finder's to read
         low = word.lower()
         bare = fold(low)
