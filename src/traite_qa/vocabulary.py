@@ -15,6 +15,10 @@ from .tables import phrase_pattern, regex_list, table
 from .text import fold
 
 
+# A word: a run of letters (no digits, no underscore), in any script.
+WORD = re.compile(r"[^\W\d_]+")
+
+
 @lru_cache(maxsize=1)
 def _negation() -> re.Pattern:
     return regex_list(table("cues")["negation"])
@@ -48,7 +52,7 @@ def unshout(text: str, acronyms: set[str]) -> str:
     acronyms (annex 1) as they are written there."""
     if not shouting(text):
         return text
-    return re.sub(r"[^\W\d_]+", lambda m: m.group(0) if fold(m.group(0)).upper() in acronyms else m.group(0).lower(), text)
+    return WORD.sub(lambda m: m.group(0) if fold(m.group(0)).upper() in acronyms else m.group(0).lower(), text)
 
 
 def accent_table(texts) -> dict[str, str]:
@@ -58,7 +62,7 @@ def accent_table(texts) -> dict[str, str]:
     forms: dict[str, set[str]] = {}
     plain: set[str] = set()
     for text in texts:
-        for word in re.findall(r"[^\W\d_]+", text.lower()):
+        for word in WORD.findall(text.lower()):
             bare = fold(word)
             if bare == word:
                 plain.add(word)
@@ -75,13 +79,13 @@ def embedding_text(text: str, acronyms: dict[str, str], accents: dict[str, str] 
     4% of the curated answers (`python -m eval.arith run none`). (Lower-casing
     every question kept them all too, but cost 2 points of dev accuracy.)"""
     if shouting(text):
-        text = re.sub(r"[^\W\d_]+", lambda m: acronyms.get(fold(m.group(0)).upper(), m.group(0).lower()), text)
+        text = WORD.sub(lambda m: acronyms.get(fold(m.group(0)).upper(), m.group(0).lower()), text)
     # An acronym typed in capitals is written as the annex writes it ("MIPROF": "Miprof").
-    text = re.sub(r"[^\W\d_]+", lambda m: acronyms.get(fold(m.group(0)).upper(), m.group(0)) if m.group(0).isupper() else m.group(0), text)
+    text = WORD.sub(lambda m: acronyms.get(fold(m.group(0)).upper(), m.group(0)) if m.group(0).isupper() else m.group(0), text)
     if accents and text.isascii():
         # Typed without accents: the document's own spelling of each word it has
         # (a question with some accents was typed with them, and is left alone).
-        text = re.sub(r"[^\W\d_]+", lambda m: _accented(m.group(0), accents), text)
+        text = WORD.sub(lambda m: _accented(m.group(0), accents), text)
     text = re.sub(r"[\s?!.…]+$", "", text.strip())
     return f"{text[:1].upper()}{text[1:]} ?" if text else text
 
@@ -109,7 +113,7 @@ def initials_table(texts) -> dict[str, str]:
     vocabulary: set[str] = set()
     for text in texts:
         for sentence in re.split(r"[.;:!?()\"«»\n]", text):
-            tokens = re.findall(r"[^\W\d_]+", sentence)
+            tokens = WORD.findall(sentence)
             vocabulary.update(fold(t).lower() for t in tokens)
             for i, first in enumerate(tokens):
                 if fold(first).lower() in _ACRONYM_GLUE:

@@ -13,12 +13,12 @@ table of ours: nothing here comes from a question.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from functools import lru_cache
 from importlib import resources
 
 from ..text import STOPWORDS, fold
+from ..vocabulary import WORD
 
 # Short words are left alone: one edit away from a short word there are many
 # real words ("assos" -> "assis", "cerfa" -> "cerf"), and the typos that change
@@ -29,7 +29,6 @@ MIN_LENGTH = 6
 # hundreds of MB for a 2,000-letter "word" (the question's cap).
 MAX_LENGTH = 30
 WORDS_FILE = "words.txt"
-_WORD = re.compile(r"[^\W\d_]+")
 
 
 class Speller:
@@ -39,7 +38,7 @@ class Speller:
         counts: Counter[str] = Counter()
         spelled: dict[str, Counter[str]] = {}
         for text in texts:
-            for word in _WORD.findall(text):
+            for word in WORD.findall(text):
                 low = word.lower()
                 bare = fold(low)
                 counts[bare] += 1
@@ -51,7 +50,7 @@ class Speller:
     def respell(self, text: str, shouted: bool = False) -> str:
         """The text with each unknown long word replaced by the word one edit away
         (the document's first); every other character as typed."""
-        return _WORD.sub(lambda m: self._word(m.group(0), shouted), text)
+        return WORD.sub(lambda m: self._word(m.group(0), shouted), text)
 
     def _word(self, word: str, shouted: bool) -> str:
         if not MIN_LENGTH <= len(word) <= MAX_LENGTH or (word.isupper() and not shouted):
@@ -60,11 +59,12 @@ class Speller:
         bare = fold(low)
         if bare in self._counts or bare in STOPWORDS or bare in _lexicon():
             return word
-        near = [w for w in _edits(bare) if w in self._counts]
+        edits = _edits(bare)
+        near = [w for w in edits if w in self._counts]
         if near:
             found = self._spelling[max(near, key=lambda w: (self._counts[w], w))]
         else:
-            found = _dictionary_fix(bare)
+            found = _dictionary_fix(edits)
             if found is None:
                 return word
         if word.isupper():
@@ -95,10 +95,10 @@ def _lexicon() -> frozenset[str]:
         raise FileNotFoundError(f"the word list {path} is missing: run `python -m eval.train_words`") from err
 
 
-def _dictionary_fix(bare: str) -> str | None:
-    """The one real word one edit away, if there is exactly one: two or more
-    and the slip is ambiguous, so it is left as typed."""
-    near = [w for w in _edits(bare) if w in _lexicon()]
+def _dictionary_fix(edits: set[str]) -> str | None:
+    """The one real word among a slip's edits, if there is exactly one: two or
+    more and the slip is ambiguous, so it is left as typed."""
+    near = [w for w in edits if w in _lexicon()]
     return near[0] if len(near) == 1 else None
 
 
