@@ -429,6 +429,19 @@ def test_a_yes_no_question_answered_by_search_gets_evidence_and_no_verdict(assis
         assert answer.citations and " [" in answer.answer
 
 
+@pytest.mark.parametrize("question", YES_NO_BY_SEARCH)
+def test_a_yes_no_answer_does_not_open_on_a_note_citing_a_source(assistant, question):
+    """The sentence sharing most of the question's words comes first; a note
+    citing a report (its URL or JORF entry) shares them through its title and
+    settles nothing, so it never opens the evidence (« Le mécanisme national de
+    référence a-t-il été créé ? » opened on note 30, the CNCDH's 2020 opinion)."""
+    answer = _ask(assistant, question)
+    first = next((line for line in answer.answer.split("\n") if line.startswith("- « ")), None)
+    if answer.status == "answered":
+        assert first is not None, answer.answer[:300]
+        assert not ("[Note " in first and ("JORF" in first or "http" in first)), first
+
+
 @pytest.mark.parametrize("question, lead", [
     ("La mesure 16 a-t-elle été réalisée ?", "**Non.**"),
     ("La mesure 1 a-t-elle été mise en œuvre ?", "**En partie.**"),

@@ -44,12 +44,14 @@ def test_not_mentioned_claims_are_checked_against_the_source(source):
         "The document does not answer this question: it never mentions this country (spain).",  # "Espagne"
         "Je ne trouve pas de réponse dans le document : le nom de ce pays (italie) n'y figure pas.",  # « italienne »
         "I find no answer in the document: the name of this country (italy) does not occur in it.",
+        "Je ne trouve pas de réponse dans le document : le nom de ce pays (ROUMANIE) n'y figure pas.",  # as typed
     ]
     for text in false:
         assert framing_problems(_answer(text), None, source), text
     true = ["Le document ne mentionne pas l'année 2031.",
             "Le document ne répond pas à cette question : il ne mentionne pas ce pays (germany).",
-            "Je ne trouve pas de réponse dans le document : le nom de ce pays (allemagne) n'y figure pas."]
+            "Je ne trouve pas de réponse dans le document : le nom de ce pays (allemagne) n'y figure pas.",
+            "Je ne trouve pas de réponse dans le document : le nom de ce pays (Côte d'Ivoire) n'y figure pas."]
     for text in true:
         assert framing_problems(_answer(text), None, source) == [], text
 

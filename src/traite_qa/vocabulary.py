@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 
 from .tables import phrase_pattern, regex_list, table
-from .text import fold
+from .text import analyze, fold
 
 
 # A word: a run of letters (no digits, no underscore), in any script.
@@ -152,9 +152,17 @@ def spell_out(text: str, initials: dict[str, str]) -> str:
 _PART_WORDS = {"axis": frozenset({"axe", "axis"}), "action": frozenset({"action"})}
 
 
-def names_part(stems: set[str], kind: str) -> bool:
-    """The question's stems name an axis or an action as such ("l'axe sur…", "the action on…")."""
-    return bool(stems & _PART_WORDS[kind])
+# « L'action publique » / "public action" is a phrase of two of the plan's own
+# titles (axis 5 « Coordonner l'action publique… », action 3 « … guider l'action
+# publique »), not the name of a part: « l'axe sur la coordination de l'action
+# publique » names an axis only (it read as naming both, and the list became
+# action 14's measures, short of axis 5's measure 39).
+_NOT_A_PART = re.compile(r"\bactions? publiques?\b|\bpublic actions?\b")
+
+
+def names_part(text: str, kind: str) -> bool:
+    """The question names an axis or an action as such ("l'axe sur…", "the action on…")."""
+    return bool(set(analyze(_NOT_A_PART.sub(" ", fold(text)))) & _PART_WORDS[kind])
 
 
 # The document's own way of naming a measure in its text (« la mesure 20 », « mesures 20 et 21 »).

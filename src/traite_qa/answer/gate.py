@@ -105,7 +105,16 @@ class Gate:
 
     def unknown_place(self, question: str) -> str | None:
         """A country named in the question (in English or French, any case or
-        accents) none of whose names the document mentions."""
-        folded = fold(question)
-        # The substring test first: ~800 patterns per question cost ~1 ms, the test a few µs.
-        return next((name for name, pattern in self._unknown_places if name in folded and pattern.search(folded)), None)
+        accents) none of whose names the document mentions, as the question
+        spells it ("Allemagne", not the folded "allemagne")."""
+        # Folded one character at a time, each output character remembering its
+        # source: the match is then cut from the question as typed.
+        pieces = [fold(c) for c in question]
+        folded = "".join(pieces)
+        origin = [i for i, piece in enumerate(pieces) for _ in piece]
+        for name, pattern in self._unknown_places:
+            # The substring test first: ~800 patterns per question cost ~1 ms, the test a few µs.
+            m = pattern.search(folded) if name in folded else None
+            if m:
+                return question[origin[m.start()]:origin[m.end() - 1] + 1]
+        return None

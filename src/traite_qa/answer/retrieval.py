@@ -219,7 +219,10 @@ class RetrievalResponder:
                 # No Oui / Non read from a sentence (its polarity is not verified):
                 # the sentence sharing most of the question's words comes first,
                 # and the reader judges from it.
-                decider = max(chosen, key=lambda e: (e.lexical, e.score))
+                # A note citing a source (its URL or JORF entry) shares the
+                # subject's words through its title, and settles nothing.
+                prose = [e for e in chosen if not _cites_a_source(e)] or chosen
+                decider = max(prose, key=lambda e: (e.lexical, e.score))
                 chosen = [decider, *(e for e in chosen if e is not decider)]
             lead = self._according(chosen, lang)
         c.say(lead)
@@ -286,6 +289,10 @@ def may_refuse(query: Query) -> bool:
     les mineurs ?"). `make train` sets the refusal cuts over the questions the
     gate sees, as users meet them (`Assistant.may_refuse`)."""
     return not (query.route == Route.MEASURE_QUESTION and bool(query.measures))
+
+
+def _cites_a_source(evidence: Evidence) -> bool:
+    return evidence.hit.kind == "footnote" and ("JORF" in evidence.text or bool(URL_RE.search(evidence.text)))
 
 
 def _reference_only(chunk, text: str) -> bool:

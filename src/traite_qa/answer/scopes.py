@@ -117,9 +117,8 @@ class ScopeCards:
         out[plan, 17] = float(lex_q[~plan].max())
         out[plan, 18] = float(bool(statuses))
         out[plan, 19] = sum(0 < self.share.get(w, 0) <= SPECIFIC for w in words)
-        folded = set(analyze(query.core))
-        out[kinds == "axis", 20] = float(names_part(folded, "axis"))
-        out[kinds == "action", 20] = float(names_part(folded, "action"))
+        out[kinds == "axis", 20] = float(names_part(query.core, "axis"))
+        out[kinds == "action", 20] = float(names_part(query.core, "action"))
         return out
 
     def kept(self, scope: Scope, statuses: tuple[Status, ...]) -> list:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..document import Evaluation, Status
 from .claims import Claim, StatusClaims, reader
@@ -161,12 +162,11 @@ def framing_problems(answer, evaluation: Evaluation, source: str | None = None) 
     if source is not None:
         from ..text import fold
 
-        folded = fold(source)
         for year in _NO_YEAR.findall(own):
             if year in source:
                 problems.append(f"says the document does not mention {year}; it does")
         for name in _NO_COUNTRY.findall(own):
-            found = mentioned(country_names(fold(name)) or frozenset({fold(name)}), folded)
+            found = mentioned(country_names(fold(name)) or frozenset({fold(name)}), _folded(source))
             if found:
                 problems.append(f"says the document never names the country {name!r}; it has {found!r}")
     lines = answer.answer.split("\n")
@@ -183,6 +183,15 @@ def framing_problems(answer, evaluation: Evaluation, source: str | None = None) 
         if any(satisfies(_VALUE_TYPE[word], [q]) for q in quotes):
             problems.append(f"says no {word} is given, above a quote that gives one")
     return problems
+
+
+@lru_cache(maxsize=2)
+def _folded(source: str) -> str:
+    # Folding the whole document costs 70 ms: once per source, not per answer
+    # (the fuzz tests and the bank check verify thousands of answers).
+    from ..text import fold
+
+    return fold(source)
 
 
 def _outside_quotes(text: str) -> str:

@@ -41,6 +41,15 @@ def candidates(records: list[FeedbackRecord]) -> list[dict]:
     return [_entry(rs) for rs in ordered]
 
 
+# libyaml's emitter when PyYAML was built with it (the wheels are): 50 times
+# faster than the pure-Python one on long answers, for the same text.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _dump(value) -> str:
+    return yaml.dump(value, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=120)
+
+
 def write_yaml(out, counts: dict, groups, when: str) -> int:
     """The same file as to_yaml, written to `out` one entry at a time from
     `FeedbackStore.export_groups` (memory holds one answer's ratings); returns
@@ -49,7 +58,7 @@ def write_yaml(out, counts: dict, groups, when: str) -> int:
     n = 0
     for records in groups:
         # One-item lists, dumped one after the other, make the same block list.
-        out.write(yaml.safe_dump([_entry(records)], allow_unicode=True, sort_keys=False, width=120))
+        out.write(_dump([_entry(records)]))
         n += 1
     if not n:
         out.write("[]\n")
@@ -62,7 +71,7 @@ def to_yaml(records: list[FeedbackRecord], when: str) -> str:
     header = HEADER.format(when=when, n=len(entries), down=down, up=len(entries) - down)
     if not entries:
         return header + "[]\n"
-    return header + yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, width=120)
+    return header + _dump(entries)
 
 
 def _entry(records: list[FeedbackRecord]) -> dict:
