@@ -221,7 +221,7 @@ class RetrievalResponder:
                 # and the reader judges from it.
                 # A note citing a source (its URL or JORF entry) shares the
                 # subject's words through its title, and settles nothing.
-                prose = [e for e in chosen if not _cites_a_source(e)] or chosen
+                prose = [e for e in chosen if not _cites_a_source(e.hit.kind, e.text)] or chosen
                 decider = max(prose, key=lambda e: (e.lexical, e.score))
                 chosen = [decider, *(e for e in chosen if e is not decider)]
             lead = self._according(chosen, lang)
@@ -291,12 +291,14 @@ def may_refuse(query: Query) -> bool:
     return not (query.route == Route.MEASURE_QUESTION and bool(query.measures))
 
 
-def _cites_a_source(evidence: Evidence) -> bool:
-    return evidence.hit.kind == "footnote" and ("JORF" in evidence.text or bool(URL_RE.search(evidence.text)))
+def _cites_a_source(kind: str, text: str) -> bool:
+    """A footnote sentence with a URL or a JORF entry."""
+    return kind == "footnote" and ("JORF" in text or bool(URL_RE.search(text)))
 
 
 def _reference_only(chunk, text: str) -> bool:
-    if chunk.kind != "footnote" or not ("JORF" in text or URL_RE.search(text)):
+    """A source cited and little else: under 40 letters besides the reference."""
+    if not _cites_a_source(chunk.kind, text):
         return False
     rest = re.sub(r"JORF[^,;.]*", "", URL_RE.sub("", text))
     return len(re.findall(r"[^\W\d_]", rest)) < 40

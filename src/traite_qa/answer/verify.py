@@ -15,6 +15,7 @@ import re
 from functools import lru_cache
 
 from ..document import Evaluation, Status
+from ..text import fold
 from .claims import Claim, StatusClaims, reader
 from .claims import claim_problems as problems_of
 from .compose import MARKER_RE, marker_matches
@@ -160,8 +161,6 @@ def framing_problems(answer, evaluation: Evaluation, source: str | None = None) 
             problems.append(f"yes/no lead {lead.group(1)!r} is not the status of the one measure stated "
                             f"({dict(answer.measures)})")
     if source is not None:
-        from ..text import fold
-
         for year in _NO_YEAR.findall(own):
             if year in source:
                 problems.append(f"says the document does not mention {year}; it does")
@@ -189,8 +188,6 @@ def framing_problems(answer, evaluation: Evaluation, source: str | None = None) 
 def _folded(source: str) -> str:
     # Folding the whole document costs 70 ms: once per source, not per answer
     # (the fuzz tests and the bank check verify thousands of answers).
-    from ..text import fold
-
     return fold(source)
 
 
