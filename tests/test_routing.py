@@ -420,13 +420,22 @@ def test_initials_are_spelled_out_only_for_unknown_capitals():
     from traite_qa.vocabulary import initials_table, spell_out
 
     table = initials_table(["Le mécanisme national de référence. Un mécanisme national de référence existe.",
-                            "Le plan national. La Miprof."])
+                            "Le plan national. La Miprof. Ce mécanisme national de référence."])
     assert table["MNR"] == "mécanisme national de référence"
     assert spell_out("Le MNR ?", table) == "Le MNR (mécanisme national de référence) ?"
     assert spell_out("le mnr ?", table) == "le mnr ?"  # only capitals are acronyms
     assert "PN" not in table  # two letters: too short to be sure
-    # One occurrence is an accident of initials, not the document's term.
-    assert "LPN" not in initials_table(["Le plan national."])
+    # Twice is an accident of initials, not the document's term; so is a phrase with a verb's glue.
+    assert "MNR" not in initials_table(["Le mécanisme national de référence.", "Un mécanisme national de référence."])
+    assert "CDE" not in initials_table(["Ce dispositif est là."] * 4)
+
+
+@pytest.mark.parametrize("question", ["Quel est le rôle de la CNDA pour les victimes ?", "L'OCDE a-t-elle évalué le plan ?",
+                                      "La RATP forme-t-elle ses agents à la traite ?"])
+def test_an_acronym_of_another_body_is_not_spelled_out_from_chance_initials(router, question):
+    # Each was read as a phrase of the document with its initials (« coordination
+    # nationale devrait assurer », ...), and search followed the phrase.
+    assert router.read(question).core == question
 
 
 # ------------------------------------------------------------- typing slips
@@ -445,12 +454,36 @@ def test_a_slip_in_a_long_word_is_read_as_the_word_meant(router, typed, meant, r
         assert query.route == route
 
 
+@pytest.mark.parametrize("typed, meant", [
+    ("Les DDTES, c'est quoi ?", "DDETS"),
+    ("What does OCTREH stand for?", "OCRTEH"),
+    ("l'appel à projets lancé par l'GARASC en 2022", "AGRASC"),  # the first two letters swapped
+    ("CEESDA, ça veut dire quoi ?", "CESEDA"),
+])
+def test_an_acronym_with_two_letters_swapped_is_read_as_the_documents(router, typed, meant):
+    query = router.read(typed)
+    assert meant in query.core and meant in query.refs.acronyms, query.core
+    assert query.text == typed
+
+
+@pytest.mark.parametrize("shouted, kept, lowered", [
+    ("QUE FAIT LE RÉSEAU ERRIN POUR LE RETOUR DES VICTIMES ?", "ERRIN", "réseau"),  # written in capitals, not in annex 1
+    ("QUEL EST LE RÔLE DE L'OCRTEH ?", "OCRTEH", "rôle"),  # annex 1's
+    ("LA LUTTE CONTRE LA TRAITE DANS LES DDETS ?", "DDETS", "lutte"),  # « LUTTE » is a title's word in capitals
+])
+def test_a_shouted_question_keeps_the_documents_acronyms_and_lowers_the_rest(router, shouted, kept, lowered):
+    core = router.read(shouted).core
+    assert kept in core.split(" ") or f"L'{kept}" in core or kept in core.replace("'", " ").split(), core
+    assert lowered in core and lowered.upper() not in core
+
+
 @pytest.mark.parametrize("typed", [
     "Quel est l'argent prévu pour les victimes ?",  # "argent" is one edit from the document's "urgent"
     "How many victims were identified?",  # English words the document does not write
     "La préfecture préside-t-elle le comité ?",
     "Combien coute le plan ?",  # "coûte" without its accent is still a word
-    "Le DDTES est-il cité ?",  # capitals: an acronym, the reference finder's to read
+    "Le DREES est-il cité ?",  # capitals the document lacks, one letter from its DREETS: another body's name
+    "Que fait l'OCDE ?",  # four letters: too short to read as a swap
     "Que fait l'OCRTEH contre les réseaux ?",
     "Why shouldn't victims be prosecuted?",  # "shouldn" is one edit from "should": wordfreq lists the half, the negation stays
     "Pourquoi aujourd’hui ?",

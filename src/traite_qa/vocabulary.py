@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 
 from .tables import phrase_pattern, regex_list, table
-from .text import analyze, fold
+from .text import STOPWORDS, analyze, fold
 
 
 # A word: a run of letters (no digits, no underscore), in any script.
@@ -99,15 +99,20 @@ def _accented(word: str, accents: dict[str, str]) -> str:
 
 # Short words an acronym skips ("mécanisme national DE référence": MNR).
 _ACRONYM_GLUE = frozenset("de du des la le les l d et a aux au en pour sur contre of the and for".split())
+_NOT_IN_A_TERM = frozenset(STOPWORDS) - _ACRONYM_GLUE
 
 
 def initials_table(texts) -> dict[str, str]:
     """Acronyms the reader may type that the document never writes, spelled out
     from the document itself: "MNR" is the initials of "mécanisme national de
     référence", which the document writes six times and never abbreviates.
-    Kept only where one phrase has those initials at least twice and three
-    times as often as any other, so that an entry is the document's own term,
-    not an accident of initials."""
+    Kept only where one phrase has those initials at least three times and
+    three times as often as any other, and holds no word but the glue of a
+    term ("de", "la", ...), so that an entry is the document's own term, not
+    an accident of initials: at twice, with any words, "CNDA" (the asylum
+    court) read as « coordination nationale devrait assurer », "OCDE" as
+    « œuvre de ce dispositif est » and "RATP" as « renouvelable
+    automatiquement le temps de la procédure », and search followed them."""
     counts: dict[str, dict[str, int]] = {}
     spelled: dict[str, str] = {}
     vocabulary: set[str] = set()
@@ -134,7 +139,7 @@ def initials_table(texts) -> dict[str, str]:
         ranked = sorted(phrases.items(), key=lambda kv: -kv[1])
         best, n = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0
-        if n >= 2 and n >= 3 * second and initials.lower() not in vocabulary:
+        if n >= 3 and n >= 3 * second and initials.lower() not in vocabulary and not (set(best.split()) & _NOT_IN_A_TERM):
             table[initials] = spelled[best].lower() if not spelled[best].isupper() else spelled[best]
     return table
 

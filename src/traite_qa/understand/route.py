@@ -35,9 +35,11 @@ class Router:
     def __init__(self, evaluation: Evaluation):
         self.evaluation = evaluation
         self.finder = ReferenceFinder(evaluation)
-        self._acronyms = {fold(a.acronym).upper() for a in evaluation.acronyms}
         self._acronym_forms = {fold(a.acronym).upper(): a.acronym for a in evaluation.acronyms}
         self._accents, self._initials, self._speller = _word_tables(tuple(_texts(evaluation)))
+        # Capitals kept in a shouted question: annex 1's acronyms and those the
+        # text writes without defining them ("ERRIN" lower-cased lost its passage).
+        self._acronyms = {fold(a.acronym).upper() for a in evaluation.acronyms} | self._speller.acronyms
 
     def read(self, text: str) -> Query:
         # A slip in a long word is read as the word meant, before anything reads

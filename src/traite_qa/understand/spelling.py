@@ -24,6 +24,10 @@ from ..vocabulary import WORD
 # real words ("assos" -> "assis", "cerfa" -> "cerf"), and the typos that change
 # answers are in the long, content-bearing ones.
 MIN_LENGTH = 6
+# An acronym typed with two letters swapped ("DDTES", "OCTREH") is read as the
+# document's: only swaps, as a deletion or a wrong letter makes another real
+# body's name ("DREES" is one letter from "DREETS"), and only from five letters.
+MIN_ACRONYM = 5
 # Nor is a run of letters longer than any word (French's longest common one,
 # "anticonstitutionnellement", has 25): its edits would cost a second and
 # hundreds of MB for a 2,000-letter "word" (the question's cap).
@@ -44,8 +48,20 @@ class Speller:
                 counts[bare] += 1
                 spelled.setdefault(bare, Counter())[low] += 1
         self._counts = counts
+        # The document's acronyms: words of 3-8 letters without accents that it
+        # writes in capitals, never in lower case, and that are no common word
+        # (the plan's titles in capitals are words: « DANS », « LUTTE », « LOCALE »).
+        lower = {fold(w) for text in texts for w in WORD.findall(text) if w.islower()}
+        self._acronyms = {fold(w.lower()): w for text in texts for w in WORD.findall(text)
+                          if w.isupper() and 3 <= len(w) <= 8 and w.isascii() and w.lower() not in lower
+                          and w.lower() not in _lexicon()}
         # The document's most frequent spelling of each folded word (accents kept).
         self._spelling = {bare: forms.most_common(1)[0][0] for bare, forms in spelled.items()}
+
+    @property
+    def acronyms(self) -> frozenset[str]:
+        """The document's acronyms, folded and in capitals ("ERRIN", "CESEDA")."""
+        return frozenset(a.upper() for a in self._acronyms)
 
     def respell(self, text: str, shouted: bool = False) -> str:
         """The text with each unknown long word replaced by the word one edit away
@@ -53,10 +69,14 @@ class Speller:
         return WORD.sub(lambda m: self._word(m.group(0), shouted), text)
 
     def _word(self, word: str, shouted: bool) -> str:
-        if not MIN_LENGTH <= len(word) <= MAX_LENGTH or (word.isupper() and not shouted):
-            return word  # an acronym ("DDTES") is the reference finder's to read
         low = word.lower()
         bare = fold(low)
+        if word.isupper() and MIN_ACRONYM <= len(word) <= MAX_LENGTH and bare not in self._counts:
+            swapped = {w for w in _swaps(bare) if w in self._acronyms}
+            if len(swapped) == 1 and bare not in _lexicon():
+                return self._acronyms[swapped.pop()]
+        if not MIN_LENGTH <= len(word) <= MAX_LENGTH or (word.isupper() and not shouted):
+            return word  # other capitals are an acronym the document lacks, kept as typed
         if bare in self._counts or bare in STOPWORDS or bare in _lexicon():
             return word
         edits = _edits(bare)
@@ -72,13 +92,18 @@ class Speller:
         return found.capitalize() if word[:1].isupper() else found
 
 
+def _swaps(word: str) -> set[str]:
+    """Every word two neighbouring letters away."""
+    return {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1)} - {word}
+
+
 def _edits(word: str) -> set[str]:
     """Every word one deletion, transposition, substitution or insertion away
     (Norvig's edits1, over the folded alphabet)."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     out = {a + b[1:] for a, b in splits if b}
-    out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    out |= _swaps(word)
     out |= {a + c + b[1:] for a, b in splits if b for c in letters}
     out |= {a + c + b for a, b in splits for c in letters}
     out.discard(word)
