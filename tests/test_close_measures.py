@@ -1,8 +1,7 @@
 """A status asked of a measure described, not numbered ("Où en est la mesure
 sur l'information des entreprises ?"): the search's pick is not a fact, so
-the answer names the next closest measures too, with the document's titles
-and statuses. When the search's readings disagree there is no pick: the
-closest measures come as candidates, before the quotes.
+the answer names no pick: the closest measures come as candidates, with the
+document's titles and statuses, before the quotes.
 
 The questions below are written for this test, not taken from the bank."""
 
@@ -24,8 +23,8 @@ QUESTIONS = [
     "What is the status of the measure on housing for victims?",
     "La mesure sur le financement des associations a-t-elle été réalisée ?",
 ]
-# "mesure 5 « titre » (statut)", or the pick's "mesure 5 « titre » (axe 1, action 2), qui est **statut**".
-_NAMED = re.compile(r"(?:mesure|measure) (\d+) « ([^»]+) » \(([^)]*)\)(?:, (?:qui est|which is) \*\*([^*]+)\*\*)?")
+# "mesure 5 « titre » (statut)".
+_NAMED = re.compile(r"(?:mesure|measure) (\d+) « ([^»]+) » \(([^)]*)\)")
 
 
 def _framing(text: str) -> str:
@@ -34,7 +33,7 @@ def _framing(text: str) -> str:
 
 
 def _named(text: str) -> list[tuple[int, str, str]]:
-    return [(int(n), title, bold or status) for n, title, status, bold in _NAMED.findall(_framing(text))]
+    return [(int(n), title, status) for n, title, status in _NAMED.findall(_framing(text))]
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -42,7 +41,8 @@ def test_every_measure_named_has_the_documents_title_and_status(assistant, evalu
     answer = assistant.ask(question)
     assert answer.intent == Route.STATUS_SEARCH, answer.intent
     named = _named(answer.answer)
-    # The pick and two others, or three candidates: always more than the pick.
+    # Three candidates, none picked: a pick was wrong for 2 of 17 dev questions.
+    assert answer.answer.startswith(T.CLOSE_MEASURES[answer.language].split("{")[0]), answer.answer
     assert len(named) == 3, answer.answer
     assert len({n for n, _, _ in named}) == 3, answer.answer
     for number, title, status in named:
@@ -51,27 +51,6 @@ def test_every_measure_named_has_the_documents_title_and_status(assistant, evalu
         assert T.status_words(measure.status, answer.language) == status
         assert answer.measures[number] == measure.status.value
     assert check_claims(_framing(answer.answer), evaluation) == []
-
-
-def test_the_pick_comes_with_the_next_closest_before_its_quotes(assistant, evaluation):
-    query = assistant.understand("Où en est la mesure sur l'information des entreprises ?")
-    answer = assistant.retrieval.measures.answer(query, numbers=(5,), route=Route.STATUS_SEARCH, evidence=[], others=(1, 7))
-    lines = answer.answer.split("\n")
-    assert "mesure 5 « Informer le monde de l'entreprise »" in lines[0]
-    assert lines[1].startswith(T.OTHER_CLOSE["fr"].split("{")[0])
-    assert [n for n, _, _ in _named(lines[1])] == [1, 7]
-    assert all(line.startswith("- « ") for line in lines[2:])
-    assert set(answer.measures) == {5, 1, 7}
-
-
-def test_the_closest_others_are_said_once_when_several_measures_are_answered(assistant):
-    query = assistant.understand("Où en est la mesure sur l'information des entreprises ?")
-    answer = assistant.retrieval.measures.answer(query, numbers=(5, 6), route=Route.STATUS_SEARCH, evidence=[],
-                                                 others=(1, 7))
-    lead = T.OTHER_CLOSE["fr"].split("{")[0]
-    lines = answer.answer.split("\n")
-    assert sum(line.startswith(lead) for line in lines) == 1
-    assert lines[1].startswith(lead)  # under the first measure answered
 
 
 def test_without_a_pick_the_candidates_lead_and_are_not_repeated(assistant, evaluation):

@@ -97,9 +97,6 @@ class Tuning:
     # features (the learned topic model reads the fused score).
     topic_card_weight: float = 1.0
     topic_lexical_weight: float = 1.0
-    # A status asked about something described names a measure only when the
-    # measure's card ranks this high among the 45 for the question.
-    subject_card_rank: int = 1
 
     def __post_init__(self) -> None:
         for name in ("rrf_k", "evidence_passages", "dense_candidates"):

@@ -15,7 +15,7 @@ from ..text import analyze, sentence_spans
 from ..vocabulary import asks_completion, names_measure, negated
 from ..types import NO_EVIDENCE, Status, Answer, Evidence, Filters, Hit, Query, Route
 from . import templates as T
-from .compose import Composer, measure_items
+from .compose import Composer
 from .verify import RECOMMENDS
 
 
@@ -81,8 +81,7 @@ _PICKERS = {
         2,
     ),
 }
-_PICKERS[Route.STATUS_SEARCH] = _PICKERS[Route.STATUS]
-_TEMPLATE_OF = {Route.STATUS: "status", Route.STATUS_SEARCH: "found", Route.RECOMMENDATION: "recommendation", Route.WHY: "why"}
+_TEMPLATE_OF = {Route.STATUS: "status", Route.RECOMMENDATION: "recommendation", Route.WHY: "why"}
 
 
 class MeasureResponder:
@@ -93,8 +92,7 @@ class MeasureResponder:
         self.searcher = searcher
 
     def answer(self, query: Query, numbers: tuple[int, ...] | None = None, route: Route | None = None,
-               evidence: list[Evidence] | None = None, others: tuple[int, ...] = ()) -> Answer | None:
-        """`others`: measures the search also found close (said after, with their status)."""
+               evidence: list[Evidence] | None = None) -> Answer | None:
         route = route or query.route
         numbers = numbers or query.measures
         if not numbers and route == Route.RECOMMENDATION:  # "Que recommande la CNCDH sur … ?"
@@ -134,8 +132,6 @@ class MeasureResponder:
                 status=c.status_words(measure.status), shared=T.SHARED[lang].format(shared=shared) if shared else "",
             ))
             c.measure_status(measure)
-            if others and number == numbers[0]:  # right under the pick, before its quotes: what else it may be about
-                c.say(T.OTHER_CLOSE[lang].format(items=measure_items(self.evaluation, others, c)))
             for hit, text in quotes:
                 c.say(f"- « {text} » {c.cite(hit, [text], focus=number)}")
         return c.answer(route) if c.citations else None

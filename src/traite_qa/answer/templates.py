@@ -69,16 +69,6 @@ PER_MEASURE = {
         "fr": "Sur la mesure {n} « {title} » ({status}), la CNCDH recommande :",
         "en": "On measure {n} « {title} » ({status}), the CNCDH recommends (quoted in French):",
     },
-    # The status of a measure the search found (the question named none): a
-    # blind judge read "Measure 40 … is implemented" as the answer to a
-    # question on measure 44's trainings. Said of the search, it stays true
-    # when the search missed.
-    "found": {
-        "fr": "Ma recherche rapproche votre question de la mesure {n} « {title} » (axe {axis}, action {action}), "
-              "qui est **{status}**{shared}.",
-        "en": "My search matches your question with measure {n} « {title} » (axis {axis}, action {action}), "
-              "which is **{status}**{shared}.",
-    },
     "why": {
         # Not « La CNCDH explique : »: a blind judge read it above quotes that
         # explained nothing; the quotes are what the search picked.
@@ -122,13 +112,8 @@ YES_NO = {
            None: "The document does not allow a plain yes or no."},
 }
 STATUS_OF_CITED = {"fr": "Statut des mesures citées : {items}.", "en": "Status of the measures cited: {items}."}
-# A status asked of a measure described, not numbered: the search's pick is not
-# a fact, so the next closest measures come with it (blind dev readers flagged
-# "My search matches your question with measure 1 …, partially implemented"
-# as false when the question was about measure 5, which was not shown).
-OTHER_CLOSE = {"fr": "Autres mesures proches de votre question : {items}.",
-               "en": "Other measures close to your question: {items}."}
-# ... and when the search's readings disagree, no pick: the closest, as candidates.
+# A status asked of a measure described, not numbered: the closest measures as
+# candidates, none picked (retrieval.py, `_learned_answer`).
 CLOSE_MEASURES = {"fr": "Votre question peut porter sur plusieurs mesures ; les plus proches d'après ma recherche : {items}.",
                   "en": "Your question may be about several measures; the closest according to my search: {items}."}
 
