@@ -50,8 +50,10 @@ UNANSWERABLE = ("unanswerable", "offtopic")
 # after, scored and judged once at its final code), fresh9 (195, written in
 # the next session once its answer code had changed, scored and judged once
 # at its final code), fresh10 (195, the same way, one session later), fresh11
-# (195, the same way, one session later still).
-SEALED = ("fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11")
+# (195, the same way, one session later still), fresh12 (195, the same way,
+# the session after).
+SEALED = ("fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11",
+          "fresh12")
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ def from_feedback(path: Path) -> tuple[int, Counter]:
 
 
 def load_split(split: str) -> list[BankQuestion]:
-    """train, dev or test of the bank; or a sealed set, fresh2 to fresh11 (eval/bank/<name>.yaml, aggregates only)."""
+    """train, dev or test of the bank; or a sealed set, fresh2 to fresh12 (eval/bank/<name>.yaml, aggregates only)."""
     if split in SEALED:
         items = yaml.safe_load((BANK_DIR / f"{split}.yaml").read_text(encoding="utf-8"))
         return [_with(_from_item(it, split), split=split) for it in items]

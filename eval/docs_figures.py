@@ -23,6 +23,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from .bank import SEALED
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "eval" / "results"
 SCRATCH = ROOT / "eval" / "out"
@@ -51,6 +53,8 @@ SOURCES = [
     ("fresh10.json", "Ninth sealed fresh set", "ninth-sealed-fresh-set", "python -m eval.bank score --split fresh10 --json",
      "195 questions written blind by three more new writers in the session after, while its answer code changed, scored once at its final code (aggregates only)"),
     ("fresh11.json", "Tenth sealed fresh set", "tenth-sealed-fresh-set", "python -m eval.bank score --split fresh11 --json",
+     "195 questions written blind by three more new writers in the session after, once its answer code had changed, scored once at its final code (aggregates only)"),
+    ("fresh12.json", "Eleventh sealed fresh set", "eleventh-sealed-fresh-set", "python -m eval.bank score --split fresh12 --json",
      "195 questions written blind by three more new writers in the session after, once its answer code had changed, scored once at its final code (aggregates only)"),
     ("judged.json", "Blind judges", "blind-judges", "python -m eval.judge tally DIR...",
      "usefulness (0-2) and answers with a false statement in the assistant's own words, as judged by readers "
@@ -200,7 +204,8 @@ def accuracy_sentence(out: Path) -> str:
             return None
 
     bank, judged = load("bank.json"), load("judged.json")
-    fresh = load("fresh11.json") or load("fresh10.json") or load("fresh9.json") or load("fresh8.json") or load("fresh7.json") or load("fresh6.json") or load("fresh5.json") or load("fresh4.json") or load("fresh3.json") or load("fresh2.json")
+    # The newest sealed set scored.
+    fresh = next((f for name in reversed(SEALED) if (f := load(f"{name}.json"))), None)
     if not bank:
         return "Not measured yet: run `make test`."
     test = bank["test"]["overall"]
