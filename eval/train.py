@@ -3,7 +3,7 @@ settings chosen on dev, reported on test (aggregates only). Answerability is
 the exception: its refusal cuts sit in a 3% tail, so it is calibrated out of
 fold over train + dev and then fit on both (`choose_answerability`).
 
-    python -m eval.train            # writes src/traite_qa/data/models/ (sentence_ranker.txt, models.json, query_adapter.npy)
+    python -m eval.train            # writes src/traite_qa/data/models/ (sentence_ranker.txt, models.json, query_adapter.npy, ...)
     python -m eval.train --check    # retrains in memory and compares with the shipped files
 
 Deterministic: LightGBM with one thread, a fixed seed and deterministic=True;
@@ -24,7 +24,7 @@ import numpy as np
 
 from . import adapter, bank
 from .train_lexicon import train_lexicon
-from .train_route import train_followup, train_language, train_route
+from .train_route import train_followup, train_language, train_route, train_status
 from .train_scopes import scope_data, train_scopes
 from .train_topics import history, train_topics
 
@@ -330,10 +330,11 @@ def main(argv: list[str]) -> int:
     route_meta, route_report = train_route(by_split)
     language_meta, language_report = train_language(by_split)
     followup_meta, followup_report = train_followup(by_split)
-    route_report |= language_report | followup_report
+    status_meta, status_report = train_status(by_split)
+    route_report |= language_report | followup_report | status_report
     texts = {name: json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
              for name, meta in (("route.json", route_meta), ("language.json", language_meta),
-                                ("followup.json", followup_meta))}
+                                ("followup.json", followup_meta), ("status.json", status_meta))}
     if "--check" not in argv:
         MODELS.mkdir(parents=True, exist_ok=True)
         for name, text in texts.items():

@@ -223,3 +223,60 @@ def train_followup(splits: dict[str, list[bank.BankQuestion]]) -> tuple[dict, di
             "the follow-up model's runtime does not reproduce scikit-learn"
         report[f"followup_{name}"] = scores(y, np.stack([1 - p, p], axis=1), 1, cut)
     return meta, report
+
+
+def status_data(questions: list[bank.BankQuestion]) -> tuple[list[str], np.ndarray]:
+    """Questions that stand alone: the bank's `status` kind (1), every other (0)."""
+    rows = [q for q in questions if not q.history]
+    return [text_of(q) for q in rows], np.array([int(q.kind == "status") for q in rows], dtype=int)
+
+
+def train_status(splits: dict[str, list[bank.BankQuestion]]) -> tuple[dict, dict]:
+    """Does a question ask where a measure stands, or whether it was done? The
+    router sends such a question, when it names no measure, to the closest
+    measures with their statuses. C and the cut are chosen on dev by F1;
+    reported on dev and test (`status_*` in eval/out/train.json)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from traite_qa.understand.route_model import STATUS_CLASSES, TextClassifier, terms
+
+    data = {name: status_data(qs) for name, qs in splits.items()}
+    best = None
+    for c in C_GRID:
+        vectorizer = TfidfVectorizer(analyzer=terms, min_df=2, sublinear_tf=True)
+        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=SEED)
+        model.fit(vectorizer.fit_transform(data["train"][0]), data["train"][1])
+        p = model.predict_proba(vectorizer.transform(data["dev"][0]))[:, 1]
+        y = data["dev"][1].astype(bool)
+        cut = max(CUTS, key=lambda t: (_f(y, p >= t), -abs(t - 0.5)))
+        value = _f(y, p >= cut)
+        print(f"status C={c}: dev cut {cut} F1 {value:.3f}", flush=True)
+        if best is None or value > best[0] + 1e-9:
+            best = (value, c, vectorizer, model, cut)
+    _, c, vectorizer, model, cut = best
+    meta = {"classes": list(STATUS_CLASSES), "C": c, "thresholds": {"status": cut},
+            "vocabulary": {t: int(j) for t, j in sorted(vectorizer.vocabulary_.items(), key=lambda kv: kv[1])},
+            "idf": [round(float(v), 6) for v in vectorizer.idf_],
+            "coef": [[0.0] * len(vectorizer.idf_), [round(float(v), 6) for v in model.coef_[0]]],
+            "intercept": [0.0, round(float(model.intercept_[0]), 6)]}
+    shipped = TextClassifier(json.loads(json.dumps(meta)), STATUS_CLASSES, "status.json")
+    report = {"status_C": c, "status_cut": cut}
+    for name, (texts, y) in data.items():
+        p = np.array([shipped.probabilities(t)[1] for t in texts])
+        assert np.abs(p - model.predict_proba(vectorizer.transform(texts))[:, 1]).max() < 1e-4, \
+            "the status model's runtime does not reproduce scikit-learn"
+        report[f"status_{name}"] = scores(y, np.stack([1 - p, p], axis=1), 1, cut)
+    return meta, report
+
+
+if __name__ == "__main__":
+    # Only the status model (the others with `make train`): python -m eval.train_route status
+    import sys
+
+    from .train import MODELS
+
+    if sys.argv[1:] == ["status"]:
+        status_meta, status_report = train_status({s: bank.load(s) for s in ("train", "dev", "test")})
+        (MODELS / "status.json").write_text(json.dumps(status_meta, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        print(json.dumps(status_report, indent=1))

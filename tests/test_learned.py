@@ -197,16 +197,19 @@ def test_a_topic_lists_line_quotes_a_sentence_on_the_topic_that_names_no_other_m
     assert re.search(r"séjour|Ceseda", lines[20]), lines[20]
 
 
-def test_the_route_language_and_follow_up_models_are_small_json_files_in_step_with_their_runtime():
-    from traite_qa.understand.route_model import FOLLOWUP_FILE, LANGUAGE_FILE, ROUTE_CLASSES, ROUTE_FILE, bundled
+def test_the_route_language_follow_up_and_status_models_are_small_json_files_in_step_with_their_runtime():
+    from traite_qa.understand.route_model import (FOLLOWUP_FILE, LANGUAGE_FILE, ROUTE_CLASSES, ROUTE_FILE, STATUS_FILE,
+                                                  asks_status, bundled)
 
-    for name in (ROUTE_FILE, LANGUAGE_FILE, FOLLOWUP_FILE):
+    for name in (ROUTE_FILE, LANGUAGE_FILE, FOLLOWUP_FILE, STATUS_FILE):
         raw = MODELS.joinpath(name).read_bytes()
         assert len(raw) < 2 * 1024 * 1024 and not raw.startswith(b"\x80"), name
     assert tuple(json.loads(MODELS.joinpath(ROUTE_FILE).read_bytes())["classes"]) == ROUTE_CLASSES
     p = bundled(ROUTE_FILE).probabilities("Quelles mesures concernent les mineurs ?")
     assert p.shape == (3,) and abs(p.sum() - 1) < 1e-9 and p.argmax() == ROUTE_CLASSES.index("topic_list")
     assert bundled(FOLLOWUP_FILE).probabilities("Et pour les mineurs ?")[1] > bundled(FOLLOWUP_FILE).thresholds["followup"]
+    assert asks_status("Où en est le guide pour les professionnels ?")
+    assert not asks_status("Qui pilote le plan ?")
 
 
 def test_a_text_model_that_does_not_match_its_classes_is_refused_with_the_fix():

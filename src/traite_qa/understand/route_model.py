@@ -8,7 +8,10 @@ train`, eval/train_route.py) instead of cue lists:
   lists, which it beat on dev and on test (docs/evaluation.md);
 - whether, asked after other questions, it **leans on them** ("Et pour les
   mineurs ?") or stands alone (`followup.json`). It replaced an opener list
-  and a word count, which it beat on dev and on test (understand/followup.py).
+  and a word count, which it beat on dev and on test (understand/followup.py);
+- whether it asks **where a measure stands** ("c'est considéré comme fait ?",
+  "ça avance ou pas ?", "How does the evaluation grade …?") (`status.json`),
+  for a measure it describes rather than numbers.
 
 All three read the words and word pairs of the question, folded (tf-idf with
 sublinear tf, as scikit-learn's TfidfVectorizer), then a logistic regression:
@@ -30,9 +33,10 @@ import numpy as np
 
 from ..text import fold
 
-ROUTE_FILE, LANGUAGE_FILE, FOLLOWUP_FILE = "route.json", "language.json", "followup.json"
+ROUTE_FILE, LANGUAGE_FILE, FOLLOWUP_FILE, STATUS_FILE = "route.json", "language.json", "followup.json", "status.json"
 ROUTE_CLASSES = ("other", "synthesis", "topic_list")
 FOLLOWUP_CLASSES = ("standalone", "followup")
+STATUS_CLASSES = ("other", "status")
 # A binary model is kept as two rows, the first all zeros: softmax(0, z) is sigmoid(z).
 LANGUAGE_CLASSES = ("fr", "en")
 _TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
@@ -78,7 +82,8 @@ class TextClassifier:
 
 @lru_cache(maxsize=3)
 def bundled(name: str) -> TextClassifier:
-    classes = {ROUTE_FILE: ROUTE_CLASSES, LANGUAGE_FILE: LANGUAGE_CLASSES, FOLLOWUP_FILE: FOLLOWUP_CLASSES}[name]
+    classes = {ROUTE_FILE: ROUTE_CLASSES, LANGUAGE_FILE: LANGUAGE_CLASSES, FOLLOWUP_FILE: FOLLOWUP_CLASSES,
+               STATUS_FILE: STATUS_CLASSES}[name]
     path = resources.files("traite_qa").joinpath("data", "models", name)
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -109,3 +114,9 @@ def leans_on_earlier_turns(text: str) -> bool:
     mineurs ?", "Is that body still working on it today?")?"""
     model = bundled(FOLLOWUP_FILE)
     return bool(model.probabilities(text)[1] >= model.thresholds["followup"])
+
+
+def asks_status(text: str) -> bool:
+    """Does the question ask whether something was done, or where it stands?"""
+    model = bundled(STATUS_FILE)
+    return bool(model.probabilities(text)[1] >= model.thresholds["status"])
