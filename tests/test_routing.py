@@ -524,3 +524,16 @@ def test_a_run_of_letters_longer_than_any_word_is_not_respelled(router):
     query = router.read(question)
     assert query.core.startswith("abcdefghij" * 199)
     assert time.process_time() - started < 0.5
+
+
+@pytest.mark.parametrize("previous, question, route", [
+    # Written for this test: the route model read these follow-ups alone as lists of measures.
+    ("Qu'est-ce que le dispositif Ac.Sé ?", "Et ça a aidé beaucoup de femmes ?", Route.SEARCH),
+    # A follow-up that asks for measures is a list, after a list or not.
+    ("Quelles mesures concernent l'hébergement des victimes ?", "Et quelles mesures pour les mineurs ?", Route.TOPIC_LIST),
+    ("Qui a lancé le dispositif Ac.Sé ?", "Et quelles mesures du plan en parlent ?", Route.TOPIC_LIST),
+])
+def test_a_follow_up_is_a_list_only_when_it_asks_for_measures_or_follows_one(router, previous, question, route):
+    history = [{"role": "user", "content": previous}, {"role": "assistant", "content": "…"}]
+    assert router.understand(question, history).route == route
+    assert router.understand(question).route == Route.TOPIC_LIST  # alone, the model's reading

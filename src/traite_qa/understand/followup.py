@@ -20,6 +20,7 @@ from .route import Router
 from .route_model import leans_on_earlier_turns
 
 _CARRIED = (Route.STATUS, Route.RECOMMENDATION, Route.WHY)
+_AGGREGATING = (Route.TOPIC_LIST, Route.SYNTHESIS)
 
 
 def leans_on_history(query: Query) -> bool:
@@ -56,6 +57,13 @@ def resolve(query: Query, history: list[dict], router: Router, evaluation: Evalu
         # both are searched, the new one weighing more.
         query = replace(query, context=router.read(previous_q).embedded or previous_q)
     previous = router.read(previous_q) if previous_q else None
+    if query.route in _AGGREGATING and previous and previous.route not in _AGGREGATING and not router.finder.find(
+            query.core).listing:
+        # The route model learned lists and syntheses from questions that stand
+        # alone; a follow-up after a plain question is neither unless it asks
+        # for measures: "Et ça a concerné beaucoup de femmes ?" was read as a
+        # list of measures on women (2 of 36 dev follow-ups, as lists).
+        query = replace(query, route=Route.SEARCH, refs=replace(query.refs, listing=False))
     if query.measures or query.refs.footnotes:
         # "Et la mesure 17 ?": same question as before, about another measure.
         if previous and query.route in (Route.STATUS, Route.MEASURE_QUESTION) and previous.route in (*_CARRIED, Route.FOOTNOTE):
