@@ -206,6 +206,10 @@ def test_unknown_places_are_refused_known_ones_are_not(source):
     assert "italienne" in source and "Italie" not in source
     assert gate.unknown_place("Combien l'Italie donne-t-elle à son observatoire ?") is None
     assert gate.unknown_place("How much does Italy spend on it?") is None
+    # France's overseas territories have ISO 3166-1 codes but are no countries:
+    # « le nom de ce pays (Guadeloupe) » was false; the model decides.
+    for territory in ("Guadeloupe", "Mayotte", "la Guyane française", "New Caledonia", "Wallis-et-Futuna"):
+        assert gate.unknown_place(f"Combien de victimes de traite en {territory} ?") is None, territory
 
 
 def test_the_unknown_places_scan_is_the_plain_scan_and_runs_once_per_document(source):

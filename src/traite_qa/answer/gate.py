@@ -47,15 +47,28 @@ def _countries() -> list[frozenset[str]]:
 
     excluded = {fold(n) for n in table("places")["not_places"]}
     french = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["fr"], fallback=True)
+    # France's overseas departments and collectivities have ISO 3166-1 codes
+    # too, but they are no countries: a test reader flagged « le nom de ce pays
+    # (Guadeloupe) » as false. ISO 3166-2 lists them as subdivisions of France.
+    french_parts = list(pycountry.subdivisions.get(country_code="FR"))
+    overseas = {_plain(s.name) for s in french_parts if "overseas" in s.type.lower()}
+    codes = {s.code for s in french_parts}
     groups = []
     for country in pycountry.countries:
         names = {country.name, getattr(country, "common_name", None), getattr(country, "official_name", None),
                  french.gettext(country.name)}
+        if f"FR-{country.alpha_2}" in codes or any(_plain(n) in overseas for n in names if n):
+            continue
         folded = {fold(re.split(r"[,(]", n)[0].strip()) for n in names if n}
         folded = {n for n in folded if len(n) >= 3 and n not in excluded}
         if folded:
             groups.append(frozenset(folded))
     return groups
+
+
+def _plain(name: str) -> str:
+    """A territory's name without brackets or a leading article: « Guyane (française) », « La Réunion »."""
+    return re.sub(r"^la ", "", re.sub(r"\s+", " ", fold(re.sub(r"[()]", "", name))).strip())
 
 
 def country_names(name: str) -> frozenset[str]:
