@@ -13,7 +13,7 @@ train`, eval/train_route.py) instead of cue lists:
   "ça avance ou pas ?", "How does the evaluation grade …?") (`status.json`),
   for a measure it describes rather than numbers.
 
-All three read the words and word pairs of the question, folded (tf-idf with
+All four read the words and word pairs of the question, folded (tf-idf with
 sublinear tf, as scikit-learn's TfidfVectorizer), then a logistic regression:
 no encoder, so they cost microseconds and keep structured answers free of
 the model at start-up. Explicit references ("mesure 16", "combien de
@@ -80,7 +80,7 @@ class TextClassifier:
         return z / z.sum()
 
 
-@lru_cache(maxsize=3)
+@lru_cache(maxsize=None)  # the four files, each read once
 def bundled(name: str) -> TextClassifier:
     classes = {ROUTE_FILE: ROUTE_CLASSES, LANGUAGE_FILE: LANGUAGE_CLASSES, FOLLOWUP_FILE: FOLLOWUP_CLASSES,
                STATUS_FILE: STATUS_CLASSES}[name]
