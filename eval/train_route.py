@@ -191,38 +191,9 @@ def train_followup(splits: dict[str, list[bank.BankQuestion]]) -> tuple[dict, di
     words besides stopwords), which read short standalone questions as
     follow-ups and long follow-ups as standalone. C and the cut are chosen on
     dev by F1; reported on dev and test (`followup_*` in eval/out/train.json)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    from traite_qa.understand.route_model import FOLLOWUP_CLASSES
 
-    from traite_qa.understand.route_model import FOLLOWUP_CLASSES, TextClassifier, terms
-
-    data = {name: followup_data(qs) for name, qs in splits.items()}
-    best = None
-    for c in C_GRID:
-        vectorizer = TfidfVectorizer(analyzer=terms, min_df=2, sublinear_tf=True)
-        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=SEED)
-        model.fit(vectorizer.fit_transform(data["train"][0]), data["train"][1])
-        p = model.predict_proba(vectorizer.transform(data["dev"][0]))[:, 1]
-        y = data["dev"][1].astype(bool)
-        cut = max(CUTS, key=lambda t: (_f(y, p >= t), -abs(t - 0.5)))
-        value = _f(y, p >= cut)
-        print(f"follow-up C={c}: dev cut {cut} F1 {value:.3f}", flush=True)
-        if best is None or value > best[0] + 1e-9:
-            best = (value, c, vectorizer, model, cut)
-    _, c, vectorizer, model, cut = best
-    meta = {"classes": list(FOLLOWUP_CLASSES), "C": c, "thresholds": {"followup": cut},
-            "vocabulary": {t: int(j) for t, j in sorted(vectorizer.vocabulary_.items(), key=lambda kv: kv[1])},
-            "idf": [round(float(v), 6) for v in vectorizer.idf_],
-            "coef": [[0.0] * len(vectorizer.idf_), [round(float(v), 6) for v in model.coef_[0]]],
-            "intercept": [0.0, round(float(model.intercept_[0]), 6)]}
-    shipped = TextClassifier(json.loads(json.dumps(meta)), FOLLOWUP_CLASSES, "followup.json")
-    report = {"followup_C": c, "followup_cut": cut}
-    for name, (texts, y) in data.items():
-        p = np.array([shipped.probabilities(t)[1] for t in texts])
-        assert np.abs(p - model.predict_proba(vectorizer.transform(texts))[:, 1]).max() < 1e-4, \
-            "the follow-up model's runtime does not reproduce scikit-learn"
-        report[f"followup_{name}"] = scores(y, np.stack([1 - p, p], axis=1), 1, cut)
-    return meta, report
+    return _train_binary({name: followup_data(qs) for name, qs in splits.items()}, FOLLOWUP_CLASSES, "followup")
 
 
 def status_data(questions: list[bank.BankQuestion]) -> tuple[list[str], np.ndarray]:
@@ -236,12 +207,20 @@ def train_status(splits: dict[str, list[bank.BankQuestion]]) -> tuple[dict, dict
     router sends such a question, when it names no measure, to the closest
     measures with their statuses. C and the cut are chosen on dev by F1;
     reported on dev and test (`status_*` in eval/out/train.json)."""
+    from traite_qa.understand.route_model import STATUS_CLASSES
+
+    return _train_binary({name: status_data(qs) for name, qs in splits.items()}, STATUS_CLASSES, "status")
+
+
+def _train_binary(data: dict[str, tuple[list[str], np.ndarray]], classes: tuple[str, str], key: str) -> tuple[dict, dict]:
+    """A yes/no text model (tf-idf + logistic regression): C and the cut chosen
+    on dev by F1; its JSON (`{key}.json`, two rows, the first all zeros) and
+    the report (`{key}_*`), checked against scikit-learn on every split."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from traite_qa.understand.route_model import STATUS_CLASSES, TextClassifier, terms
+    from traite_qa.understand.route_model import TextClassifier, terms
 
-    data = {name: status_data(qs) for name, qs in splits.items()}
     best = None
     for c in C_GRID:
         vectorizer = TfidfVectorizer(analyzer=terms, min_df=2, sublinear_tf=True)
@@ -251,22 +230,22 @@ def train_status(splits: dict[str, list[bank.BankQuestion]]) -> tuple[dict, dict
         y = data["dev"][1].astype(bool)
         cut = max(CUTS, key=lambda t: (_f(y, p >= t), -abs(t - 0.5)))
         value = _f(y, p >= cut)
-        print(f"status C={c}: dev cut {cut} F1 {value:.3f}", flush=True)
+        print(f"{key} C={c}: dev cut {cut} F1 {value:.3f}", flush=True)
         if best is None or value > best[0] + 1e-9:
             best = (value, c, vectorizer, model, cut)
     _, c, vectorizer, model, cut = best
-    meta = {"classes": list(STATUS_CLASSES), "C": c, "thresholds": {"status": cut},
+    meta = {"classes": list(classes), "C": c, "thresholds": {key: cut},
             "vocabulary": {t: int(j) for t, j in sorted(vectorizer.vocabulary_.items(), key=lambda kv: kv[1])},
             "idf": [round(float(v), 6) for v in vectorizer.idf_],
             "coef": [[0.0] * len(vectorizer.idf_), [round(float(v), 6) for v in model.coef_[0]]],
             "intercept": [0.0, round(float(model.intercept_[0]), 6)]}
-    shipped = TextClassifier(json.loads(json.dumps(meta)), STATUS_CLASSES, "status.json")
-    report = {"status_C": c, "status_cut": cut}
+    shipped = TextClassifier(json.loads(json.dumps(meta)), classes, f"{key}.json")
+    report = {f"{key}_C": c, f"{key}_cut": cut}
     for name, (texts, y) in data.items():
         p = np.array([shipped.probabilities(t)[1] for t in texts])
         assert np.abs(p - model.predict_proba(vectorizer.transform(texts))[:, 1]).max() < 1e-4, \
-            "the status model's runtime does not reproduce scikit-learn"
-        report[f"status_{name}"] = scores(y, np.stack([1 - p, p], axis=1), 1, cut)
+            f"the {key} model's runtime does not reproduce scikit-learn"
+        report[f"{key}_{name}"] = scores(y, np.stack([1 - p, p], axis=1), 1, cut)
     return meta, report
 
 

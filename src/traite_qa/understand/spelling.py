@@ -41,20 +41,23 @@ class Speller:
     def __init__(self, texts: tuple[str, ...]):
         counts: Counter[str] = Counter()
         spelled: dict[str, Counter[str]] = {}
+        lower: set[str] = set()
+        capitals: set[str] = set()
         for text in texts:
             for word in WORD.findall(text):
                 low = word.lower()
                 bare = fold(low)
                 counts[bare] += 1
                 spelled.setdefault(bare, Counter())[low] += 1
+                if word.islower():
+                    lower.add(bare)
+                elif word.isupper() and 3 <= len(word) <= 8 and word.isascii():
+                    capitals.add(word)
         self._counts = counts
         # The document's acronyms: words of 3-8 letters without accents that it
         # writes in capitals, never in lower case, and that are no common word
         # (the plan's titles in capitals are words: « DANS », « LUTTE », « LOCALE »).
-        lower = {fold(w) for text in texts for w in WORD.findall(text) if w.islower()}
-        self._acronyms = {fold(w.lower()): w for text in texts for w in WORD.findall(text)
-                          if w.isupper() and 3 <= len(w) <= 8 and w.isascii() and w.lower() not in lower
-                          and w.lower() not in _lexicon()}
+        self._acronyms = {w.lower(): w for w in capitals if w.lower() not in lower and w.lower() not in _lexicon()}
         # The document's most frequent spelling of each folded word (accents kept).
         self._spelling = {bare: forms.most_common(1)[0][0] for bare, forms in spelled.items()}
 
