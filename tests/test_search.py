@@ -286,10 +286,21 @@ def test_ids_json_is_a_map_not_positions(tmp_path, index_settings, searcher):
     refresh_checksums(copy, "ids.json")
     other = Searcher.load(settings=index_settings.with_(index_dir=copy), embedder=searcher.embedder)
 
+    # Scores are compared within a tolerance, not rounded: the two indexes sum the same
+    # products in another order, and rounding a float near a boundary is a coin toss on
+    # another CPU (0.8391975 -> 0.839197 here, 0.839198 there). Two hits may trade
+    # places only when their scores tie within that tolerance.
+    tol = 1e-5
     for query in QUERIES + ["Quelles mesures ont été réalisées ?", "CCEM"]:
-        ours = [(h.id, round(h.score, 6), round(h.dense, 6)) for h in searcher.search(query, k=20)]
-        theirs = [(h.id, round(h.score, 6), round(h.dense, 6)) for h in other.search(query, k=20)]
-        assert ours == theirs, query
+        ours = searcher.search(query, k=20)
+        theirs = other.search(query, k=20)
+        assert len(ours) == len(theirs), query
+        for mine, its in zip(ours, theirs):
+            if mine.id != its.id:
+                assert abs(mine.score - its.score) < tol, (query, mine.id, its.id)
+                continue
+            assert abs(mine.score - its.score) < tol, (query, mine.id)
+            assert abs(mine.dense - its.dense) < tol, (query, mine.id)
 
 
 def test_search_does_not_mutate_results(searcher):
