@@ -288,13 +288,16 @@ def test_ids_json_is_a_map_not_positions(tmp_path, index_settings, searcher):
 
     # Scores are compared within a tolerance, not rounded: the two indexes sum the same
     # products in another order, and rounding a float near a boundary is a coin toss on
-    # another CPU (0.8391975 -> 0.839197 here, 0.839198 there). Two hits may trade
-    # places only when their scores tie within that tolerance.
+    # another CPU (CI, stop 38: measure 44's dense score rounded to 0.839198 from one
+    # index and 0.839197 from the other). Two hits may trade places only when their
+    # scores tie within that tolerance.
     tol = 1e-5
     for query in QUERIES + ["Quelles mesures ont été réalisées ?", "CCEM"]:
         ours = searcher.search(query, k=20)
         theirs = other.search(query, k=20)
         assert len(ours) == len(theirs), query
+        # A tie may push one hit past the 20th; every other hit is in both lists.
+        assert {h.id for h in ours[:-1]} <= {h.id for h in theirs}, query
         for mine, its in zip(ours, theirs):
             if mine.id != its.id:
                 assert abs(mine.score - its.score) < tol, (query, mine.id, its.id)
