@@ -89,7 +89,15 @@ def test_healthz_answers_while_20_clients_send_1_mib_of_empty_lists(server):
         for thread in threads:
             thread.join(timeout=60)
     assert len(statuses) >= 20
-    assert max(waits) < 0.5, f"/healthz took up to {max(waits):.2f} s (p50 {sorted(waits)[len(waits) // 2]:.2f} s)"
+    # Before the fix the loop parsed each body (1.2-1.5 s apiece) and /healthz
+    # waited 11.7-18.2 s. Fixed, it waits ~0.03 s; but this test shares 2 cores
+    # with 20 flood threads, the server and another xdist worker, and one CI
+    # run (b6a1f16) saw a single wait of 0.70 s at p50 0.03 s. So the median
+    # says the loop is free, and the max keeps a margin both ways (3x the worst
+    # seen, 6x under the unfixed stall). The 0.5 s target is measured
+    # alone by `python -m eval.abuse`, not on a shared machine.
+    median = sorted(waits)[len(waits) // 2]
+    assert median < 0.25 and max(waits) < 2.0, f"/healthz took up to {max(waits):.2f} s (p50 {median:.2f} s)"
     assert set(statuses) <= {413, 0}, f"1 MiB Gradio bodies got {sorted(set(statuses))}"
 
 
