@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import live
 
@@ -26,6 +27,16 @@ DOCS = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 ANSWER_TIMEOUT = 90_000  # ms; the first answer may wait for a busy machine
+SETTLE_TIMEOUT = 10_000  # ms for the page to reach a state by itself (a smooth scroll takes ~0.5 s)
+IN_VIEWPORT_JS = """(sel) => { const el = document.querySelector(sel); if (!el) return false;
+    const r = el.getBoundingClientRect();
+    if (r.top < 0 || r.top > window.innerHeight - 10) return false;
+    for (let p = el.parentElement; p; p = p.parentElement) {
+        const s = getComputedStyle(p);
+        if (!/(auto|scroll|hidden)/.test(s.overflowY)) continue;
+        const b = p.getBoundingClientRect();
+        if (r.top < b.top - 1 || r.top > b.bottom - 10) return false; }
+    return true; }"""
 DESKTOP = {"width": 1440, "height": 900}
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -111,18 +122,23 @@ class Page:
 
     def in_viewport(self, selector: str) -> bool:
         """The element's top is on screen, inside every scrolling box around it."""
-        return self.page.evaluate(
-            """(sel) => { const el = document.querySelector(sel); if (!el) return false;
-                const r = el.getBoundingClientRect();
-                if (r.top < 0 || r.top > window.innerHeight - 10) return false;
-                for (let p = el.parentElement; p; p = p.parentElement) {
-                    const s = getComputedStyle(p);
-                    if (!/(auto|scroll|hidden)/.test(s.overflowY)) continue;
-                    const b = p.getBoundingClientRect();
-                    if (r.top < b.top - 1 || r.top > b.bottom - 10) return false; }
-                return true; }""",
-            selector,
-        )
+        return self.page.evaluate(IN_VIEWPORT_JS, selector)
+
+    def until(self, script: str, arg=None, timeout: float = SETTLE_TIMEOUT) -> bool:
+        """Whether the JS function `script(arg)` turns true within `timeout` ms.
+
+        A state the page reaches by itself (a scroll, an echo, a warning) is
+        waited for, not slept for: a fixed 150 ms before an assertion failed on
+        a loaded CI machine (the echo came later). A test of something that
+        must *not* happen keeps its sleep, which load can only make easier."""
+        try:
+            self.page.wait_for_function(script, arg=arg, timeout=timeout)
+        except PlaywrightTimeout:
+            return False
+        return True
+
+    def until_in_viewport(self, selector: str, timeout: float = SETTLE_TIMEOUT) -> bool:
+        return self.until(IN_VIEWPORT_JS, selector, timeout)
 
     def too_wide(self) -> list[str]:
         """Visible elements that reach past the viewport's right or left edge."""

@@ -9,7 +9,9 @@ import re
 import pytest
 
 import live
-from browser_support import ANSWER_TIMEOUT, OUT, Page, live_server, publish, tab  # noqa: F401 - fixtures
+from playwright.sync_api import expect
+
+from browser_support import ANSWER_TIMEOUT, OUT, SETTLE_TIMEOUT, Page, live_server, publish, tab  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
@@ -38,34 +40,42 @@ def test_the_newest_answer_is_in_view_after_six_questions_and_a_pill_when_readin
                  "Combien de mesures sont réalisées ?", "Où en est la mesure 3 ?", "Où en est la mesure 20 ?"]
     for i, question in enumerate(questions):
         tab.ask(question, i)
-        tab.page.wait_for_timeout(300)
-        assert tab.in_viewport(f"#tqa-answer-{i}"), f"answer {i + 1} is out of sight"
+        assert tab.until_in_viewport(f"#tqa-answer-{i}"), f"answer {i + 1} is out of sight"
     publish(tab.screenshot("chat.png"), "chat.png")
     # Scrolling up to read while an answer is pending: the answer does not
     # pull the reader away, a pill says it came.
     tab.page.evaluate("() => { window.tqaAsk('Où en est la mesure 21 ?'); const c = document.getElementById('tqa-conversation');"
                       " c.scrollTop = 0; c.dispatchEvent(new Event('scroll')); }")
     tab.wait_answer(6)
-    tab.page.wait_for_timeout(400)
+    tab.page.wait_for_timeout(400)  # time to be pulled away, if it were
     assert tab.page.evaluate("() => document.getElementById('tqa-conversation').scrollTop") < 50
     pill = tab.page.locator("#tqa-newpill")
-    assert pill.is_visible() and pill.inner_text() == "nouvelle réponse ↓"
+    expect(pill).to_be_visible(timeout=SETTLE_TIMEOUT)
+    assert pill.inner_text() == "nouvelle réponse ↓"
     pill.click()
-    tab.page.wait_for_timeout(400)
-    assert tab.in_viewport("#tqa-answer-6") and pill.is_hidden()
+    assert tab.until_in_viewport("#tqa-answer-6")
+    expect(pill).to_be_hidden(timeout=SETTLE_TIMEOUT)
 
 
 def test_two_questions_in_a_row_are_both_echoed_and_answered_in_order(tab):
-    tab.send("Où en est la mesure 16 ?")
+    questions = ["Où en est la mesure 16 ?", "Qu'est-ce que l'OCRTEH ?"]
+    # Every question the page echoes itself (before the server answers it) is
+    # recorded at each change of the page: the test then asserts the order of
+    # what happened, not what a fixed sleep happened to catch. A 150 ms sleep
+    # failed on a loaded machine at c78f97b.
+    tab.page.evaluate("""() => { window.__echoed = []; new MutationObserver(() => {
+        for (const b of document.querySelectorAll('#tqa-conversation .tqa-user.tqa-echo .tqa-bubble'))
+            if (!window.__echoed.includes(b.textContent)) window.__echoed.push(b.textContent);
+      }).observe(document.body, {childList: true, subtree: true, characterData: true}); }""")
+    tab.send(questions[0])
     tab.page.wait_for_timeout(100)
-    tab.send("Qu'est-ce que l'OCRTEH ?")
-    tab.page.wait_for_timeout(150)  # echoed at once, before any answer
-    asked = tab.page.locator("#tqa-conversation .tqa-user .tqa-bubble").all_inner_texts()
-    assert asked == ["Où en est la mesure 16 ?", "Qu'est-ce que l'OCRTEH ?"]
-    assert tab.page.input_value("#tqa-question textarea") == ""
+    tab.send(questions[1])
+    expect(tab.page.locator("#tqa-question textarea")).to_have_value("", timeout=SETTLE_TIMEOUT)
     tab.page.fill("#tqa-question textarea", "texte en cours de frappe")
     assert "16" in tab.wait_answer(0).inner_text()
     assert "OCRTEH" in tab.wait_answer(1).inner_text()
+    assert tab.page.evaluate("() => window.__echoed") == questions  # both echoed by the page, in order
+    assert tab.page.locator("#tqa-conversation .tqa-user .tqa-bubble").all_inner_texts() == questions
     assert tab.page.input_value("#tqa-question textarea") == "texte en cours de frappe"  # never erased by an answer
 
 
@@ -174,10 +184,10 @@ def test_pasted_text_over_the_limit_is_not_cut_and_says_so(tab):
     text = "Où en est la mesure 16 ? " + "x" * 2100
     tab.page.fill("#tqa-question textarea", text)
     tab.page.click("#tqa-send")
-    tab.page.wait_for_timeout(300)
-    assert tab.page.input_value("#tqa-question textarea") == text  # kept whole
     warning = tab.page.locator("#tqa-count")
-    assert warning.is_visible() and "la limite est de 2000" in warning.inner_text()
+    expect(warning).to_contain_text("la limite est de 2000", timeout=SETTLE_TIMEOUT)
+    assert warning.is_visible()
+    assert tab.page.input_value("#tqa-question textarea") == text  # kept whole
     assert tab.page.locator("#tqa-conversation .tqa-user").count() == 0  # not sent
 
 
@@ -187,7 +197,7 @@ def test_filters_are_said_under_the_answer(tab):
     bubble = tab.ask("formation des magistrats", 0)
     assert "statut « non réalisée »" in bubble.locator(".tqa-filters").inner_text()
     tab.page.click("#tqa-no-filters")
-    tab.page.wait_for_timeout(500)
+    assert tab.until("() => document.querySelector('#tqa-status input').value === 'Tous les statuts'")
     assert tab.ask("formation des magistrats", 1).locator(".tqa-filters").count() == 0
 
 

@@ -64,7 +64,8 @@ def test_no_serious_accessibility_problem_after_eight_questions(browser, live_se
     contrasts = {"selected tab": page.contrast("#tqa-tabs button[role=tab][aria-selected=true]"),
                  "Envoyer": page.contrast("#tqa-send")}
     page.page.hover("#tqa-send")
-    page.page.wait_for_timeout(300)  # Gradio's 0.2 s transition
+    page.page.wait_for_timeout(300)  # Gradio's 0.2 s transition, then until it has ended on a slow machine
+    assert page.until("() => document.querySelector('#tqa-send').getAnimations().every(a => a.playState === 'finished')")
     contrasts["Envoyer (survolé)"] = page.contrast("#tqa-send")
     page.page.mouse.move(1, 1)
     # Every landmark has a name when there is more than one of its kind.
@@ -107,15 +108,13 @@ def test_the_last_answer_is_three_keys_from_the_input_and_a_chip_shows_its_sourc
     # A chip opens its source with the title in view, however tall the passage.
     page.page.locator("#tqa-answer-1 .tqa-marker").first.click()
     page.page.wait_for_selector(".tqa-source.tqa-active")
-    page.page.wait_for_timeout(900)  # smooth scroll
-    assert page.in_viewport(".tqa-source.tqa-active header")
+    assert page.until_in_viewport(".tqa-source.tqa-active header")  # after a smooth scroll
     page.screenshot(f"chip-{viewport['width']}.png")
     back = page.page.locator(".tqa-source.tqa-active .tqa-back")
     if mobile:  # below the conversation: a way back to the answer
         assert back.is_visible() and page.in_viewport(".tqa-source.tqa-active .tqa-back")
         back.click()
-        page.page.wait_for_timeout(400)
-        assert page.in_viewport("#tqa-answer-1")
+        assert page.until_in_viewport("#tqa-answer-1")
         assert page.page.evaluate("() => document.activeElement.id") == "tqa-answer-1"
     else:  # side by side: the answer never left
         assert not back.is_visible()
