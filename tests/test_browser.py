@@ -187,6 +187,7 @@ def test_pasted_text_over_the_limit_is_not_cut_and_says_so(tab):
     warning = tab.page.locator("#tqa-count")
     expect(warning).to_contain_text("la limite est de 2000", timeout=SETTLE_TIMEOUT)
     assert warning.is_visible()
+    tab.page.wait_for_timeout(300)  # time to be sent or cleared, if it were
     assert tab.page.input_value("#tqa-question textarea") == text  # kept whole
     assert tab.page.locator("#tqa-conversation .tqa-user").count() == 0  # not sent
 
