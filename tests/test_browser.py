@@ -7,10 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
-import live
 from playwright.sync_api import expect
 
+import live
 from browser_support import ANSWER_TIMEOUT, OUT, SETTLE_TIMEOUT, Page, live_server, publish, tab  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from playwright.sync_api import expect
 
 import live

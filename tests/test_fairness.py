@@ -101,8 +101,9 @@ def test_one_clients_join_flood_leaves_the_queue_to_others(server):
     assert status == 200, f"the user's join got {status} during the flood ({dict(codes)})"
     assert "Non réalisée" in answer, answer[-500:]
     # Before the fix the join got 429; fixed, the turn takes ~0.8 s here. The
-    # bound is "within seconds" with room for a loaded CI machine (it failed
-    # at 3 s with the CPU shared four ways).
+    # bound is "within seconds" with room for a loaded CI machine: 3 s left
+    # under 4x, the least margin of this file (the test failed once with the
+    # CPU shared four ways; which assertion was not kept).
     assert seconds < USER_SECONDS, f"the user's turn took {seconds:.1f} s during the flood"
     assert codes[200, None] == LIMIT, dict(codes)
     assert codes[429, "too_many_events"] > 100, dict(codes)
